@@ -1,0 +1,228 @@
+"""The `shuzi` command line: index maintenance, questions, the console chat and evaluation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.settings import Settings
+from bot.wiring import build_engine
+from corpus import ArticleError, discover_articles, load_article
+from index import (
+    BuildReport,
+    EmptyQuestionError,
+    Engine,
+    IndexError_,
+    Judged,
+    SearchResult,
+    evaluate,
+    load_fixtures,
+)
+
+app = typer.Typer(help="Shuzi (数字): cited answers from Chinese news articles.", no_args_is_help=True)
+index_app = typer.Typer(help="Build and change the index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+console = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Known problems end with one clear line and exit code 1, not a traceback."""
+    try:
+        yield
+    except (IndexError_, ArticleError, EmptyQuestionError, KeyError, LookupError, RuntimeError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        err.print(f"[red]error:[/red] {message}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _engine(settings: Settings | None = None) -> Engine:
+    with console.status("loading the model…", spinner="dots"):
+        return build_engine(settings or Settings())
+
+
+@contextmanager
+def _progress() -> Iterator[object]:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as bar:
+        tasks: dict[str, object] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+        yield update
+
+
+def _print_report(report: BuildReport) -> None:
+    parts = [f"generation {report.generation}"]
+    for label, items in (("added", report.added), ("replaced", report.replaced),
+                         ("removed", report.removed), ("skipped (unchanged or duplicate)", report.skipped)):
+        if items:
+            parts.append(f"{label}: {', '.join(items)}")
+    parts.append(f"{report.passages_embedded} passages embedded, {report.passages_total} in the index")
+    parts.append(f"{report.seconds:.1f} s")
+    console.print("; ".join(parts), highlight=False)
+
+
+def _load_paths(paths: list[Path]) -> list:
+    articles = []
+    for path in paths:
+        files = discover_articles(path) if path.is_dir() else [path]
+        for f in files:
+            articles.append(load_article(f))
+    return articles
+
+
+@index_app.command("build")
+def index_build(
+    corpus: Annotated[Path | None, typer.Option(help="folder of articles (default: SHUZI_CORPUS_DIR)")] = None,
+) -> None:
+    """Build a new index generation from the corpus folder."""
+    settings = Settings()
+    with _friendly_errors():
+        folder = corpus or settings.corpus_dir
+        articles = _load_paths([folder])
+        if not articles:
+            raise ArticleError(f"no .txt or .md articles in {folder}")
+        engine = _engine(settings)
+        with _progress() as update:
+            report = engine.build(articles, progress=update)  # type: ignore[arg-type]
+        _print_report(report)
+
+
+@index_app.command("add")
+def index_add(paths: Annotated[list[Path], typer.Argument(exists=True)]) -> None:
+    """Add or replace articles (files or folders); unchanged ones are skipped."""
+    with _friendly_errors():
+        articles = _load_paths(paths)
+        engine = _engine()
+        with _progress() as update:
+            report = engine.add(articles, progress=update)  # type: ignore[arg-type]
+        _print_report(report)
+
+
+@index_app.command("remove")
+def index_remove(article_id: str) -> None:
+    """Remove an article by id."""
+    with _friendly_errors():
+        _print_report(_engine().remove([article_id]))
+
+
+@index_app.command("rollback")
+def index_rollback() -> None:
+    """Serve the previous generation again."""
+    with _friendly_errors():
+        console.print(f"now serving generation {_engine().rollback()}")
+
+
+@index_app.command("list")
+def index_list() -> None:
+    """The articles in the serving generation."""
+    with _friendly_errors():
+        gen = _engine().generation
+        table = Table(title=f"generation {gen.number} · model {gen.manifest.model}")
+        for col in ("id", "title", "date", "passages"):
+            table.add_column(col)
+        for a in gen.articles.values():
+            table.add_row(a.id, a.title, a.date, str(a.passages))
+        console.print(table)
+
+
+def render_search(result: SearchResult) -> None:
+    for notice in result.notices:
+        console.print(f"[yellow]{notice}[/yellow]", highlight=False)
+    for hit in result.hits:
+        console.print(
+            f"[bold]{hit.rank}.[/bold] [cyan]{hit.citation()}[/cyan] "
+            f"[dim]score {hit.score:.3f} (dense {hit.dense:.3f}, bm25 {hit.lexical:.2f}) "
+            f"chars {hit.passage.start}-{hit.passage.end}[/dim]",
+            highlight=False,
+        )
+        console.print(f"   {hit.passage.text}", highlight=False)
+    console.print(f"[dim]{result.latency_ms:.0f} ms · generation {result.generation}[/dim]")
+
+
+@app.command()
+def ask(
+    question: str,
+    k: Annotated[int, typer.Option(help="passages to show")] = 5,
+) -> None:
+    """Answer one question with cited passages."""
+    with _friendly_errors():
+        render_search(_engine().search(question, k=k))
+
+
+@app.command()
+def chat() -> None:
+    """An interactive console: type questions, an empty line or Ctrl-D to leave."""
+    with _friendly_errors():
+        engine = _engine()
+        engine.generation  # noqa: B018 -- fail now, not at the first question
+        console.print("Shuzi · 数字 — 输入问题，空行或 Ctrl-D 退出。", highlight=False)
+        while True:
+            try:
+                line = console.input("[bold green]问> [/bold green]")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not line.strip():
+                break
+            try:
+                render_search(engine.search(line))
+            except EmptyQuestionError as exc:
+                console.print(str(exc))
+
+
+@app.command("eval")
+def eval_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    k: int = 5,
+) -> None:
+    """Replay a fixture file and report quality and latency."""
+    with _friendly_errors():
+        fixtures = load_fixtures(file)
+        engine = _engine()
+        engine.search("warm up")
+
+        def run(question: str) -> Judged:
+            result = engine.search(question, k=k)
+            return Judged(hits=result.hits, latency_ms=result.latency_ms)
+
+        report = evaluate(fixtures, run)
+        if as_json:
+            sys.stdout.write(report.model_dump_json(by_alias=True, indent=2) + "\n")
+            return
+        table = Table(title=f"{file.name}: {report.n} questions ({report.answerable} answerable)")
+        for col in ("id", "lang", "rank", "ms", "top passage", "question"):
+            table.add_column(col)
+        for r in report.rows:
+            rank = "-" if r.no_answer_expected else (str(r.rank) if r.rank else "miss")
+            table.add_row(r.id, r.language, rank, f"{r.latency_ms:.0f}", r.top, r.question)
+        console.print(table)
+        summary = report.model_dump(by_alias=True, exclude={"rows"})
+        console.print_json(json.dumps(summary, ensure_ascii=False))

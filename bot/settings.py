@@ -1,0 +1,55 @@
+"""Configuration: one pydantic-settings class, read once at start-up from SHUZI_* or .env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    """Every option has a default that works offline."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHUZI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(REPO_ROOT / "data", description="index generations, SQLite, model cache")
+    corpus_dir: Path = Field(REPO_ROOT / "corpus" / "articles", description="articles to index")
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id or local path")
+    allow_download: bool = Field(False, description="let sentence-transformers reach a model hub")
+    torch_threads: int = Field(1, ge=0, description="torch intra-op threads (0: torch's default)")
+    embed_batch_size: int = Field(32, ge=1)
+    max_passage_chars: int = Field(300, ge=50, le=2000)
+    lexical_tokenizer: Literal["bigram", "jieba", "jieba+bigram"] = "bigram"
+    faiss_index: str = Field("Flat", description="a faiss.index_factory string, e.g. Flat, HNSW32")
+    fusion: Literal["convex", "rrf"] = "convex"
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    candidates: int = Field(50, ge=5)
+    top_k: int = Field(5, ge=1, le=20)
+
+    telegram_token: SecretStr | None = None
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    telegram_api_url: str = "https://api.telegram.org"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(v) for v in value.replace(";", ",").split(",") if v.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"

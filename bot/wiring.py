@@ -1,0 +1,29 @@
+"""Build the engine from settings: the one place that turns configuration into objects."""
+
+from __future__ import annotations
+
+from bot.settings import Settings
+from index import Embedder, Engine, EngineOptions, FusionConfig, IndexStore, load_embedder
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        max_passage_chars=settings.max_passage_chars,
+        lexical_tokenizer=settings.lexical_tokenizer,
+        faiss_index=settings.faiss_index,
+        fusion=FusionConfig(
+            method=settings.fusion, dense_weight=settings.dense_weight,
+            candidates=settings.candidates,
+        ),
+    )
+
+
+def build_engine(settings: Settings, *, embedder: Embedder | None = None) -> Engine:
+    """The engine for these settings; the embedding model is loaded here, once."""
+    embedder = embedder or load_embedder(
+        settings.model, cache_dir=settings.model_cache_dir, threads=settings.torch_threads,
+        allow_download=settings.allow_download, batch_size=settings.embed_batch_size,
+    )
+    return Engine(
+        store=IndexStore(settings.index_dir), embedder=embedder, options=engine_options(settings)
+    )

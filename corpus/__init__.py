@@ -1,0 +1,35 @@
+"""Documents to passages and figures: pure Python, no ML, no I/O beyond reading files."""
+
+from corpus.article import (
+    Article,
+    ArticleError,
+    decode_article_bytes,
+    discover_articles,
+    load_article,
+    parse_article,
+)
+from corpus.passages import (
+    CHUNKER_VERSION,
+    Paragraph,
+    Passage,
+    extract_paragraphs,
+    normalize_for_search,
+    split_passages,
+    split_sentences,
+)
+
+__all__ = [
+    "CHUNKER_VERSION",
+    "Article",
+    "ArticleError",
+    "Paragraph",
+    "Passage",
+    "decode_article_bytes",
+    "discover_articles",
+    "extract_paragraphs",
+    "load_article",
+    "normalize_for_search",
+    "parse_article",
+    "split_passages",
+    "split_sentences",
+]

@@ -1,0 +1,273 @@
+"""Split an article body into cited passages: sections, captions, layout breaks, sentences.
+
+The body comes as the newspaper's text came: one paragraph a line, headings as "#" lines,
+"——" sub-heads, photo captions beside the gaps left by photos, and paragraphs that the page
+layout broke mid-sentence with a blank line. Passages follow paragraphs; a long paragraph is
+cut at sentence ends, never inside a sentence (so never inside a figure).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+# Bump when splitting changes: an index built by another version is rebuilt, not trusted.
+CHUNKER_VERSION = "1"
+DEFAULT_MAX_CHARS = 300
+
+SENTENCE_ENDS = "。！？!?；;"
+CLOSERS = "”’」』）)\"'"
+_HEADING = re.compile(r"(#{1,6})\s+(.+?)\s*#*\s*$")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_BYLINE = re.compile(r"[\u4e00-\u9fff·]{2,5}(?:[ \u3000]+[\u4e00-\u9fff·]{2,5})*")
+_CREDIT = re.compile(r"[(（](?:本版)?(?:图片|照片|摄影|图).{0,40}[)）]")
+_PHOTO_GAP = 2  # blank lines that mark where a photo stood
+_SHORT_CAPTION = 30
+_SUBHEAD_MAX = 50
+
+
+class BlockKind(Enum):
+    HEADING = "heading"
+    SUBHEAD = "subhead"
+    CAPTION = "caption"
+    BYLINE = "byline"
+    BODY = "body"
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One non-empty line of the body, classified."""
+
+    kind: BlockKind
+    start: int
+    end: int
+    text: str
+    level: int = 0
+    blank_before: int = 0
+    blank_after: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A body paragraph as the newspaper wrote it: layout breaks rejoined."""
+
+    number: int
+    section_path: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """The unit of retrieval and citation."""
+
+    article_id: str
+    seq: int
+    paragraph: int
+    piece: int
+    section_path: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+    text: str
+    search_text: str
+
+    @property
+    def start(self) -> int:
+        return self.spans[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.spans[-1][1]
+
+    @property
+    def key(self) -> str:
+        """A readable id, stable while the article is unchanged: `article/p12` or `p12.2`."""
+        suffix = f".{self.piece + 1}" if self.piece else ""
+        return f"{self.article_id}/p{self.paragraph}{suffix}"
+
+
+def normalize_for_search(text: str) -> str:
+    """NFKC (full-width to half-width), lower case, one space for any run of white space."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans: each ends after 。！？；(and ASCII !?;) plus any closing quotes."""
+    spans: list[tuple[int, int]] = []
+    start, i, n = 0, 0, len(text)
+    while i < n:
+        if text[i] in SENTENCE_ENDS:
+            while i < n and text[i] in SENTENCE_ENDS:
+                i += 1
+            while i < n and text[i] in CLOSERS:
+                i += 1
+            if text[start:i].strip():
+                spans.append((start, i))
+            start = i
+        else:
+            i += 1
+    if text[start:].strip():
+        spans.append((start, n))
+    return spans
+
+
+def _lines(body: str) -> Iterator[tuple[int, int, str, int]]:
+    """Non-empty lines as (start, end, stripped text, blank lines before)."""
+    pos, blanks = 0, 0
+    for raw in body.split("\n"):
+        line_start, line_end = pos, pos + len(raw)
+        pos = line_end + 1
+        if not raw.strip():
+            blanks += 1
+            continue
+        lead = len(raw) - len(raw.lstrip())
+        trail = len(raw) - len(raw.rstrip())
+        yield line_start + lead, line_end - trail, raw.strip(), blanks
+        blanks = 0
+
+
+def _is_caption(text: str, blank_before: int, blank_after: int) -> bool:
+    if "图为" in text or _CREDIT.fullmatch(text):
+        return True
+    beside_photo = blank_before >= _PHOTO_GAP or blank_after >= _PHOTO_GAP
+    one_phrase = not any(c in text for c in "，,；;：:") and len(split_sentences(text)) == 1
+    return beside_photo and one_phrase and len(text) <= _SHORT_CAPTION
+
+
+def classify_blocks(body: str, *, authors: tuple[str, ...] = ()) -> list[Block]:
+    """Classify each non-empty line of the body."""
+    raw = list(_lines(body))
+    blocks: list[Block] = []
+    seen_content = False
+    for i, (start, end, text, blank_before) in enumerate(raw):
+        blank_after = raw[i + 1][3] if i + 1 < len(raw) else _PHOTO_GAP
+        heading = _HEADING.fullmatch(text)
+        level = 0
+        if heading:
+            kind, level, text = BlockKind.HEADING, len(heading.group(1)), heading.group(2)
+            start = start + heading.start(2)
+            end = start + len(text)
+        elif not seen_content and (
+            (authors and all(a in text for a in authors)) or _BYLINE.fullmatch(text)
+        ) and " " in text.replace("\u3000", " "):
+            kind = BlockKind.BYLINE
+        elif (
+            text.startswith("——")
+            and len(text) <= _SUBHEAD_MAX
+            and not any(c in text for c in "。！？")
+        ):
+            kind = BlockKind.SUBHEAD
+        elif _is_caption(text, blank_before, blank_after):
+            kind = BlockKind.CAPTION
+        else:
+            kind = BlockKind.BODY
+        seen_content = seen_content or kind is not BlockKind.BYLINE
+        blocks.append(Block(kind, start, end, text, level, blank_before, blank_after))
+    return blocks
+
+
+def _ends_mid_sentence(text: str) -> bool:
+    """True when a line stops where no sentence can end: a layout break, not a paragraph end."""
+    last = text[-1]
+    return bool(_CJK.match(last)) or last.isalnum() or last in "，、“‘《(（"
+
+
+def extract_paragraphs(
+    body: str, *, title: str = "", subtitle: str = "", authors: tuple[str, ...] = ()
+) -> list[Paragraph]:
+    """Body paragraphs with their section paths, layout breaks rejoined, metadata left out."""
+    article_heads = {h.strip() for h in (title, subtitle) if h}
+    headings: dict[int, str] = {}
+    subhead = ""
+    paragraphs: list[Paragraph] = []
+    pending: list[Block] = []
+
+    def section_path() -> tuple[str, ...]:
+        heads = [headings[level] for level in sorted(headings)]
+        heads = [h for h in heads if h not in article_heads]
+        return (*heads, subhead) if subhead else tuple(heads)
+
+    def flush() -> None:
+        if pending:
+            spans = tuple((b.start, b.end) for b in pending)
+            text = "".join(body[s:e] for s, e in spans)
+            paragraphs.append(Paragraph(len(paragraphs) + 1, section_path(), spans, text))
+            pending.clear()
+
+    for block in classify_blocks(body, authors=authors):
+        if block.kind is BlockKind.BODY:
+            if pending and not _ends_mid_sentence(pending[-1].text):
+                flush()
+            pending.append(block)
+            continue
+        if block.kind in (BlockKind.CAPTION, BlockKind.BYLINE):
+            continue  # metadata: a broken paragraph may continue after a caption
+        flush()
+        if block.kind is BlockKind.HEADING:
+            headings = {lv: t for lv, t in headings.items() if lv < block.level}
+            headings[block.level] = block.text
+            subhead = ""
+        else:
+            subhead = block.text
+    flush()
+    return paragraphs
+
+
+def _pack_sentences(text: str, max_chars: int) -> list[tuple[int, int]]:
+    """Cut a paragraph at sentence ends into runs of at most max_chars (a longer sentence
+    stands alone). The pieces cover the paragraph exactly."""
+    ends = [e for _, e in split_sentences(text)]
+    pieces: list[tuple[int, int]] = []
+    start = prev = 0
+    for end in ends:
+        if end - start > max_chars and prev > start:
+            pieces.append((start, prev))
+            start = prev
+        prev = end
+    pieces.append((start, len(text)))
+    return pieces
+
+
+def _map_spans(spans: tuple[tuple[int, int], ...], lo: int, hi: int) -> tuple[tuple[int, int], ...]:
+    """Source spans of paragraph text [lo, hi) when the paragraph is a join of spans."""
+    out: list[tuple[int, int]] = []
+    offset = 0
+    for s, e in spans:
+        length = e - s
+        a, b = max(lo, offset), min(hi, offset + length)
+        if a < b:
+            out.append((s + a - offset, s + b - offset))
+        offset += length
+    return tuple(out)
+
+
+def split_passages(
+    body: str,
+    *,
+    article_id: str,
+    title: str = "",
+    subtitle: str = "",
+    authors: tuple[str, ...] = (),
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> list[Passage]:
+    """Passages of an article body, in reading order."""
+    passages: list[Passage] = []
+    paragraphs = extract_paragraphs(body, title=title, subtitle=subtitle, authors=authors)
+    for para in paragraphs:
+        for piece, (lo, hi) in enumerate(_pack_sentences(para.text, max_chars)):
+            text = para.text[lo:hi]
+            passages.append(
+                Passage(
+                    article_id=article_id,
+                    seq=len(passages),
+                    paragraph=para.number,
+                    piece=piece,
+                    section_path=para.section_path,
+                    spans=_map_spans(para.spans, lo, hi),
+                    text=text,
+                    search_text=normalize_for_search(text),
+                )
+            )
+    return passages

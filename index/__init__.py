@@ -1,0 +1,51 @@
+"""Passages to vectors and BM25, ranked hits, cited answers. Knows nothing of Telegram."""
+
+from index.embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, load_embedder
+from index.engine import (
+    EmptyQuestionError,
+    Engine,
+    EngineOptions,
+    Question,
+    SearchResult,
+    check_question,
+)
+from index.evaluation import Fixture, Judged, Report, evaluate, load_fixtures
+from index.records import ArticleInfo, BuildReport, Hit
+from index.retriever import FusionConfig, HybridRetriever
+from index.store import (
+    BuildLockedError,
+    IndexCorruptError,
+    IndexError_,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexStore,
+)
+
+__all__ = [
+    "ArticleInfo",
+    "BuildLockedError",
+    "BuildReport",
+    "Embedder",
+    "EmptyQuestionError",
+    "Engine",
+    "EngineOptions",
+    "Fixture",
+    "FusionConfig",
+    "HashEmbedder",
+    "Hit",
+    "HybridRetriever",
+    "IndexCorruptError",
+    "IndexError_",
+    "IndexMismatchError",
+    "IndexMissingError",
+    "IndexStore",
+    "Judged",
+    "Question",
+    "Report",
+    "SearchResult",
+    "SentenceTransformerEmbedder",
+    "check_question",
+    "evaluate",
+    "load_embedder",
+    "load_fixtures",
+]

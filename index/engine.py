@@ -1,0 +1,253 @@
+"""The engine: builds and changes the index, serves searches from the current generation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from corpus import Article, split_passages
+from index.embedder import Embedder
+from index.records import BuildReport, Hit
+from index.retriever import FusionConfig, HybridRetriever
+from index.store import Generation, GenerationWriter, IndexStore
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 300
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+class EmptyQuestionError(ValueError):
+    """The question has no text to search for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    text: str
+    truncated_from: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    question: Question
+    hits: list[Hit]
+    generation: int
+    latency_ms: float
+    notices: tuple[str, ...] = field(default=())
+
+
+def check_question(text: str, *, max_chars: int = MAX_QUESTION_CHARS) -> Question:
+    """Strip, refuse empty questions, cut long ones to a bounded length."""
+    clean = " ".join((text or "").split())
+    if not clean:
+        raise EmptyQuestionError("请输入一个问题。/ Please type a question.")
+    if len(clean) > max_chars:
+        return Question(clean[:max_chars], truncated_from=len(clean))
+    return Question(clean)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    max_passage_chars: int = 300
+    lexical_tokenizer: str = "bigram"
+    faiss_index: str = "Flat"
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+
+class Engine:
+    """Index maintenance and search. Readers use the generation loaded last; a build swaps
+    it only when the new generation is complete and verified."""
+
+    def __init__(
+        self, *, store: IndexStore, embedder: Embedder, options: EngineOptions | None = None
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.options = options or EngineOptions()
+        self.retriever = HybridRetriever(embedder=embedder, fusion=self.options.fusion)
+        self._gen: Generation | None = None
+        self._swap = threading.Lock()
+
+    # -- serving -------------------------------------------------------------------------
+    def load(self, number: int | None = None) -> Generation:
+        gen = self.store.open(number, model=self.embedder.name)
+        # Readers holding the old generation finish their query on it; it is not closed
+        # here but left to garbage collection.
+        with self._swap:
+            self._gen = gen
+        return gen
+
+    @property
+    def generation(self) -> Generation:
+        gen = self._gen
+        if gen is None:
+            gen = self.load()
+        return gen
+
+    def has_index(self) -> bool:
+        return self.store.current_number() is not None
+
+    def search(self, text: str, *, k: int = 5) -> SearchResult:
+        question = check_question(text)
+        t0 = time.perf_counter()
+        gen = self.generation
+        hits = self.retriever.search(gen, question.text, k=k)
+        notices = ()
+        if question.truncated_from:
+            notices = (f"问题过长（{question.truncated_from}字），只按前{len(question.text)}字检索。",)
+        return SearchResult(question, hits, gen.number, (time.perf_counter() - t0) * 1000, notices)
+
+    # -- building ------------------------------------------------------------------------
+    def _split(self, article: Article) -> list:
+        return split_passages(
+            article.body, article_id=article.id, title=article.title,
+            subtitle=article.subtitle, authors=article.authors,
+            max_chars=self.options.max_passage_chars,
+        )
+
+    def _writer(self, parent: Generation | None) -> GenerationWriter:
+        return GenerationWriter(
+            self.store, model=self.embedder.name, dim=self.embedder.dim,
+            lexical_tokenizer=self.options.lexical_tokenizer,
+            faiss_index=self.options.faiss_index, parent=parent,
+        )
+
+    def _current_or_none(self) -> Generation | None:
+        if not self.has_index():
+            return None
+        return self.generation
+
+    def _apply(
+        self,
+        *,
+        fresh: bool,
+        add: Sequence[Article] = (),
+        remove: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> BuildReport:
+        t0 = time.perf_counter()
+        with self.store.build_lock():
+            parent = self._current_or_none()
+            writer = self._writer(parent)
+            try:
+                reusable: dict[str, np.ndarray] = {}
+                if fresh:
+                    if parent is not None and parent.manifest.model == self.embedder.name:
+                        reusable = writer.vectors_by_text()
+                    writer.clear()
+                hashes = writer.article_hashes()
+                removed = [a for a in remove if a in hashes]
+                for article_id in removed:
+                    writer.remove_article(article_id)
+                    hashes.pop(article_id)
+                known_hashes = set(hashes.values())
+                added, replaced, skipped, embedded = [], [], [], 0
+                todo: list[tuple[Article, list]] = []
+                for article in add:
+                    if hashes.get(article.id) == article.content_hash:
+                        skipped.append(article.id)
+                        continue
+                    if article.content_hash in known_hashes:
+                        skipped.append(article.id)  # same text under another id: a duplicate
+                        continue
+                    if article.id in hashes:
+                        writer.remove_article(article.id)
+                        replaced.append(article.id)
+                    else:
+                        added.append(article.id)
+                    known_hashes.add(article.content_hash)
+                    hashes[article.id] = article.content_hash
+                    todo.append((article, self._split(article)))
+                total = sum(len(p) for _, p in todo)
+                done = 0
+                for article, passages in todo:
+                    texts = [p.text for p in passages]
+                    missing = [i for i, t in enumerate(texts) if t not in reusable]
+                    vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+                    for i, t in enumerate(texts):
+                        if t in reusable:
+                            vectors[i] = reusable[t]
+                    if missing:
+                        def tick(n: int, _base: int = done) -> None:
+                            if progress:
+                                progress("embedding", min(total, _base + n), total)
+                        fresh_vecs = self.embedder.embed_passages(
+                            [texts[i] for i in missing], progress=_accumulate(tick)
+                        )
+                        vectors[missing] = fresh_vecs
+                        embedded += len(missing)
+                    done += len(texts)
+                    if progress:
+                        progress("embedding", done, total)
+                    writer.add_article(article, passages, vectors)
+                if not (added or replaced or removed or fresh):
+                    writer.abort()
+                    current = parent.number if parent else 0
+                    return BuildReport(
+                        generation=current, skipped=tuple(skipped),
+                        passages_total=len(parent.pids) if parent else 0,
+                        seconds=time.perf_counter() - t0,
+                    )
+                if progress:
+                    progress("writing index", 0, 1)
+                manifest = writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
+        self.load(manifest.generation)
+        return BuildReport(
+            generation=manifest.generation, added=tuple(added), replaced=tuple(replaced),
+            removed=tuple(removed), skipped=tuple(skipped), passages_embedded=embedded,
+            passages_total=manifest.counts["passages"], seconds=time.perf_counter() - t0,
+        )
+
+    def build(self, articles: Sequence[Article], *, progress: Progress | None = None) -> BuildReport:
+        """A new generation with exactly these articles (vectors of unchanged text re-used)."""
+        return self._apply(fresh=True, add=articles, progress=progress)
+
+    def add(self, articles: Sequence[Article], *, progress: Progress | None = None) -> BuildReport:
+        """Add new articles, replace changed ones, skip unchanged ones and duplicates."""
+        return self._apply(fresh=False, add=articles, progress=progress)
+
+    def remove(self, article_ids: Sequence[str]) -> BuildReport:
+        missing = [a for a in article_ids if a not in self.generation.articles]
+        if missing:
+            raise KeyError(f"no article with id {', '.join(missing)}; `shuzi index list` shows ids")
+        return self._apply(fresh=False, remove=article_ids)
+
+    def reindex(self, *, progress: Progress | None = None) -> BuildReport:
+        """Rebuild everything from the articles stored in the index."""
+        return self.build(self.generation.stored_articles(), progress=progress)
+
+    def rollback(self) -> int:
+        """Serve the newest valid generation older than the current one."""
+        with self.store.build_lock():
+            current = self.store.current_number()
+            older = [n for n in self.store.generation_numbers() if current is None or n < current]
+            for number in reversed(older):
+                try:
+                    self.store.verify(number)
+                except Exception as exc:  # a broken old generation is skipped, not served
+                    log.warning("generation %s is not usable: %s", number, exc)
+                    continue
+                self.load(number)
+                self.store.switch(number)
+                return number
+        raise LookupError("there is no earlier generation to roll back to")
+
+
+def _accumulate(tick: Callable[[int], None]) -> Callable[[int], None]:
+    """Turn per-batch counts into a running total for a progress callback."""
+    seen = 0
+
+    def step(n: int) -> None:
+        nonlocal seen
+        seen += n
+        tick(seen)
+
+    return step

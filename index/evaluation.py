@@ -1,0 +1,161 @@
+"""Replay question-answer fixtures through the engine and measure quality and latency."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from index.records import Hit
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class Expect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    passage_contains: list[str] = Field(default_factory=list)
+    figures: list[str] = Field(default_factory=list)
+    no_answer: bool = False
+
+
+class Fixture(BaseModel):
+    """One line of a fixture file."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    question: str
+    expect: Expect
+
+    @property
+    def language(self) -> str:
+        return "zh" if _CJK.search(self.question) else "en"
+
+
+def load_fixtures(path: Path) -> list[Fixture]:
+    fixtures = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                fixtures.append(Fixture.model_validate_json(line))
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: not a fixture line ({exc})") from exc
+    return fixtures
+
+
+class Judged(BaseModel):
+    """What a front end produced for one question, in the terms the fixtures judge."""
+
+    hits: list[Hit]
+    latency_ms: float
+    answer_text: str | None = None
+    abstained: bool | None = None
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+
+class Row(BaseModel):
+    id: str
+    language: str
+    question: str
+    rank: int | None
+    latency_ms: float
+    top: str = ""
+    figures_ok: bool | None = None
+    no_answer_expected: bool = False
+    abstained: bool | None = None
+
+
+class Report(BaseModel):
+    n: int
+    answerable: int
+    hit_at_1: float = Field(serialization_alias="hit@1")
+    hit_at_3: float = Field(serialization_alias="hit@3")
+    hit_at_5: float = Field(serialization_alias="hit@5")
+    mrr: float
+    figure_accuracy: float | None
+    abstain_precision: float | None
+    abstain_recall: float | None
+    latency_ms_p50: float
+    latency_ms_p95: float
+    by_language: dict[str, dict[str, float]]
+    rows: list[Row]
+
+
+def first_right_rank(hits: Sequence[Hit], wanted: Sequence[str]) -> int | None:
+    for hit in hits:
+        if any(w in hit.passage.text for w in wanted):
+            return hit.rank
+    return None
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
+
+
+def _rates(rows: Sequence[Row]) -> dict[str, float]:
+    ranked = [r for r in rows if not r.no_answer_expected]
+    if not ranked:
+        return {"n": 0}
+    n = len(ranked)
+    return {
+        "n": n,
+        "hit@1": sum(1 for r in ranked if r.rank is not None and r.rank <= 1) / n,
+        "hit@3": sum(1 for r in ranked if r.rank is not None and r.rank <= 3) / n,
+        "hit@5": sum(1 for r in ranked if r.rank is not None and r.rank <= 5) / n,
+        "mrr": sum(1 / r.rank for r in ranked if r.rank) / n,
+    }
+
+
+def evaluate(fixtures: Sequence[Fixture], run: Callable[[str], Judged]) -> Report:
+    """Replay each fixture through `run` and score it."""
+    rows: list[Row] = []
+    for fx in fixtures:
+        judged = run(fx.question)
+        rank = first_right_rank(judged.hits, fx.expect.passage_contains)
+        figures_ok = None
+        if fx.expect.figures and judged.answer_text is not None:
+            figures_ok = all(f in judged.answer_text for f in fx.expect.figures)
+        rows.append(Row(
+            id=fx.id, language=fx.language, question=fx.question,
+            rank=rank if fx.expect.passage_contains else None,
+            latency_ms=round(judged.latency_ms, 2),
+            top=judged.hits[0].passage.key if judged.hits else "",
+            figures_ok=figures_ok, no_answer_expected=fx.expect.no_answer,
+            abstained=judged.abstained,
+        ))
+    overall = _rates(rows)
+    judged_figs = [r.figures_ok for r in rows if r.figures_ok is not None]
+    abst = [r for r in rows if r.abstained is not None]
+    abstained = [r for r in abst if r.abstained]
+    expected = [r for r in abst if r.no_answer_expected]
+    latencies = [r.latency_ms for r in rows]
+    return Report(
+        n=len(rows),
+        answerable=int(overall.get("n", 0)),
+        hit_at_1=overall.get("hit@1", 0.0), hit_at_3=overall.get("hit@3", 0.0),
+        hit_at_5=overall.get("hit@5", 0.0), mrr=overall.get("mrr", 0.0),
+        figure_accuracy=sum(judged_figs) / len(judged_figs) if judged_figs else None,
+        abstain_precision=(
+            sum(1 for r in abstained if r.no_answer_expected) / len(abstained)
+            if abstained else (None if not abst else 1.0)
+        ),
+        abstain_recall=(
+            sum(1 for r in expected if r.abstained) / len(expected) if expected else None
+        ),
+        latency_ms_p50=round(percentile(latencies, 50), 2),
+        latency_ms_p95=round(percentile(latencies, 95), 2),
+        by_language={
+            lang: _rates([r for r in rows if r.language == lang])
+            for lang in sorted({r.language for r in rows})
+        },
+        rows=rows,
+    )

@@ -1,0 +1,54 @@
+"""Plain frozen records that the index hands to front ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from corpus import Passage
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    """What a citation needs to know about an article."""
+
+    id: str
+    title: str
+    date: str = ""
+    source: str = ""
+    subtitle: str = ""
+    authors: tuple[str, ...] = ()
+    content_hash: str = ""
+    passages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A ranked passage with the scores that put it there."""
+
+    pid: int
+    passage: Passage
+    article: ArticleInfo
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+    rank: int = 0
+
+    def citation(self) -> str:
+        section = " › ".join(s.lstrip("—") for s in self.passage.section_path) or "导语"
+        return f"《{self.article.title}》 {section}，第{self.passage.paragraph}段"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build or an incremental change did."""
+
+    generation: int
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    passages_embedded: int = 0
+    passages_total: int = 0
+    figures_added: int = 0
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())

@@ -1,0 +1,94 @@
+"""Hybrid ranking: dense (FAISS) and lexical (BM25) candidates, fused into one ranked list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from index.embedder import Embedder
+from index.records import Hit
+from index.store import Generation
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    """How the two rankings are combined. Tuned on the dev questions: see bench/tune_fusion.py.
+
+    convex: score = w * dense' + (1 - w) * lexical', where dense' is the cosine min-max
+    scaled over the candidates and lexical' is BM25 divided by the best BM25 score.
+    rrf: reciprocal rank fusion, sum of 1 / (rrf_k + rank).
+    """
+
+    method: Literal["convex", "rrf"] = "convex"
+    dense_weight: float = 0.5
+    candidates: int = 50
+    rrf_k: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Raw scores of one question against the candidates, kept for abstention and tuning."""
+
+    pids: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+
+
+class HybridRetriever:
+    def __init__(self, *, embedder: Embedder, fusion: FusionConfig | None = None) -> None:
+        self.embedder = embedder
+        self.fusion = fusion or FusionConfig()
+
+    def signals(self, gen: Generation, question: str) -> Signals:
+        n = len(gen.pids)
+        if n == 0:
+            empty = np.zeros(0)
+            return Signals(empty.astype(np.int64), empty, empty)
+        k = min(self.fusion.candidates, n)
+        qvec = self.embedder.embed_queries([question]).astype(np.float32)
+        dense_scores, dense_ids = gen.faiss.search(qvec, k)
+        dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
+        lexical_all = gen.lexical.scores(question)
+        top_lex = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
+        cand = set(dense) | {int(gen.pids[i]) for i in top_lex if lexical_all[i] > 0}
+        pids = np.array(sorted(cand), dtype=np.int64)
+        floor = min(dense.values()) if dense else 0.0
+        dense_arr = np.array([dense.get(int(p), floor) for p in pids], dtype=np.float32)
+        rows = np.searchsorted(gen.pids, pids)
+        return Signals(pids, dense_arr, lexical_all[rows].astype(np.float32))
+
+    def fuse(self, sig: Signals) -> np.ndarray:
+        if len(sig.pids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        f = self.fusion
+        if f.method == "rrf":
+            dense_rank = np.argsort(np.argsort(-sig.dense))
+            lex_rank = np.argsort(np.argsort(-sig.lexical))
+            lex_part = np.where(sig.lexical > 0, 1.0 / (f.rrf_k + lex_rank + 1), 0.0)
+            return (1.0 / (f.rrf_k + dense_rank + 1) + lex_part).astype(np.float32)
+        span = float(sig.dense.max() - sig.dense.min())
+        dense_n = (sig.dense - sig.dense.min()) / span if span > 0 else np.ones_like(sig.dense)
+        top = float(sig.lexical.max())
+        lex_n = sig.lexical / top if top > 0 else np.zeros_like(sig.lexical)
+        return (f.dense_weight * dense_n + (1 - f.dense_weight) * lex_n).astype(np.float32)
+
+    def search(self, gen: Generation, question: str, *, k: int = 5) -> list[Hit]:
+        return self.rank(gen, self.signals(gen, question), k=k)
+
+    def rank(self, gen: Generation, sig: Signals, *, k: int) -> list[Hit]:
+        fused = self.fuse(sig)
+        order = np.argsort(-fused, kind="stable")[:k]
+        chosen = [int(sig.pids[i]) for i in order]
+        passages = gen.passages(chosen)
+        hits = []
+        for rank, i in enumerate(order, start=1):
+            pid = int(sig.pids[i])
+            passage = passages[pid]
+            hits.append(Hit(
+                pid=pid, passage=passage, article=gen.articles[passage.article_id],
+                score=float(fused[i]), dense=float(sig.dense[i]), lexical=float(sig.lexical[i]),
+                rank=rank,
+            ))
+        return hits
