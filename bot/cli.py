@@ -84,7 +84,10 @@ def _print_report(report: BuildReport) -> None:
                          ("removed", report.removed), ("skipped (unchanged or duplicate)", report.skipped)):
         if items:
             parts.append(f"{label}: {', '.join(items)}")
-    parts.append(f"{report.passages_embedded} passages embedded, {report.passages_total} in the index")
+    parts.append(
+        f"{report.passages_added} passages added ({report.vectors_embedded} vectors embedded), "
+        f"{report.passages_total} in the index"
+    )
     parts.append(f"{report.seconds:.1f} s")
     console.print("; ".join(parts), highlight=False)
 

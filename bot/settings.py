@@ -8,8 +8,12 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index import EngineOptions, FusionConfig
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+_ENGINE = EngineOptions()
+_FUSION = FusionConfig()
 
 
 class Settings(BaseSettings):
@@ -24,13 +28,18 @@ class Settings(BaseSettings):
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id or local path")
     allow_download: bool = Field(False, description="let sentence-transformers reach a model hub")
     torch_threads: int = Field(1, ge=0, description="torch intra-op threads (0: torch's default)")
-    embed_batch_size: int = Field(32, ge=1)
-    max_passage_chars: int = Field(300, ge=50, le=2000)
-    lexical_tokenizer: Literal["bigram", "jieba", "jieba+bigram"] = "bigram"
-    faiss_index: str = Field("Flat", description="a faiss.index_factory string, e.g. Flat, HNSW32")
-    fusion: Literal["convex", "rrf"] = "convex"
-    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
-    candidates: int = Field(50, ge=5)
+    embed_batch_size: int = Field(8, ge=1)
+    embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="bfloat16 where the CPU has it natively, else float32"
+    )
+    max_passage_chars: int = Field(_ENGINE.max_passage_chars, ge=50, le=2000)
+    lexical_tokenizer: Literal["bigram", "jieba", "jieba+bigram"] = _ENGINE.lexical_tokenizer  # type: ignore[assignment]
+    faiss_index: str = Field(
+        _ENGINE.faiss_index, description="a faiss.index_factory string, e.g. Flat, HNSW32"
+    )
+    fusion: Literal["convex", "rrf"] = _FUSION.method
+    dense_weight: float = Field(_FUSION.dense_weight, ge=0.0, le=1.0)
+    candidates: int = Field(_FUSION.candidates, ge=5)
     top_k: int = Field(5, ge=1, le=20)
 
     telegram_token: SecretStr | None = None

@@ -23,6 +23,7 @@ def build_engine(settings: Settings, *, embedder: Embedder | None = None) -> Eng
     embedder = embedder or load_embedder(
         settings.model, cache_dir=settings.model_cache_dir, threads=settings.torch_threads,
         allow_download=settings.allow_download, batch_size=settings.embed_batch_size,
+        dtype=settings.embed_dtype,
     )
     return Engine(
         store=IndexStore(settings.index_dir), embedder=embedder, options=engine_options(settings)

@@ -146,6 +146,25 @@ def _prompts_for(model_id: str, model: object) -> tuple[str, str]:
     return query, passage
 
 
+def cpu_has_bf16() -> bool:
+    """True where the CPU computes bfloat16 natively (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str) -> str:
+    """'auto' is bfloat16 where the CPU has it (2.5x the throughput, cosine >= 0.998 to
+    float32, measured in bench/), float32 elsewhere."""
+    if dtype == "auto":
+        return "bfloat16" if cpu_has_bf16() else "float32"
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"unknown dtype {dtype!r}: auto, float32 or bfloat16")
+    return dtype
+
+
 def load_embedder(
     model_id: str,
     *,
@@ -153,6 +172,7 @@ def load_embedder(
     threads: int = 1,
     allow_download: bool = False,
     batch_size: int = 32,
+    dtype: str = "auto",
 ) -> SentenceTransformerEmbedder:
     """Load the configured model with no network unless `allow_download`.
 
@@ -173,9 +193,13 @@ def load_embedder(
         path = str(materialize_e5_model(cache_dir / "multilingual-e5-small"))
     elif Path(model_id).expanduser().exists():
         path = str(Path(model_id).expanduser())
+    import torch
+
+    torch_dtype = getattr(torch, resolve_dtype(dtype))
     try:
         model = SentenceTransformer(
-            path, device="cpu", local_files_only=not allow_download, cache_folder=str(cache_dir)
+            path, device="cpu", local_files_only=not allow_download, cache_folder=str(cache_dir),
+            model_kwargs={"dtype": torch_dtype},
         )
     except OSError as exc:
         raise RuntimeError(

@@ -47,7 +47,8 @@ class BuildReport:
     replaced: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
-    passages_embedded: int = 0
+    passages_added: int = 0
+    vectors_embedded: int = 0
     passages_total: int = 0
     figures_added: int = 0
     seconds: float = 0.0

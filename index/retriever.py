@@ -9,7 +9,7 @@ import numpy as np
 
 from index.embedder import Embedder
 from index.records import Hit
-from index.store import Generation
+from index.store import Generation, unit_pid
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class FusionConfig:
     """
 
     method: Literal["convex", "rrf"] = "convex"
-    dense_weight: float = 0.5
+    dense_weight: float = 0.3
     candidates: int = 50
     rrf_k: int = 60
 
@@ -48,8 +48,13 @@ class HybridRetriever:
             return Signals(empty.astype(np.int64), empty, empty)
         k = min(self.fusion.candidates, n)
         qvec = self.embedder.embed_queries([question]).astype(np.float32)
-        dense_scores, dense_ids = gen.faiss.search(qvec, k)
-        dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
+        # Several units (passage, sentences) per passage: fetch more, keep each passage's best.
+        k_units = min(gen.faiss.ntotal, k * 4)
+        dense_scores, dense_ids = gen.faiss.search(qvec, k_units)
+        dense: dict[int, float] = {}
+        for pid, score in zip(unit_pid(dense_ids[0]), dense_scores[0], strict=True):
+            if pid >= 0 and float(score) > dense.get(int(pid), -2.0):
+                dense[int(pid)] = float(score)
         lexical_all = gen.lexical.scores(question)
         top_lex = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
         cand = set(dense) | {int(gen.pids[i]) for i in top_lex if lexical_all[i] > 0}

@@ -56,9 +56,14 @@ CREATE TABLE IF NOT EXISTS passages (
     pid INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
     seq INTEGER NOT NULL, paragraph INTEGER NOT NULL, piece INTEGER NOT NULL,
     section_path TEXT NOT NULL, spans TEXT NOT NULL, text TEXT NOT NULL,
-    search_text TEXT NOT NULL, embedding BLOB NOT NULL
+    search_text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id, seq);
+CREATE TABLE IF NOT EXISTS units (
+    uid INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES passages(pid),
+    text TEXT NOT NULL, embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS units_pid ON units(pid);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -84,6 +89,12 @@ class BuildLockedError(IndexError_):
 
 
 REBUILD_HINT = "run `shuzi index build` to rebuild it from corpus/"
+# Dense units: a passage and its sentences each have a vector; FAISS id = pid * UNIT_SLOTS + j.
+UNIT_SLOTS = 1024
+
+
+def unit_pid(uid: np.ndarray) -> np.ndarray:
+    return uid // UNIT_SLOTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,11 +315,12 @@ class IndexStore:
         gen = Generation(self.generations / _generation_name(number), manifest)
         try:
             n = len(gen.pids)
-            if n != manifest.counts.get("passages") or gen.faiss.ntotal != n:
+            units = manifest.counts.get("units")
+            if n != manifest.counts.get("passages") or gen.faiss.ntotal != units:
                 raise IndexCorruptError(
-                    f"{gen.folder}: {n} passages in {SQLITE_NAME}, {gen.faiss.ntotal} vectors "
-                    f"in {FAISS_NAME}, manifest says {manifest.counts.get('passages')}; "
-                    f"{REBUILD_HINT}"
+                    f"{gen.folder}: {n} passages in {SQLITE_NAME} and {gen.faiss.ntotal} vectors "
+                    f"in {FAISS_NAME}, manifest says {manifest.counts.get('passages')} and "
+                    f"{units}; {REBUILD_HINT}"
                 )
             if gen.faiss.d != manifest.dim:
                 raise IndexCorruptError(f"{gen.folder}: vector dimension {gen.faiss.d} != {manifest.dim}")
@@ -389,6 +401,10 @@ class GenerationWriter:
         return {r[0]: r[1] for r in self.db.execute("SELECT id, content_hash FROM articles")}
 
     def remove_article(self, article_id: str) -> int:
+        self.db.execute(
+            "DELETE FROM units WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
+            (article_id,),
+        )
         n = self.db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,)).rowcount
         self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return n
@@ -398,9 +414,15 @@ class GenerationWriter:
         top = self.db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0]
         return max(int(row[0]) if row else 1, top + 1)
 
-    def add_article(self, article: Article, passages: Sequence[Passage], vectors: np.ndarray) -> list[int]:
-        if len(passages) != len(vectors):
-            raise ValueError("one vector per passage")
+    def add_article(
+        self,
+        article: Article,
+        passages: Sequence[Passage],
+        units: Sequence[tuple[Sequence[str], np.ndarray]],
+    ) -> list[int]:
+        """Store an article, its passages, and per passage its dense units (texts, vectors)."""
+        if len(passages) != len(units):
+            raise ValueError("one list of units per passage")
         self.db.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (article.id, article.title, article.subtitle, json.dumps(list(article.authors),
@@ -411,32 +433,42 @@ class GenerationWriter:
         first = self._next_pid()
         pids = list(range(first, first + len(passages)))
         self.db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
             [
                 (pid, p.article_id, p.seq, p.paragraph, p.piece,
                  json.dumps(list(p.section_path), ensure_ascii=False), json.dumps(p.spans),
-                 p.text, p.search_text, np.asarray(v, dtype=np.float32).tobytes())
-                for pid, p, v in zip(pids, passages, vectors, strict=True)
+                 p.text, p.search_text)
+                for pid, p in zip(pids, passages, strict=True)
             ],
         )
+        rows = []
+        for pid, (texts, vectors) in zip(pids, units, strict=True):
+            if len(texts) != len(vectors) or not 0 < len(texts) < UNIT_SLOTS:
+                raise ValueError(f"passage {pid}: {len(texts)} unit texts, {len(vectors)} vectors")
+            rows.extend(
+                (pid * UNIT_SLOTS + j, pid, t, np.asarray(v, dtype=np.float32).tobytes())
+                for j, (t, v) in enumerate(zip(texts, vectors, strict=True))
+            )
+        self.db.executemany("INSERT INTO units VALUES (?,?,?,?)", rows)
         self.db.execute(
             "INSERT OR REPLACE INTO meta VALUES ('next_pid', ?)", (str(first + len(passages)),)
         )
         return pids
 
     def vectors_by_text(self) -> dict[str, np.ndarray]:
-        """Existing vectors keyed by passage text, to re-use on a rebuild with the same model."""
+        """Existing vectors keyed by unit text, to re-use on a rebuild with the same model."""
         return {
             r[0]: np.frombuffer(r[1], dtype=np.float32)
-            for r in self.db.execute("SELECT text, embedding FROM passages")
+            for r in self.db.execute("SELECT text, embedding FROM units")
         }
 
     def clear(self) -> None:
+        self.db.execute("DELETE FROM units")
         self.db.execute("DELETE FROM passages")
         self.db.execute("DELETE FROM articles")
 
     # -- finishing -----------------------------------------------------------------------
-    def _build_faiss(self, pids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
+    def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
         base = faiss.index_factory(self.dim, self.faiss_index, faiss.METRIC_INNER_PRODUCT)
         if not base.is_trained:
             if len(vectors) < 64:
@@ -446,27 +478,31 @@ class GenerationWriter:
                 base.train(vectors)
         index = faiss.IndexIDMap2(base)
         if len(vectors):
-            index.add_with_ids(vectors, pids)
+            index.add_with_ids(vectors, ids)
         return index
 
     def commit(self, *, extra_counts: dict[str, int] | None = None) -> Manifest:
-        rows = self.db.execute("SELECT pid, search_text, embedding FROM passages ORDER BY pid").fetchall()
-        pids = np.array([r[0] for r in rows], dtype=np.int64)
+        units = self.db.execute("SELECT uid, embedding FROM units ORDER BY uid").fetchall()
+        uids = np.array([r[0] for r in units], dtype=np.int64)
         vectors = (
-            np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
-            if rows else np.zeros((0, self.dim), dtype=np.float32)
+            np.stack([np.frombuffer(r[1], dtype=np.float32) for r in units])
+            if units else np.zeros((0, self.dim), dtype=np.float32)
         )
         if vectors.shape[1] != self.dim:
             raise IndexMismatchError(
                 f"stored vectors have dimension {vectors.shape[1]}, the model gives {self.dim}; "
                 "run `shuzi index build --fresh`"
             )
-        faiss.write_index(self._build_faiss(pids, vectors), str(self.folder / FAISS_NAME))
+        faiss.write_index(self._build_faiss(uids, vectors), str(self.folder / FAISS_NAME))
+        rows = self.db.execute("SELECT search_text FROM passages ORDER BY pid").fetchall()
         lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
-        lexical.build([r[1] for r in rows])
+        lexical.build([r[0] for r in rows])
         lexical.save(self.folder / LEXICAL_DIR)
         n_articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-        counts = {"articles": n_articles, "passages": len(rows), **(extra_counts or {})}
+        counts = {
+            "articles": n_articles, "passages": len(rows), "units": len(units),
+            **(extra_counts or {}),
+        }
         self.db.execute(
             "INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),)
         )
