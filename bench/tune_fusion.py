@@ -48,13 +48,15 @@ def main(files: list[Path]) -> None:
     articles = [load_article(p) for p in discover_articles(settings.corpus_dir)]
     fixtures = {f.name: [x for x in load_fixtures(f) if not x.expect.no_answer] for f in files}
     fusions = [FusionConfig(method="rrf")] + [
-        FusionConfig(method="convex", dense_weight=w) for w in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+        FusionConfig(method="convex", dense_weight=w)
+        for w in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
     ]
     for tokenizer in ("bigram", "jieba", "jieba+bigram"):
         for max_chars in (120, 300):
             with tempfile.TemporaryDirectory() as tmp:
                 engine = Engine(
-                    store=IndexStore(Path(tmp)), embedder=embedder,  # type: ignore[arg-type]
+                    store=IndexStore(Path(tmp)),
+                    embedder=embedder,  # type: ignore[arg-type]
                     options=EngineOptions(max_passage_chars=max_chars, lexical_tokenizer=tokenizer),
                 )
                 engine.build(articles)
@@ -62,8 +64,8 @@ def main(files: list[Path]) -> None:
                 for fusion in fusions:
                     retriever = HybridRetriever(embedder=embedder, fusion=fusion)  # type: ignore[arg-type]
 
-                    def run(q: str) -> Judged:
-                        return Judged(hits=retriever.search(gen, q, k=5), latency_ms=0.0)
+                    def run(q: str, r: HybridRetriever = retriever) -> Judged:
+                        return Judged(hits=r.search(gen, q, k=5), latency_ms=0.0)  # noqa: B023
 
                     cells = []
                     for name, fx in fixtures.items():
@@ -74,12 +76,17 @@ def main(files: list[Path]) -> None:
                             f"{zh.get('hit@5', 0):.3f} mrr {zh.get('mrr', 0):.3f} "
                             f"en@3 {en.get('hit@3', 0):.2f}"
                         )
-                    label = f"{fusion.method}{'' if fusion.method == 'rrf' else f' w={fusion.dense_weight}'}"
-                    print(f"{tokenizer:13s} {max_chars:4d} {label:12s} | " + " | ".join(cells), flush=True)
+                    weight = "" if fusion.method == "rrf" else f" w={fusion.dense_weight}"
+                    label = f"{fusion.method}{weight}"
+                    print(
+                        f"{tokenizer:13s} {max_chars:4d} {label:12s} | " + " | ".join(cells),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
     args = [Path(a) for a in sys.argv[1:]] or [
-        ROOT.parent / "shared" / "qa-dev.jsonl", ROOT / "tests" / "fixtures" / "qa.jsonl"
+        ROOT.parent / "shared" / "qa-dev.jsonl",
+        ROOT / "tests" / "fixtures" / "qa.jsonl",
     ]
     main([a for a in args if a.exists()])

@@ -29,7 +29,9 @@ from index import (
     load_fixtures,
 )
 
-app = typer.Typer(help="Shuzi (数字): cited answers from Chinese news articles.", no_args_is_help=True)
+app = typer.Typer(
+    help="Shuzi (数字): cited answers from Chinese news articles.", no_args_is_help=True
+)
 index_app = typer.Typer(help="Build and change the index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 console = Console()
@@ -51,7 +53,14 @@ def _friendly_errors() -> Iterator[None]:
     """Known problems end with one clear line and exit code 1, not a traceback."""
     try:
         yield
-    except (IndexError_, ArticleError, EmptyQuestionError, KeyError, LookupError, RuntimeError) as exc:
+    except (
+        IndexError_,
+        ArticleError,
+        EmptyQuestionError,
+        KeyError,
+        LookupError,
+        RuntimeError,
+    ) as exc:
         message = exc.args[0] if exc.args else str(exc)
         err.print(f"[red]error:[/red] {message}", highlight=False)
         raise typer.Exit(1) from None
@@ -65,8 +74,12 @@ def _engine(settings: Settings | None = None) -> Engine:
 @contextmanager
 def _progress() -> Iterator[object]:
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         tasks: dict[str, object] = {}
 
@@ -80,8 +93,12 @@ def _progress() -> Iterator[object]:
 
 def _print_report(report: BuildReport) -> None:
     parts = [f"generation {report.generation}"]
-    for label, items in (("added", report.added), ("replaced", report.replaced),
-                         ("removed", report.removed), ("skipped (unchanged or duplicate)", report.skipped)):
+    for label, items in (
+        ("added", report.added),
+        ("replaced", report.replaced),
+        ("removed", report.removed),
+        ("skipped (unchanged or duplicate)", report.skipped),
+    ):
         if items:
             parts.append(f"{label}: {', '.join(items)}")
     parts.append(
@@ -103,7 +120,9 @@ def _load_paths(paths: list[Path]) -> list:
 
 @index_app.command("build")
 def index_build(
-    corpus: Annotated[Path | None, typer.Option(help="folder of articles (default: SHUZI_CORPUS_DIR)")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="folder of articles (default: SHUZI_CORPUS_DIR)")
+    ] = None,
 ) -> None:
     """Build a new index generation from the corpus folder."""
     settings = Settings()

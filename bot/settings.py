@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
+    model_cache: Path | None = Field(
+        None, description="where the offline model is materialized (default: DATA_DIR/models)"
+    )
+
     @property
     def model_cache_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_cache or self.data_dir / "models"

@@ -12,7 +12,8 @@ def engine_options(settings: Settings) -> EngineOptions:
         lexical_tokenizer=settings.lexical_tokenizer,
         faiss_index=settings.faiss_index,
         fusion=FusionConfig(
-            method=settings.fusion, dense_weight=settings.dense_weight,
+            method=settings.fusion,
+            dense_weight=settings.dense_weight,
             candidates=settings.candidates,
         ),
     )
@@ -21,8 +22,11 @@ def engine_options(settings: Settings) -> EngineOptions:
 def build_engine(settings: Settings, *, embedder: Embedder | None = None) -> Engine:
     """The engine for these settings; the embedding model is loaded here, once."""
     embedder = embedder or load_embedder(
-        settings.model, cache_dir=settings.model_cache_dir, threads=settings.torch_threads,
-        allow_download=settings.allow_download, batch_size=settings.embed_batch_size,
+        settings.model,
+        cache_dir=settings.model_cache_dir,
+        threads=settings.torch_threads,
+        allow_download=settings.allow_download,
+        batch_size=settings.embed_batch_size,
         dtype=settings.embed_dtype,
     )
     return Engine(

@@ -81,19 +81,25 @@ def slugify(name: str) -> str:
     return slug or "article"
 
 
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
 def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Front matter and the body exactly as written (no stripping: offsets depend on it)."""
-    handler = frontmatter.YAMLHandler()
-    if not handler.detect(text):
+    """Front matter and the body exactly as written.
+
+    python-frontmatter's own split strips the blank lines that open the body, and the body's
+    offsets are what citations point at, so only the YAML parsing is left to it.
+    """
+    match = _FRONT_MATTER.match(text)
+    if not match:
         return {}, text
     try:
-        fm, body = handler.split(text)
-        meta = handler.load(fm)
+        meta = frontmatter.YAMLHandler().load(match.group(1))
     except Exception as exc:  # a YAML error names the line; pass it on
         raise ArticleError(f"front matter could not be read: {exc}") from exc
     if not isinstance(meta, dict):
         raise ArticleError("front matter must be a mapping of key: value lines")
-    return meta, body[1:] if body.startswith("\n") else body
+    return meta, text[match.end() :]
 
 
 def _title_from_body(body: str) -> str:

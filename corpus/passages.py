@@ -21,7 +21,6 @@ DEFAULT_MAX_CHARS = 300
 SENTENCE_ENDS = "。！？!?；;"
 CLOSERS = "”’」』）)\"'"
 _HEADING = re.compile(r"(#{1,6})\s+(.+?)\s*#*\s*$")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _BYLINE = re.compile(r"[\u4e00-\u9fff·]{2,5}(?:[ \u3000]+[\u4e00-\u9fff·]{2,5})*")
 _CREDIT = re.compile(r"[(（](?:本版)?(?:图片|照片|摄影|图).{0,40}[)）]")
 _PHOTO_GAP = 2  # blank lines that mark where a photo stood
@@ -128,12 +127,17 @@ def _lines(body: str) -> Iterator[tuple[int, int, str, int]]:
         blanks = 0
 
 
-def _is_caption(text: str, blank_before: int, blank_after: int) -> bool:
+def _caption_shaped(text: str) -> bool:
+    """A short single phrase: no clause punctuation, at most one sentence end."""
+    one_phrase = not any(c in text for c in "，,；;：:") and len(split_sentences(text)) == 1
+    return one_phrase and len(text) <= _SHORT_CAPTION
+
+
+def _is_caption(text: str, blank_before: int) -> bool:
+    """Captions say 图为…, credit the photos, or stand as a short phrase after a photo gap."""
     if "图为" in text or _CREDIT.fullmatch(text):
         return True
-    beside_photo = blank_before >= _PHOTO_GAP or blank_after >= _PHOTO_GAP
-    one_phrase = not any(c in text for c in "，,；;：:") and len(split_sentences(text)) == 1
-    return beside_photo and one_phrase and len(text) <= _SHORT_CAPTION
+    return blank_before >= _PHOTO_GAP and _caption_shaped(text)
 
 
 def classify_blocks(body: str, *, authors: tuple[str, ...] = ()) -> list[Block]:
@@ -141,17 +145,20 @@ def classify_blocks(body: str, *, authors: tuple[str, ...] = ()) -> list[Block]:
     raw = list(_lines(body))
     blocks: list[Block] = []
     seen_content = False
+    continues = False  # the last body line stopped mid-sentence: this line carries it on
     for i, (start, end, text, blank_before) in enumerate(raw):
-        blank_after = raw[i + 1][3] if i + 1 < len(raw) else _PHOTO_GAP
+        blank_after = raw[i + 1][3] if i + 1 < len(raw) else 0
         heading = _HEADING.fullmatch(text)
         level = 0
         if heading:
             kind, level, text = BlockKind.HEADING, len(heading.group(1)), heading.group(2)
             start = start + heading.start(2)
             end = start + len(text)
-        elif not seen_content and (
-            (authors and all(a in text for a in authors)) or _BYLINE.fullmatch(text)
-        ) and " " in text.replace("\u3000", " "):
+        elif (
+            not seen_content
+            and ((authors and all(a in text for a in authors)) or _BYLINE.fullmatch(text))
+            and " " in text.replace("\u3000", " ")
+        ):
             kind = BlockKind.BYLINE
         elif (
             text.startswith("——")
@@ -159,19 +166,43 @@ def classify_blocks(body: str, *, authors: tuple[str, ...] = ()) -> list[Block]:
             and not any(c in text for c in "。！？")
         ):
             kind = BlockKind.SUBHEAD
-        elif _is_caption(text, blank_before, blank_after):
+        elif _is_caption(text, blank_before) and not (
+            continues and not ("图为" in text or _CREDIT.fullmatch(text))
+        ):
             kind = BlockKind.CAPTION
         else:
             kind = BlockKind.BODY
         seen_content = seen_content or kind is not BlockKind.BYLINE
+        if kind is BlockKind.BODY:
+            continues = _ends_mid_sentence(text)
+        elif kind is not BlockKind.CAPTION:
+            continues = False
         blocks.append(Block(kind, start, end, text, level, blank_before, blank_after))
+    # A short phrase just before a photo gap is a caption too when what follows the gap is
+    # another caption or a heading (photos printed side by side, captions under each).
+    for i in range(len(blocks) - 2, -1, -1):
+        b, nxt = blocks[i], blocks[i + 1]
+        prev = blocks[i - 1] if i else None
+        carried = prev is not None and prev.kind is BlockKind.BODY and _ends_mid_sentence(prev.text)
+        if (
+            b.kind is BlockKind.BODY
+            and b.blank_after >= _PHOTO_GAP
+            and _caption_shaped(b.text)
+            and nxt.kind in (BlockKind.CAPTION, BlockKind.HEADING)
+            and not carried
+        ):
+            blocks[i] = Block(
+                BlockKind.CAPTION, b.start, b.end, b.text, 0, b.blank_before, b.blank_after
+            )
     return blocks
+
+
+_PARAGRAPH_ENDS = SENTENCE_ENDS + CLOSERS + "…：:"
 
 
 def _ends_mid_sentence(text: str) -> bool:
     """True when a line stops where no sentence can end: a layout break, not a paragraph end."""
-    last = text[-1]
-    return bool(_CJK.match(last)) or last.isalnum() or last in "，、“‘《(（"
+    return text[-1] not in _PARAGRAPH_ENDS
 
 
 def extract_paragraphs(

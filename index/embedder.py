@@ -123,8 +123,8 @@ class SentenceTransformerEmbedder:
 
 
 def _dimension(model: object) -> int | None:
-    getter = getattr(model, "get_embedding_dimension", None) or getattr(
-        model, "get_sentence_embedding_dimension"
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     )
     return getter()
 
@@ -198,7 +198,10 @@ def load_embedder(
     torch_dtype = getattr(torch, resolve_dtype(dtype))
     try:
         model = SentenceTransformer(
-            path, device="cpu", local_files_only=not allow_download, cache_folder=str(cache_dir),
+            path,
+            device="cpu",
+            local_files_only=not allow_download,
+            cache_folder=str(cache_dir),
             model_kwargs={"dtype": torch_dtype},
         )
     except OSError as exc:
@@ -210,6 +213,9 @@ def load_embedder(
     query_prompt, passage_prompt = _prompts_for(model_id, model)
     log.info("loaded embedding model %s (dim %s)", model_id, _dimension(model))
     return SentenceTransformerEmbedder(
-        model, name=model_id, query_prompt=query_prompt, passage_prompt=passage_prompt,
+        model,
+        name=model_id,
+        query_prompt=query_prompt,
+        passage_prompt=passage_prompt,
         batch_size=batch_size,
     )

@@ -99,22 +99,30 @@ class Engine:
         hits = self.retriever.search(gen, question.text, k=k)
         notices = ()
         if question.truncated_from:
-            notices = (f"问题过长（{question.truncated_from}字），只按前{len(question.text)}字检索。",)
+            notices = (
+                f"问题过长（{question.truncated_from}字），只按前{len(question.text)}字检索。",
+            )
         return SearchResult(question, hits, gen.number, (time.perf_counter() - t0) * 1000, notices)
 
     # -- building ------------------------------------------------------------------------
     def _split(self, article: Article) -> list:
         return split_passages(
-            article.body, article_id=article.id, title=article.title,
-            subtitle=article.subtitle, authors=article.authors,
+            article.body,
+            article_id=article.id,
+            title=article.title,
+            subtitle=article.subtitle,
+            authors=article.authors,
             max_chars=self.options.max_passage_chars,
         )
 
     def _writer(self, parent: Generation | None) -> GenerationWriter:
         return GenerationWriter(
-            self.store, model=self.embedder.name, dim=self.embedder.dim,
+            self.store,
+            model=self.embedder.name,
+            dim=self.embedder.dim,
             lexical_tokenizer=self.options.lexical_tokenizer,
-            faiss_index=self.options.faiss_index, parent=parent,
+            faiss_index=self.options.faiss_index,
+            parent=parent,
         )
 
     def _current_or_none(self) -> Generation | None:
@@ -187,7 +195,8 @@ class Engine:
                     writer.abort()
                     current = parent.number if parent else 0
                     return BuildReport(
-                        generation=current, skipped=tuple(skipped),
+                        generation=current,
+                        skipped=tuple(skipped),
                         passages_total=len(parent.pids) if parent else 0,
                         seconds=time.perf_counter() - t0,
                     )
@@ -199,10 +208,15 @@ class Engine:
                 raise
         self.load(manifest.generation)
         return BuildReport(
-            generation=manifest.generation, added=tuple(added), replaced=tuple(replaced),
-            removed=tuple(removed), skipped=tuple(skipped), passages_added=passages_added,
+            generation=manifest.generation,
+            added=tuple(added),
+            replaced=tuple(replaced),
+            removed=tuple(removed),
+            skipped=tuple(skipped),
+            passages_added=passages_added,
             vectors_embedded=embedded,
-            passages_total=manifest.counts["passages"], seconds=time.perf_counter() - t0,
+            passages_total=manifest.counts["passages"],
+            seconds=time.perf_counter() - t0,
         )
 
     def _embed_units(
@@ -224,7 +238,9 @@ class Engine:
             vectors[missing] = fresh
         return vectors, len(missing)
 
-    def build(self, articles: Sequence[Article], *, progress: Progress | None = None) -> BuildReport:
+    def build(
+        self, articles: Sequence[Article], *, progress: Progress | None = None
+    ) -> BuildReport:
         """A new generation with exactly these articles (vectors of unchanged text re-used)."""
         return self._apply(fresh=True, add=articles, progress=progress)
 

@@ -124,14 +124,19 @@ def evaluate(fixtures: Sequence[Fixture], run: Callable[[str], Judged]) -> Repor
         figures_ok = None
         if fx.expect.figures and judged.answer_text is not None:
             figures_ok = all(f in judged.answer_text for f in fx.expect.figures)
-        rows.append(Row(
-            id=fx.id, language=fx.language, question=fx.question,
-            rank=rank if fx.expect.passage_contains else None,
-            latency_ms=round(judged.latency_ms, 2),
-            top=judged.hits[0].passage.key if judged.hits else "",
-            figures_ok=figures_ok, no_answer_expected=fx.expect.no_answer,
-            abstained=judged.abstained,
-        ))
+        rows.append(
+            Row(
+                id=fx.id,
+                language=fx.language,
+                question=fx.question,
+                rank=rank if fx.expect.passage_contains else None,
+                latency_ms=round(judged.latency_ms, 2),
+                top=judged.hits[0].passage.key if judged.hits else "",
+                figures_ok=figures_ok,
+                no_answer_expected=fx.expect.no_answer,
+                abstained=judged.abstained,
+            )
+        )
     overall = _rates(rows)
     judged_figs = [r.figures_ok for r in rows if r.figures_ok is not None]
     abst = [r for r in rows if r.abstained is not None]
@@ -141,12 +146,15 @@ def evaluate(fixtures: Sequence[Fixture], run: Callable[[str], Judged]) -> Repor
     return Report(
         n=len(rows),
         answerable=int(overall.get("n", 0)),
-        hit_at_1=overall.get("hit@1", 0.0), hit_at_3=overall.get("hit@3", 0.0),
-        hit_at_5=overall.get("hit@5", 0.0), mrr=overall.get("mrr", 0.0),
+        hit_at_1=overall.get("hit@1", 0.0),
+        hit_at_3=overall.get("hit@3", 0.0),
+        hit_at_5=overall.get("hit@5", 0.0),
+        mrr=overall.get("mrr", 0.0),
         figure_accuracy=sum(judged_figs) / len(judged_figs) if judged_figs else None,
         abstain_precision=(
             sum(1 for r in abstained if r.no_answer_expected) / len(abstained)
-            if abstained else (None if not abst else 1.0)
+            if abstained
+            else (None if not abst else 1.0)
         ),
         abstain_recall=(
             sum(1 for r in expected if r.abstained) / len(expected) if expected else None

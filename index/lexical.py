@@ -44,7 +44,8 @@ def _jieba():  # type: ignore[no-untyped-def]
 def jieba_tokens(text: str) -> list[str]:
     """jieba's search-engine mode: words and the shorter words inside long ones."""
     return [
-        t for t in _jieba().lcut_for_search(normalize_for_search(text))
+        t
+        for t in _jieba().lcut_for_search(normalize_for_search(text))
         if t.strip() and _TOKEN_CHAR.search(t)
     ]
 
@@ -65,7 +66,9 @@ class LexicalIndex:
 
     def __init__(self, *, tokenizer: str = "bigram", k1: float = 1.2, b: float = 0.75) -> None:
         if tokenizer not in TOKENIZERS:
-            raise ValueError(f"unknown lexical tokenizer {tokenizer!r}: one of {sorted(TOKENIZERS)}")
+            raise ValueError(
+                f"unknown lexical tokenizer {tokenizer!r}: one of {sorted(TOKENIZERS)}"
+            )
         self.tokenizer = tokenizer
         self._tokenize = TOKENIZERS[tokenizer]
         self.k1, self.b = k1, b
@@ -92,9 +95,16 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "shuzi-lexical.json").write_text(json.dumps({
-            "tokenizer": self.tokenizer, "k1": self.k1, "b": self.b, "size": self.size,
-        }))
+        (folder / "shuzi-lexical.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer": self.tokenizer,
+                    "k1": self.k1,
+                    "b": self.b,
+                    "size": self.size,
+                }
+            )
+        )
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
 

@@ -91,9 +91,15 @@ class HybridRetriever:
         for rank, i in enumerate(order, start=1):
             pid = int(sig.pids[i])
             passage = passages[pid]
-            hits.append(Hit(
-                pid=pid, passage=passage, article=gen.articles[passage.article_id],
-                score=float(fused[i]), dense=float(sig.dense[i]), lexical=float(sig.lexical[i]),
-                rank=rank,
-            ))
+            hits.append(
+                Hit(
+                    pid=pid,
+                    passage=passage,
+                    article=gen.articles[passage.article_id],
+                    score=float(fused[i]),
+                    dense=float(sig.dense[i]),
+                    lexical=float(sig.lexical[i]),
+                    rank=rank,
+                )
+            )
         return hits

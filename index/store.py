@@ -176,9 +176,7 @@ class Generation:
             [r[0] for r in self._db.execute("SELECT pid FROM passages ORDER BY pid")],
             dtype=np.int64,
         )
-        self.articles: dict[str, ArticleInfo] = {
-            info.id: info for info in self._article_infos()
-        }
+        self.articles: dict[str, ArticleInfo] = {info.id: info for info in self._article_infos()}
 
     @property
     def number(self) -> int:
@@ -191,9 +189,14 @@ class Generation:
         )
         for r in rows:
             yield ArticleInfo(
-                id=r["id"], title=r["title"], date=r["date"] or "", source=r["source"] or "",
-                subtitle=r["subtitle"] or "", authors=tuple(json.loads(r["authors"] or "[]")),
-                content_hash=r["content_hash"], passages=r["n"],
+                id=r["id"],
+                title=r["title"],
+                date=r["date"] or "",
+                source=r["source"] or "",
+                subtitle=r["subtitle"] or "",
+                authors=tuple(json.loads(r["authors"] or "[]")),
+                content_hash=r["content_hash"],
+                passages=r["n"],
             )
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
@@ -215,7 +218,9 @@ class Generation:
 
     def article_body(self, article_id: str) -> str:
         with self._lock:
-            row = self._db.execute("SELECT body FROM articles WHERE id = ?", (article_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT body FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
         return row["body"] if row else ""
 
     def stored_articles(self) -> list[Article]:
@@ -223,9 +228,15 @@ class Generation:
             rows = self._db.execute("SELECT * FROM articles ORDER BY added_at, id").fetchall()
         return [
             Article(
-                id=r["id"], title=r["title"], body=r["body"], subtitle=r["subtitle"] or "",
-                authors=tuple(json.loads(r["authors"] or "[]")), source=r["source"] or "",
-                date=r["date"] or "", language=r["language"] or "zh", origin=r["origin"] or "",
+                id=r["id"],
+                title=r["title"],
+                body=r["body"],
+                subtitle=r["subtitle"] or "",
+                authors=tuple(json.loads(r["authors"] or "[]")),
+                source=r["source"] or "",
+                date=r["date"] or "",
+                language=r["language"] or "zh",
+                origin=r["origin"] or "",
                 extra=json.loads(r["extra"] or "{}"),
             )
             for r in rows
@@ -255,14 +266,17 @@ class IndexStore:
             return None
         name = pointer.read_text().strip()
         if not (name.startswith("g") and name[1:].isdigit()):
-            raise IndexCorruptError(f"{pointer} does not name a generation ({name!r}); {REBUILD_HINT}")
+            raise IndexCorruptError(
+                f"{pointer} does not name a generation ({name!r}); {REBUILD_HINT}"
+            )
         return int(name[1:])
 
     def generation_numbers(self) -> list[int]:
         if not self.generations.exists():
             return []
         return sorted(
-            int(p.name[1:]) for p in self.generations.iterdir()
+            int(p.name[1:])
+            for p in self.generations.iterdir()
             if p.is_dir() and p.name.startswith("g") and p.name[1:].isdigit()
         )
 
@@ -323,7 +337,9 @@ class IndexStore:
                     f"{units}; {REBUILD_HINT}"
                 )
             if gen.faiss.d != manifest.dim:
-                raise IndexCorruptError(f"{gen.folder}: vector dimension {gen.faiss.d} != {manifest.dim}")
+                raise IndexCorruptError(
+                    f"{gen.folder}: vector dimension {gen.faiss.d} != {manifest.dim}"
+                )
         except IndexError_:
             gen.close()
             raise
@@ -376,8 +392,14 @@ class GenerationWriter:
     """Writes one new generation from an optional parent; commit() makes it current."""
 
     def __init__(
-        self, store: IndexStore, *, model: str, dim: int, lexical_tokenizer: str,
-        faiss_index: str = "Flat", parent: Generation | None = None,
+        self,
+        store: IndexStore,
+        *,
+        model: str,
+        dim: int,
+        lexical_tokenizer: str,
+        faiss_index: str = "Flat",
+        parent: Generation | None = None,
     ) -> None:
         self.store = store
         self.model, self.dim = model, dim
@@ -425,19 +447,37 @@ class GenerationWriter:
             raise ValueError("one list of units per passage")
         self.db.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (article.id, article.title, article.subtitle, json.dumps(list(article.authors),
-             ensure_ascii=False), article.source, article.date, article.language, article.origin,
-             json.dumps(article.extra, ensure_ascii=False, default=str), article.body,
-             article.content_hash, time.strftime("%Y-%m-%dT%H:%M:%S")),
+            (
+                article.id,
+                article.title,
+                article.subtitle,
+                json.dumps(list(article.authors), ensure_ascii=False),
+                article.source,
+                article.date,
+                article.language,
+                article.origin,
+                json.dumps(article.extra, ensure_ascii=False, default=str),
+                article.body,
+                article.content_hash,
+                time.strftime("%Y-%m-%dT%H:%M:%S"),
+            ),
         )
         first = self._next_pid()
         pids = list(range(first, first + len(passages)))
         self.db.executemany(
             "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
             [
-                (pid, p.article_id, p.seq, p.paragraph, p.piece,
-                 json.dumps(list(p.section_path), ensure_ascii=False), json.dumps(p.spans),
-                 p.text, p.search_text)
+                (
+                    pid,
+                    p.article_id,
+                    p.seq,
+                    p.paragraph,
+                    p.piece,
+                    json.dumps(list(p.section_path), ensure_ascii=False),
+                    json.dumps(p.spans),
+                    p.text,
+                    p.search_text,
+                )
                 for pid, p in zip(pids, passages, strict=True)
             ],
         )
@@ -486,7 +526,8 @@ class GenerationWriter:
         uids = np.array([r[0] for r in units], dtype=np.int64)
         vectors = (
             np.stack([np.frombuffer(r[1], dtype=np.float32) for r in units])
-            if units else np.zeros((0, self.dim), dtype=np.float32)
+            if units
+            else np.zeros((0, self.dim), dtype=np.float32)
         )
         if vectors.shape[1] != self.dim:
             raise IndexMismatchError(
@@ -500,23 +541,29 @@ class GenerationWriter:
         lexical.save(self.folder / LEXICAL_DIR)
         n_articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         counts = {
-            "articles": n_articles, "passages": len(rows), "units": len(units),
+            "articles": n_articles,
+            "passages": len(rows),
+            "units": len(units),
             **(extra_counts or {}),
         }
-        self.db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),)
-        )
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),))
         self.db.commit()
         self.db.execute("VACUUM")
         self.db.close()
         files = {
             str(p.relative_to(self.folder)): _sha256(p)
-            for p in sorted(self.folder.rglob("*")) if p.is_file()
+            for p in sorted(self.folder.rglob("*"))
+            if p.is_file()
         }
         manifest = Manifest(
-            generation=self.number, model=self.model, dim=self.dim,
-            chunker_version=CHUNKER_VERSION, lexical_tokenizer=self.lexical_tokenizer,
-            faiss_index=self.faiss_index, counts=counts, files=files,
+            generation=self.number,
+            model=self.model,
+            dim=self.dim,
+            chunker_version=CHUNKER_VERSION,
+            lexical_tokenizer=self.lexical_tokenizer,
+            faiss_index=self.faiss_index,
+            counts=counts,
+            files=files,
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
             parent=self.parent.number if self.parent else None,
         )

@@ -1,0 +1,40 @@
+# Shuzi: `make run` sets everything up and runs offline; `make test` sets up and tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+
+# torch is pinned to the CPU build first: a bare `torch` requirement pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "torch==2.13.0"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+# Builds (or refreshes) the index from corpus/, then starts the Telegram bot when a token is
+# configured (SHUZI_TELEGRAM_TOKEN in the environment or .env), else the console chat.
+run: setup
+	HF_HUB_OFFLINE=1 $(BIN)/shuzi index build
+	@if [ -n "$$SHUZI_TELEGRAM_TOKEN" ] || grep -qs '^SHUZI_TELEGRAM_TOKEN=..*' .env; then \
+		HF_HUB_OFFLINE=1 $(BIN)/shuzi bot; \
+	else \
+		echo "No SHUZI_TELEGRAM_TOKEN configured: starting the console chat."; \
+		HF_HUB_OFFLINE=1 $(BIN)/shuzi chat; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+bench: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,0 +1,119 @@
+"""The `shuzi` command line, as a user runs it, on the real model in a temporary data dir."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.conftest import ARTICLE_PATH, MODEL_CACHE
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+    data = tmp_path_factory.mktemp("data")
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / ARTICLE_PATH.name).write_bytes(ARTICLE_PATH.read_bytes())
+    return {
+        "SHUZI_DATA_DIR": str(data),
+        "SHUZI_MODEL_CACHE": str(MODEL_CACHE),
+        "SHUZI_CORPUS_DIR": str(corpus),
+    }
+
+
+@pytest.fixture(scope="module")
+def shuzi(env):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env=env)
+
+    built = run("index", "build")
+    assert built.exit_code == 0, built.output
+    return run
+
+
+def _generation(shuzi) -> str:  # type: ignore[no-untyped-def]
+    out = shuzi("index", "list")
+    assert out.exit_code == 0, out.output
+    return out.output.split("generation ")[1].split()[0]
+
+
+def test_ask_prints_cited_passages(shuzi):
+    out = shuzi("ask", "株洲数字经济规模多少？")
+    assert out.exit_code == 0, out.output
+    assert "1118亿元" in out.output and "第3段" in out.output and "数字经济，制造名城" in out.output
+
+
+def test_list_shows_the_article(shuzi):
+    out = shuzi("index", "list")
+    assert "zhuzhou-digital-economy" in out.output and "57" in out.output
+
+
+def test_empty_question_is_a_clear_error(shuzi):
+    out = shuzi("ask", "   ")
+    assert out.exit_code == 1 and "请输入一个问题" in out.output
+
+
+def test_huge_question_is_cut_with_a_notice(shuzi):
+    out = shuzi("ask", "数字经济" * 2500)
+    assert out.exit_code == 0 and "问题过长（10000字）" in out.output
+
+
+def test_bad_uploads_change_nothing(shuzi, tmp_path):
+    before = _generation(shuzi)
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 4)
+    empty = tmp_path / "empty.md"
+    empty.write_text("   \n")
+    for path, message in ((binary, "binary"), (empty, "empty")):
+        out = shuzi("index", "add", str(path))
+        assert out.exit_code == 1 and message in out.output, out.output
+    dup = shuzi("index", "add", str(ARTICLE_PATH))
+    assert dup.exit_code == 0 and "skipped" in dup.output
+    assert _generation(shuzi) == before
+
+
+def test_gbk_article_is_added_and_answers(shuzi, tmp_path):
+    path = tmp_path / "fictional-gbk.txt"
+    path.write_bytes(
+        "# 虚构测试文章\n\n（本文为测试而虚构。）\n\n青石市共有虚构灯塔17座。".encode("gbk")
+    )
+    out = shuzi("index", "add", str(path))
+    assert out.exit_code == 0 and "added: fictional-gbk" in out.output, out.output
+    answer = shuzi("ask", "青石市有几座灯塔？", "--k", "1")
+    assert "青石市共有虚构灯塔17座" in answer.output
+    assert shuzi("index", "remove", "fictional-gbk").exit_code == 0
+
+
+def test_eval_json(shuzi, tmp_path):
+    fx = tmp_path / "fx.jsonl"
+    fx.write_text(
+        '{"id": "x1", "question": "株洲有多少家省级专精特新小巨人企业？", '
+        '"expect": {"passage_contains": ["201家"], "figures": ["201家"]}}\n'
+        '{"id": "x2", "question": "株洲的平均房价是多少？", "expect": {"no_answer": true}}\n',
+        encoding="utf-8",
+    )
+    out = shuzi("eval", str(fx), "--json")
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    for key in (
+        "n",
+        "hit@1",
+        "hit@3",
+        "hit@5",
+        "mrr",
+        "figure_accuracy",
+        "abstain_precision",
+        "abstain_recall",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "rows",
+    ):
+        assert key in report
+    assert report["n"] == 2 and report["hit@1"] == 1.0
+    assert report["rows"][0]["id"] == "x1" and report["rows"][0]["rank"] == 1

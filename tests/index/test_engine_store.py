@@ -1,0 +1,213 @@
+"""Index generations, incremental changes and failure handling, with the fake embedder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from corpus import Article
+from index import (
+    EmptyQuestionError,
+    Engine,
+    HashEmbedder,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexStore,
+)
+from index.store import FAISS_NAME, MANIFEST_NAME, SQLITE_NAME
+from tests.conftest import make_article
+
+A = make_article("a", "株洲数字经济规模1118亿元，占GDP比重达42%。\n\n株洲有软件企业164家。")
+B = make_article("b", "湘潭新闻：测试文章，纯属虚构。\n\n湘潭有虚构企业12家。")
+
+
+class CountingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed_passages(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
+        self.embedded.extend(texts)
+        return super().embed_passages(texts, progress=progress)
+
+
+class ExplodingEmbedder(HashEmbedder):
+    def embed_passages(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("simulated crash while embedding")
+
+
+def _engine(tmp_path, embedder=None) -> Engine:  # type: ignore[no-untyped-def]
+    return Engine(store=IndexStore(tmp_path / "index"), embedder=embedder or HashEmbedder())
+
+
+def _pids(engine: Engine) -> dict[str, int]:
+    gen = engine.generation
+    return {p.text: pid for pid, p in (x for a in gen.articles for x in gen.article_passages(a))}
+
+
+def test_build_then_search_cites_passages(tmp_path):
+    engine = _engine(tmp_path)
+    report = engine.build([A, B])
+    assert report.generation == 1 and report.added == ("a", "b")
+    result = engine.search("株洲软件企业有多少家")
+    assert result.hits[0].passage.text == "株洲有软件企业164家。"
+    assert result.hits[0].article.id == "a"
+    assert result.hits[0].citation().endswith("第2段")
+
+
+def test_add_embeds_only_new_passages_and_keeps_ids(tmp_path):
+    emb = CountingEmbedder()
+    engine = _engine(tmp_path, emb)
+    engine.build([A])
+    before = _pids(engine)
+    emb.embedded.clear()
+    report = engine.add([A, B])
+    assert report.added == ("b",) and report.skipped == ("a",)
+    assert all("湘潭" in t for t in emb.embedded)
+    after = _pids(engine)
+    assert {t: after[t] for t in before} == before
+
+
+def test_unchanged_add_changes_nothing(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    report = engine.add([A])
+    assert report.skipped == ("a",) and report.generation == 1
+    assert engine.store.current_number() == 1
+
+
+def test_duplicate_under_another_id_is_skipped(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    copy = Article(id="a-copy", title="copy", body=A.body)
+    report = engine.add([copy])
+    assert report.skipped == ("a-copy",)
+    assert set(engine.generation.articles) == {"a"}
+
+
+def test_replace_and_remove(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A, B])
+    b_ids = {pid for pid, _ in engine.generation.article_passages("b")}
+    changed = make_article("a", "株洲数字经济规模1200亿元。")
+    report = engine.add([changed])
+    assert report.replaced == ("a",)
+    assert [p.text for _, p in engine.generation.article_passages("a")] == [
+        "株洲数字经济规模1200亿元。"
+    ]
+    assert {pid for pid, _ in engine.generation.article_passages("b")} == b_ids
+    engine.remove(["a"])
+    assert set(engine.generation.articles) == {"b"}
+    with pytest.raises(KeyError, match="no article with id zz"):
+        engine.remove(["zz"])
+
+
+def test_crash_while_building_leaves_previous_generation_serving(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    broken = Engine(store=IndexStore(tmp_path / "index"), embedder=ExplodingEmbedder())
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        broken.add([B])
+    assert engine.store.current_number() == 1
+    assert not [
+        p for p in (tmp_path / "index" / "generations").iterdir() if p.name.startswith(".tmp")
+    ]
+    fresh = _engine(tmp_path)
+    assert set(fresh.generation.articles) == {"a"}
+
+
+def test_crash_after_writing_before_switch(tmp_path, monkeypatch):
+    engine = _engine(tmp_path)
+    engine.build([A])
+
+    def die(number: int) -> None:
+        raise KeyboardInterrupt("power cut before CURRENT was switched")
+
+    monkeypatch.setattr(engine.store, "switch", die)
+    with pytest.raises(KeyboardInterrupt):
+        engine.add([B])
+    monkeypatch.undo()
+    fresh = _engine(tmp_path)
+    assert fresh.store.current_number() == 1
+    assert set(fresh.generation.articles) == {"a"}
+    fresh.add([B])  # the next build carries on past the orphaned generation
+    assert set(fresh.generation.articles) == {"a", "b"}
+
+
+@pytest.mark.parametrize("victim", [FAISS_NAME, SQLITE_NAME, "lexical/shuzi-lexical.json"])
+def test_corrupt_file_is_named_in_the_error(tmp_path, victim):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    path = tmp_path / "index" / "generations" / "g000001" / victim
+    with path.open("r+b") as f:
+        f.seek(10)
+        f.write(b"garbage")
+    with pytest.raises(IndexCorruptError) as err:
+        _engine(tmp_path).generation  # noqa: B018
+    assert str(path) in str(err.value) and "shuzi index build" in str(err.value)
+
+
+def test_unreadable_manifest(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    (tmp_path / "index" / "generations" / "g000001" / MANIFEST_NAME).write_text("{not json")
+    with pytest.raises(IndexCorruptError, match=MANIFEST_NAME):
+        _engine(tmp_path).generation  # noqa: B018
+
+
+def test_model_mismatch_says_how_to_rebuild(tmp_path):
+    _engine(tmp_path).build([A])
+    other = _engine(tmp_path, HashEmbedder(name="other/model"))
+    with pytest.raises(IndexMismatchError) as err:
+        other.generation  # noqa: B018
+    message = str(err.value)
+    assert "fake/hash-bigram" in message and "other/model" in message
+    assert "shuzi index build" in message
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexMissingError, match="shuzi index build"):
+        _engine(tmp_path).generation  # noqa: B018
+
+
+def test_rollback_serves_previous_generation(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    engine.add([B])
+    assert engine.rollback() == 1
+    assert set(engine.generation.articles) == {"a"}
+    assert set(_engine(tmp_path).generation.articles) == {"a"}
+    engine.add([B])  # building on from the rolled-back generation
+    assert set(engine.generation.articles) == {"a", "b"}
+
+
+def test_manifest_records_what_built_the_index(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    manifest = json.loads(
+        (tmp_path / "index" / "generations" / "g000001" / MANIFEST_NAME).read_text()
+    )
+    assert manifest["model"] == "fake/hash-bigram" and manifest["dim"] == 64
+    assert manifest["counts"]["articles"] == 1 and manifest["counts"]["passages"] == 2
+    assert set(manifest["files"]) >= {SQLITE_NAME, FAISS_NAME}
+
+
+def test_questions_are_checked(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A])
+    with pytest.raises(EmptyQuestionError):
+        engine.search("   \n ")
+    result = engine.search("株洲" * 5000)
+    assert result.question.truncated_from == 10000
+    assert len(result.question.text) == 300
+    assert result.notices and "10000" in result.notices[0]
+
+
+def test_old_generations_are_pruned(tmp_path):
+    engine = _engine(tmp_path)
+    engine.store.keep = 2
+    for i in range(4):
+        engine.add([make_article(f"x{i}", f"第{i}篇测试文章的正文。")])
+    assert engine.store.generation_numbers() == [3, 4]
