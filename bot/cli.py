@@ -66,9 +66,9 @@ def _friendly_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _engine(settings: Settings | None = None) -> Engine:
+def _engine(settings: Settings | None = None, *, batch_job: bool = False) -> Engine:
     with console.status("loading the model…", spinner="dots"):
-        return build_engine(settings or Settings())
+        return build_engine(settings or Settings(), batch_job=batch_job)
 
 
 @contextmanager
@@ -131,7 +131,7 @@ def index_build(
         articles = _load_paths([folder])
         if not articles:
             raise ArticleError(f"no .txt or .md articles in {folder}")
-        engine = _engine(settings)
+        engine = _engine(settings, batch_job=True)
         with _progress() as update:
             report = engine.build(articles, progress=update)  # type: ignore[arg-type]
         _print_report(report)
@@ -142,7 +142,7 @@ def index_add(paths: Annotated[list[Path], typer.Argument(exists=True)]) -> None
     """Add or replace articles (files or folders); unchanged ones are skipped."""
     with _friendly_errors():
         articles = _load_paths(paths)
-        engine = _engine()
+        engine = _engine(batch_job=True)
         with _progress() as update:
             report = engine.add(articles, progress=update)  # type: ignore[arg-type]
         _print_report(report)

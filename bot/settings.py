@@ -27,8 +27,11 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(REPO_ROOT / "corpus" / "articles", description="articles to index")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id or local path")
     allow_download: bool = Field(False, description="let sentence-transformers reach a model hub")
-    torch_threads: int = Field(1, ge=0, description="torch intra-op threads (0: torch's default)")
-    embed_batch_size: int = Field(8, ge=1)
+    torch_threads: int = Field(
+        1, ge=0, description="torch intra-op threads while serving (0: torch's default)"
+    )
+    index_threads: int = Field(2, ge=0, description="torch threads for `shuzi index` commands")
+    embed_batch_size: int = Field(16, ge=1)
     embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="bfloat16 where the CPU has it natively, else float32"
     )

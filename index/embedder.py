@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from index.e5_weights import DEFAULT_MODEL_ID, materialize_e5_model
+from index.e5_weights import DEFAULT_MODEL_ID, derive_bfloat16_copy, materialize_e5_model
 
 log = logging.getLogger(__name__)
 
@@ -188,14 +188,20 @@ def load_embedder(
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
 
-    path: str = model_id
-    if model_id == DEFAULT_MODEL_ID:
-        path = str(materialize_e5_model(cache_dir / "multilingual-e5-small"))
-    elif Path(model_id).expanduser().exists():
-        path = str(Path(model_id).expanduser())
     import torch
 
-    torch_dtype = getattr(torch, resolve_dtype(dtype))
+    dtype = resolve_dtype(dtype)
+    path: str = model_id
+    if model_id == DEFAULT_MODEL_ID:
+        materialized = materialize_e5_model(cache_dir / "multilingual-e5-small")
+        if dtype == "bfloat16":
+            materialized = derive_bfloat16_copy(
+                materialized, cache_dir / "multilingual-e5-small-bf16"
+            )
+        path = str(materialized)
+    elif Path(model_id).expanduser().exists():
+        path = str(Path(model_id).expanduser())
+    torch_dtype = getattr(torch, dtype)
     try:
         model = SentenceTransformer(
             path,

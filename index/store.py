@@ -548,7 +548,6 @@ class GenerationWriter:
         }
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),))
         self.db.commit()
-        self.db.execute("VACUUM")
         self.db.close()
         files = {
             str(p.relative_to(self.folder)): _sha256(p)
