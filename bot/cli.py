@@ -12,16 +12,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.settings import Settings
 from bot.wiring import build_engine
-from corpus import ArticleError, discover_articles, load_article
+from corpus import ArticleError, discover_articles, load_article, resolve_period
 from index import (
+    Answer,
     BuildReport,
     EmptyQuestionError,
     Engine,
+    Hit,
     IndexError_,
     Judged,
     SearchResult,
@@ -175,6 +178,39 @@ def index_list() -> None:
         console.print(table)
 
 
+def render_answer(answer: Answer, *, show_passages: int = 3) -> None:
+    """The answer, its citations, then the passages behind it."""
+    for notice in answer.notices:
+        console.print(f"[yellow]{notice}[/yellow]", highlight=False)
+    if answer.lead:
+        console.print(f"[bold]{answer.lead}[/bold]", highlight=False)
+    for s in answer.sentences:
+        console.print(f"  「{_highlight(s.text, s.highlights)}」[{s.citation}]", highlight=False)
+    en = answer.language == "en"
+    for c in answer.citations:
+        console.print(f"  [cyan][{c.n}] {c.label(answer.language)}[/cyan]", highlight=False)
+        if answer.abstained:
+            console.print(f"      {c.passage.text}", highlight=False)
+    if show_passages and not answer.abstained:
+        console.print("[dim]" + ("Ranked passages:" if en else "相关段落：") + "[/dim]")
+        for hit in answer.hits[:show_passages]:
+            console.print(
+                f"[dim]{hit.rank}. {hit.citation()} · score {hit.score:.3f} "
+                f"(dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})[/dim]",
+                highlight=False,
+            )
+    console.print(f"[dim]{answer.latency_ms:.0f} ms · generation {answer.generation}[/dim]")
+
+
+def _highlight(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        out += [escape(text[pos:s]), f"[bold yellow]{escape(text[s:e])}[/bold yellow]"]
+        pos = e
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
 def render_search(result: SearchResult) -> None:
     for notice in result.notices:
         console.print(f"[yellow]{notice}[/yellow]", highlight=False)
@@ -192,11 +228,44 @@ def render_search(result: SearchResult) -> None:
 @app.command()
 def ask(
     question: str,
-    k: Annotated[int, typer.Option(help="passages to show")] = 5,
+    k: Annotated[int, typer.Option(help="passages behind the answer")] = 5,
+    passages: Annotated[bool, typer.Option(help="ranked passages only, no answer")] = False,
 ) -> None:
-    """Answer one question with cited passages."""
+    """Answer one question: the figure and the sentence it comes from, cited."""
     with _friendly_errors():
-        render_search(_engine().search(question, k=k))
+        engine = _engine()
+        if passages:
+            render_search(engine.search(question, k=k))
+        else:
+            render_answer(engine.ask(question, k=k))
+
+
+@app.command()
+def figures(keyword: str) -> None:
+    """The figures about a metric across articles, with periods and citations."""
+    with _friendly_errors():
+        gen = _engine().generation
+        found = gen.find_figures(keyword)
+        if not found:
+            console.print(f"没有找到与“{keyword}”有关的数字。", highlight=False)
+            return
+        passages = gen.passages([pid for pid, _ in found])
+        table = Table(title=f"“{keyword}” · {len(found)} figures")
+        for col in ("figure", "metric", "period", "change", "citation"):
+            table.add_column(col)
+        for pid, fig in found:
+            p = passages[pid]
+            article = gen.articles[p.article_id]
+            year = int(article.date[:4]) if article.date[:4].isdigit() else None
+            cite = Hit(pid, p, article, 0.0).citation()
+            table.add_row(
+                fig.text,
+                fig.metric or fig.subject,
+                resolve_period(fig.period, year=year, date=article.date),
+                fig.change,
+                cite,
+            )
+        console.print(table)
 
 
 @app.command()
@@ -214,7 +283,7 @@ def chat() -> None:
             if not line.strip():
                 break
             try:
-                render_search(engine.search(line))
+                render_answer(engine.ask(line))
             except EmptyQuestionError as exc:
                 console.print(str(exc))
 
@@ -229,11 +298,16 @@ def eval_(
     with _friendly_errors():
         fixtures = load_fixtures(file)
         engine = _engine()
-        engine.search("warm up")
+        engine.ask("warm up")
 
         def run(question: str) -> Judged:
-            result = engine.search(question, k=k)
-            return Judged(hits=result.hits, latency_ms=result.latency_ms)
+            answer = engine.ask(question, k=k)
+            return Judged(
+                hits=list(answer.hits),
+                latency_ms=answer.latency_ms,
+                answer_text=answer.text,
+                abstained=answer.abstained,
+            )
 
         report = evaluate(fixtures, run)
         if as_json:

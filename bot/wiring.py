@@ -19,12 +19,19 @@ def engine_options(settings: Settings) -> EngineOptions:
     )
 
 
-def build_engine(settings: Settings, *, embedder: Embedder | None = None) -> Engine:
-    """The engine for these settings; the embedding model is loaded here, once."""
+def build_engine(
+    settings: Settings, *, embedder: Embedder | None = None, batch_job: bool = False
+) -> Engine:
+    """The engine for these settings; the embedding model is loaded here, once.
+
+    A batch job (the `shuzi index` commands) uses SHUZI_INDEX_THREADS; serving uses
+    SHUZI_TORCH_THREADS, which stays at 1 by default: on a busy 2-core machine a second
+    intra-op thread spins against other work and slows queries down.
+    """
     embedder = embedder or load_embedder(
         settings.model,
         cache_dir=settings.model_cache_dir,
-        threads=settings.torch_threads,
+        threads=settings.index_threads if batch_job else settings.torch_threads,
         allow_download=settings.allow_download,
         batch_size=settings.embed_batch_size,
         dtype=settings.embed_dtype,

@@ -8,6 +8,7 @@ from corpus.article import (
     load_article,
     parse_article,
 )
+from corpus.figures import Figure, Mention, extract_figures, resolve_period, scan_numbers
 from corpus.passages import (
     CHUNKER_VERSION,
     Paragraph,
@@ -22,14 +23,19 @@ __all__ = [
     "CHUNKER_VERSION",
     "Article",
     "ArticleError",
+    "Figure",
+    "Mention",
     "Paragraph",
     "Passage",
     "decode_article_bytes",
     "discover_articles",
+    "extract_figures",
     "extract_paragraphs",
     "load_article",
     "normalize_for_search",
     "parse_article",
+    "resolve_period",
+    "scan_numbers",
     "split_passages",
     "split_sentences",
 ]

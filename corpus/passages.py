@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-# Bump when splitting changes: an index built by another version is rebuilt, not trusted.
-CHUNKER_VERSION = "1"
+# Bump when splitting or figure extraction changes: an index built by another version is
+# rebuilt, not trusted.
+CHUNKER_VERSION = "2"
 DEFAULT_MAX_CHARS = 300
 
 SENTENCE_ENDS = "。！？!?；;"

@@ -1,5 +1,13 @@
 """Passages to vectors and BM25, ranked hits, cited answers. Knows nothing of Telegram."""
 
+from index.answers import (
+    Answer,
+    AnswerFigure,
+    AnswerSentence,
+    Citation,
+    UnsupportedFigureError,
+    verify_answer,
+)
 from index.embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, load_embedder
 from index.engine import (
     EmptyQuestionError,
@@ -22,9 +30,13 @@ from index.store import (
 )
 
 __all__ = [
+    "Answer",
+    "AnswerFigure",
+    "AnswerSentence",
     "ArticleInfo",
     "BuildLockedError",
     "BuildReport",
+    "Citation",
     "Embedder",
     "EmptyQuestionError",
     "Engine",
@@ -44,8 +56,10 @@ __all__ = [
     "Report",
     "SearchResult",
     "SentenceTransformerEmbedder",
+    "UnsupportedFigureError",
     "check_question",
     "evaluate",
     "load_embedder",
     "load_fixtures",
+    "verify_answer",
 ]

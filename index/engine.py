@@ -6,15 +6,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from corpus import Article, split_passages, split_sentences
+from corpus import Article, Figure, extract_figures, split_passages, split_sentences
+from index.answers import SENTENCE_POOL, Answer, AnswerBuilder
 from index.embedder import Embedder
+from index.questions import TermWeights
 from index.records import BuildReport, Hit
 from index.retriever import FusionConfig, HybridRetriever
-from index.store import Generation, GenerationWriter, IndexStore
+from index.store import Generation, GenerationWriter, IndexError_, IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,12 @@ class SearchResult:
     generation: int
     latency_ms: float
     notices: tuple[str, ...] = field(default=())
+
+
+def _notices(question: Question) -> tuple[str, ...]:
+    if question.truncated_from:
+        return (f"问题过长（{question.truncated_from}字），只按前{len(question.text)}字检索。",)
+    return ()
 
 
 def check_question(text: str, *, max_chars: int = MAX_QUESTION_CHARS) -> Question:
@@ -72,6 +80,7 @@ class Engine:
         self.retriever = HybridRetriever(embedder=embedder, fusion=self.options.fusion)
         self._gen: Generation | None = None
         self._swap = threading.Lock()
+        self._builders: dict[int, AnswerBuilder] = {}
 
     # -- serving -------------------------------------------------------------------------
     def load(self, number: int | None = None) -> Generation:
@@ -88,6 +97,41 @@ class Engine:
         if gen is None:
             gen = self.load()
         return gen
+
+    def _answer_builder(self, gen: Generation) -> AnswerBuilder:
+        cached = self._builders.get(gen.number)
+        if cached is None:
+            texts = (r[0] for r in gen.query("SELECT search_text FROM passages"))
+            cached = AnswerBuilder(TermWeights(texts))
+            self._builders = {gen.number: cached}  # one generation serves at a time
+        return cached
+
+    def ask(self, text: str, *, k: int = 5) -> Answer:
+        """The cited answer to a question, or an abstention with the closest passages."""
+        question = check_question(text)
+        t0 = time.perf_counter()
+        gen = self.generation
+        signals = self.retriever.signals(gen, question.text)
+        hits = self.retriever.rank(gen, signals, k=k)
+        figures = gen.figures([h.pid for h in hits[:SENTENCE_POOL]])
+
+        def same_metric(metric: str) -> list[tuple[Hit, Figure]]:
+            pairs = gen.figures_with_metric(metric)
+            passages = gen.passages([pid for pid, _ in pairs])
+            return [
+                (Hit(pid, passages[pid], gen.articles[passages[pid].article_id], 0.0), fig)
+                for pid, fig in pairs
+            ]
+
+        answer = self._answer_builder(gen).build(
+            question.text, hits, figures=figures, units=signals.units, same_metric=same_metric
+        )
+        return replace(
+            answer,
+            notices=_notices(question),
+            generation=gen.number,
+            latency_ms=(time.perf_counter() - t0) * 1000,
+        )
 
     def has_index(self) -> bool:
         return self.store.current_number() is not None
@@ -125,10 +169,18 @@ class Engine:
             parent=parent,
         )
 
-    def _current_or_none(self) -> Generation | None:
+    def _parent(self, *, fresh: bool) -> Generation | None:
+        """The generation a build starts from. A full build must work when the current one is
+        corrupt or was built by another model or chunker: that is the advertised fix."""
         if not self.has_index():
             return None
-        return self.generation
+        try:
+            return self.generation
+        except IndexError_ as exc:
+            if not fresh:
+                raise
+            log.warning("building from scratch: %s", exc)
+            return None
 
     def _apply(
         self,
@@ -140,7 +192,7 @@ class Engine:
     ) -> BuildReport:
         t0 = time.perf_counter()
         with self.store.build_lock():
-            parent = self._current_or_none()
+            parent = self._parent(fresh=fresh)
             writer = self._writer(parent)
             try:
                 reusable: dict[str, np.ndarray] = {}
@@ -155,7 +207,7 @@ class Engine:
                     hashes.pop(article_id)
                 known_hashes = set(hashes.values())
                 added, replaced, skipped, embedded = [], [], [], 0
-                passages_added = 0
+                passages_added = figures_added = 0
                 todo: list[tuple[Article, list]] = []
                 for article in add:
                     if hashes.get(article.id) == article.content_hash:
@@ -190,7 +242,9 @@ class Engine:
                     for texts in unit_texts[article.id]:
                         units.append((texts, vectors[pos : pos + len(texts)]))
                         pos += len(texts)
-                    writer.add_article(article, passages, units)
+                    figures = [extract_figures(p.text) for p in passages]
+                    figures_added += sum(map(len, figures))
+                    writer.add_article(article, passages, units, figures)
                 if not (added or replaced or removed or fresh):
                     writer.abort()
                     current = parent.number if parent else 0
@@ -215,6 +269,7 @@ class Engine:
             skipped=tuple(skipped),
             passages_added=passages_added,
             vectors_embedded=embedded,
+            figures_added=figures_added,
             passages_total=manifest.counts["passages"],
             seconds=time.perf_counter() - t0,
         )

@@ -50,6 +50,14 @@ def jieba_tokens(text: str) -> list[str]:
     ]
 
 
+def jieba_words_with_tags(text: str) -> list[tuple[str, str]]:
+    """jieba's words with part-of-speech tags (ns: place names)."""
+    import jieba.posseg
+
+    _jieba()
+    return [(p.word, p.flag) for p in jieba.posseg.lcut(text)]
+
+
 def jieba_bigram_tokens(text: str) -> list[str]:
     return jieba_tokens(text) + [f"#{t}" for t in bigram_tokens(text)]
 

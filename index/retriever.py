@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -34,6 +34,7 @@ class Signals:
     pids: np.ndarray
     dense: np.ndarray
     lexical: np.ndarray
+    units: dict[int, float] = field(default_factory=dict)  # dense score of each unit seen
 
 
 class HybridRetriever:
@@ -52,6 +53,9 @@ class HybridRetriever:
         k_units = min(gen.faiss.ntotal, k * 4)
         dense_scores, dense_ids = gen.faiss.search(qvec, k_units)
         dense: dict[int, float] = {}
+        units = {
+            int(u): float(sc) for u, sc in zip(dense_ids[0], dense_scores[0], strict=True) if u >= 0
+        }
         for pid, score in zip(unit_pid(dense_ids[0]), dense_scores[0], strict=True):
             if pid >= 0 and float(score) > dense.get(int(pid), -2.0):
                 dense[int(pid)] = float(score)
@@ -62,7 +66,7 @@ class HybridRetriever:
         floor = min(dense.values()) if dense else 0.0
         dense_arr = np.array([dense.get(int(p), floor) for p in pids], dtype=np.float32)
         rows = np.searchsorted(gen.pids, pids)
-        return Signals(pids, dense_arr, lexical_all[rows].astype(np.float32))
+        return Signals(pids, dense_arr, lexical_all[rows].astype(np.float32), units)
 
     def fuse(self, sig: Signals) -> np.ndarray:
         if len(sig.pids) == 0:

@@ -33,13 +33,13 @@ from typing import Any
 import faiss
 import numpy as np
 
-from corpus import CHUNKER_VERSION, Article, Passage
+from corpus import CHUNKER_VERSION, Article, Figure, Passage
 from index.lexical import LexicalIndex
 from index.records import ArticleInfo
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEEP_GENERATIONS = 5
 SQLITE_NAME = "shuzi.sqlite"
 FAISS_NAME = "vectors.faiss"
@@ -64,6 +64,15 @@ CREATE TABLE IF NOT EXISTS units (
     text TEXT NOT NULL, embedding BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS units_pid ON units(pid);
+CREATE TABLE IF NOT EXISTS figures (
+    fid INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES passages(pid),
+    article_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL,
+    number TEXT NOT NULL, value REAL, unit TEXT NOT NULL, kind TEXT NOT NULL,
+    qualifier TEXT NOT NULL, metric TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL,
+    change TEXT NOT NULL, sentence INTEGER NOT NULL, modifier INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS figures_pid ON figures(pid);
+CREATE INDEX IF NOT EXISTS figures_metric ON figures(metric);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -155,6 +164,25 @@ def _passage_from_row(row: sqlite3.Row) -> Passage:
     )
 
 
+def _figure_from_row(row: sqlite3.Row) -> Figure:
+    return Figure(
+        text=row["text"],
+        start=row["start"],
+        end=row["end"],
+        number=row["number"],
+        value=row["value"],
+        unit=row["unit"],
+        kind=row["kind"],
+        qualifier=row["qualifier"],
+        metric=row["metric"],
+        subject=row["subject"],
+        period=row["period"],
+        change=row["change"],
+        sentence=row["sentence"],
+        modifier=bool(row["modifier"]),
+    )
+
+
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -208,6 +236,33 @@ class Generation:
                 f"SELECT * FROM passages WHERE pid IN ({marks})", [int(p) for p in pids]
             ).fetchall()
         return {r["pid"]: _passage_from_row(r) for r in rows}
+
+    def figures(self, pids: Sequence[int]) -> dict[int, list[Figure]]:
+        """The figures of these passages, in reading order."""
+        out: dict[int, list[Figure]] = {int(p): [] for p in pids}
+        if not pids:
+            return out
+        marks = ",".join("?" * len(pids))
+        for r in self.query(
+            f"SELECT * FROM figures WHERE pid IN ({marks}) ORDER BY pid, start",
+            [int(p) for p in pids],
+        ):
+            out[r["pid"]].append(_figure_from_row(r))
+        return out
+
+    def find_figures(self, keyword: str, *, limit: int = 200) -> list[tuple[int, Figure]]:
+        """Figures whose metric, subject or unit mentions the keyword."""
+        like = f"%{keyword}%"
+        rows = self.query(
+            "SELECT * FROM figures WHERE metric LIKE ? OR subject LIKE ? OR text LIKE ? "
+            "ORDER BY article_id, pid, start LIMIT ?",
+            (like, like, like, limit),
+        )
+        return [(r["pid"], _figure_from_row(r)) for r in rows]
+
+    def figures_with_metric(self, metric: str) -> list[tuple[int, Figure]]:
+        rows = self.query("SELECT * FROM figures WHERE metric = ? ORDER BY pid, start", (metric,))
+        return [(r["pid"], _figure_from_row(r)) for r in rows]
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         with self._lock:
@@ -427,6 +482,7 @@ class GenerationWriter:
             "DELETE FROM units WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
             (article_id,),
         )
+        self.db.execute("DELETE FROM figures WHERE article_id = ?", (article_id,))
         n = self.db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,)).rowcount
         self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return n
@@ -441,8 +497,10 @@ class GenerationWriter:
         article: Article,
         passages: Sequence[Passage],
         units: Sequence[tuple[Sequence[str], np.ndarray]],
+        figures: Sequence[Sequence[Figure]] = (),
     ) -> list[int]:
-        """Store an article, its passages, and per passage its dense units (texts, vectors)."""
+        """Store an article, its passages, and per passage its dense units (texts, vectors)
+        and its figures."""
         if len(passages) != len(units):
             raise ValueError("one list of units per passage")
         self.db.execute(
@@ -490,6 +548,33 @@ class GenerationWriter:
                 for j, (t, v) in enumerate(zip(texts, vectors, strict=True))
             )
         self.db.executemany("INSERT INTO units VALUES (?,?,?,?)", rows)
+        self.db.executemany(
+            "INSERT INTO figures (pid, article_id, start, end, text, number, value, unit, kind, "
+            "qualifier, metric, subject, period, change, sentence, modifier) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    pid,
+                    article.id,
+                    f.start,
+                    f.end,
+                    f.text,
+                    f.number,
+                    f.value,
+                    f.unit,
+                    f.kind,
+                    f.qualifier,
+                    f.metric,
+                    f.subject,
+                    f.period,
+                    f.change,
+                    f.sentence,
+                    f.modifier,
+                )
+                for pid, figs in zip(pids, figures, strict=False)
+                for f in figs
+            ],
+        )
         self.db.execute(
             "INSERT OR REPLACE INTO meta VALUES ('next_pid', ?)", (str(first + len(passages)),)
         )
@@ -503,6 +588,7 @@ class GenerationWriter:
         }
 
     def clear(self) -> None:
+        self.db.execute("DELETE FROM figures")
         self.db.execute("DELETE FROM units")
         self.db.execute("DELETE FROM passages")
         self.db.execute("DELETE FROM articles")

@@ -211,3 +211,15 @@ def test_old_generations_are_pruned(tmp_path):
     for i in range(4):
         engine.add([make_article(f"x{i}", f"第{i}篇测试文章的正文。")])
     assert engine.store.generation_numbers() == [3, 4]
+
+
+def test_full_build_recovers_from_a_broken_or_mismatched_index(tmp_path):
+    _engine(tmp_path).build([A])
+    (tmp_path / "index" / "generations" / "g000001" / FAISS_NAME).write_bytes(b"broken")
+    with pytest.raises(IndexCorruptError):
+        _engine(tmp_path).add([B])  # incremental work needs a sound index
+    report = _engine(tmp_path).build([A, B])  # the fix the error message names
+    assert report.generation == 2
+    other = _engine(tmp_path, HashEmbedder(name="other/model"))
+    assert other.build([A]).generation == 3
+    assert set(other.generation.articles) == {"a"}

@@ -1,0 +1,293 @@
+"""Cited answers from ranked passages: the sentence and figure that answer, conflicts side by
+side, or a plain "the articles do not say". No language model: every word of substance is
+quoted from a passage, and every figure shown is checked against the passage it cites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from corpus import Figure, Passage, normalize_for_search, resolve_period, split_sentences
+from index.questions import QuestionProfile, TermWeights, profile_question
+from index.records import ArticleInfo, Hit
+from index.store import UNIT_SLOTS
+
+# Calibrated on the no-answer and answerable questions of tests/fixtures (see README):
+# Chinese questions abstain when the best passage covers less than this share of the
+# question's weighted terms; English ones (no shared words with Chinese text) when the best
+# dense similarity is below DENSE_FLOOR.
+COVERAGE_FLOOR = 0.40
+DENSE_FLOOR = 0.78
+SENTENCE_POOL = 3  # passages whose sentences compete to answer
+
+
+class UnsupportedFigureError(AssertionError):
+    """An answer showed a figure that its cited passages do not contain: a bug, never output."""
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    n: int
+    pid: int
+    article: ArticleInfo
+    passage: Passage
+
+    @property
+    def section(self) -> str:
+        return " › ".join(s.lstrip("—") for s in self.passage.section_path) or "导语"
+
+    def label(self, language: str = "zh") -> str:
+        if language == "en":
+            return (
+                f"《{self.article.title}》, {self.section}, paragraph {self.passage.paragraph}"
+                f" (chars {self.passage.start}-{self.passage.end})"
+            )
+        return (
+            f"《{self.article.title}》 {self.section}，第{self.passage.paragraph}段"
+            f"（第{self.passage.start}-{self.passage.end}字）"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFigure:
+    figure: Figure
+    citation: int
+    period: str  # as written, with the year resolved: 今年前三季度（2022年）
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSentence:
+    text: str
+    citation: int
+    highlights: tuple[tuple[int, int], ...] = ()  # figure spans inside `text`
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    language: str
+    abstained: bool
+    sentences: tuple[AnswerSentence, ...]
+    figures: tuple[AnswerFigure, ...]
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    metric: str = ""
+    notices: tuple[str, ...] = field(default=())
+    generation: int = 0
+    latency_ms: float = 0.0
+
+    @property
+    def lead(self) -> str:
+        """The short answer line: the figures with periods, or the abstention."""
+        if self.abstained:
+            if self.language == "en":
+                return "The articles do not answer this. The closest passages:"
+            return f"文章中没有找到“{self.question}”的答案。最接近的段落："
+        if not self.figures:
+            return ""
+        parts = [
+            f"{af.figure.text}" + (f"（{af.period}）" if af.period else "") + f"[{af.citation}]"
+            for af in self.figures
+        ]
+        if self.language == "en":
+            what = f"“{self.metric}”" if self.metric else "The figure"
+            return f"{what} in the article: " + "; ".join(parts)
+        return (f"{self.metric}：" if self.metric else "") + "；".join(parts)
+
+    @property
+    def text(self) -> str:
+        """Plain text of the answer (without the citation list)."""
+        lines = [self.lead] if self.lead else []
+        for s in self.sentences:
+            lines.append(f"「{s.text}」[{s.citation}]")
+        return "\n".join(lines)
+
+
+# -- building ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Candidate:
+    hit: Hit
+    index: int  # sentence number in the passage
+    start: int
+    end: int
+    score: float = 0.0
+    figure: Figure | None = None
+    figure_score: float = 0.0
+
+
+def _norm(text: str) -> str:
+    return normalize_for_search(text)
+
+
+def _figure_score(fig: Figure, profile: QuestionProfile, weights: TermWeights) -> float:
+    unit_ok = 1.0 if not profile.units and not profile.kind else 0.0
+    if fig.unit in profile.units or (profile.kind and fig.kind == profile.kind):
+        unit_ok = 1.0
+    if profile.language == "en":
+        return unit_ok
+    cov = weights.coverage(profile.terms, _norm(f"{fig.metric} {fig.subject} {fig.change}"))
+    score = 0.6 * (cov or 0.0) + 0.4 * unit_ok
+    return score * 0.5 if fig.modifier else score
+
+
+def _unit_uid(pid: int, index: int, n_sentences: int) -> int:
+    return pid * UNIT_SLOTS + (index if n_sentences > 1 else 0)
+
+
+class AnswerBuilder:
+    """Turns ranked hits into an Answer for one question."""
+
+    def __init__(self, weights: TermWeights) -> None:
+        self.weights = weights
+
+    def coverage(self, profile: QuestionProfile, hit: Hit) -> float | None:
+        context = " ".join((hit.article.title, *hit.passage.section_path, hit.passage.text))
+        return self.weights.coverage(profile.terms, _norm(context))
+
+    def should_abstain(self, profile: QuestionProfile, hits: list[Hit]) -> bool:
+        if not hits:
+            return True
+        pool = hits[:SENTENCE_POOL]
+        if profile.language == "en":
+            return max(h.dense for h in pool) < DENSE_FLOOR
+        coverages = [c for c in (self.coverage(profile, h) for h in pool) if c is not None]
+        if coverages and max(coverages) < COVERAGE_FLOOR:
+            return True
+        # a place the question names must be in the passage that would answer it, unless the
+        # place is in most passages (the city the articles are about)
+        best = pool[0]
+        context = best.article.title + best.passage.text
+        for place in profile.places:
+            stem = re.sub(r"(?:省|市|县|区|自治区)$", "", place)
+            if self.weights.weight(stem) == 0:
+                continue  # the city the articles are about
+            if place not in context and stem not in context:
+                return True
+        return False
+
+    def _candidates(
+        self,
+        profile: QuestionProfile,
+        hits: list[Hit],
+        figures: dict[int, list[Figure]],
+        units: dict[int, float],
+    ) -> list[_Candidate]:
+        out = []
+        top = hits[0].score or 1.0
+        for hit in hits[:SENTENCE_POOL]:
+            spans = split_sentences(hit.passage.text) or [(0, len(hit.passage.text))]
+            for i, (s, e) in enumerate(spans):
+                sentence = hit.passage.text[s:e]
+                cand = _Candidate(hit, i, s, e)
+                lex = self.weights.coverage(profile.terms, _norm(sentence)) or 0.0
+                dense = units.get(_unit_uid(hit.pid, i, len(spans)), hit.dense)
+                prior = hit.score / top
+                in_sentence = [f for f in figures.get(hit.pid, []) if s <= f.start < e]
+                if profile.wants_figure and in_sentence:
+                    scored = [(_figure_score(f, profile, self.weights), f) for f in in_sentence]
+                    cand.figure_score, cand.figure = max(scored, key=lambda x: x[0])
+                if profile.language == "en":
+                    cand.score = 0.55 * dense + 0.25 * cand.figure_score + 0.2 * prior
+                else:
+                    cand.score = 0.35 * lex + 0.15 * dense + 0.3 * cand.figure_score + 0.2 * prior
+                out.append(cand)
+        return out
+
+    def build(
+        self,
+        question: str,
+        hits: list[Hit],
+        *,
+        figures: dict[int, list[Figure]],
+        units: dict[int, float],
+        same_metric: Callable[[str], list[tuple[Hit, Figure]]] | None = None,
+    ) -> Answer:
+        profile = profile_question(question)
+        if self.should_abstain(profile, hits):
+            citations = tuple(
+                Citation(i + 1, h.pid, h.article, h.passage) for i, h in enumerate(hits[:3])
+            )
+            return Answer(question, profile.language, True, (), (), citations, tuple(hits))
+        best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)
+        ordered = [best.hit, *[h for h in hits if h.pid != best.hit.pid]]
+        citations = [Citation(1, best.hit.pid, best.hit.article, best.hit.passage)]
+        sentence_text = best.hit.passage.text[best.start : best.end].strip()
+        offset = best.hit.passage.text.index(sentence_text, best.start)
+        shown: list[AnswerFigure] = []
+        metric = ""
+        if best.figure is not None:
+            metric = best.figure.metric or best.figure.subject
+            shown.append(AnswerFigure(best.figure, 1, self._period(best.figure, best.hit.article)))
+            primary = best.figure
+            wide = same_metric is not None and len(primary.metric) >= 3
+            others = same_metric(primary.metric) if same_metric and wide else []
+            for hit, fig in others:
+                # the same measure stated elsewhere: another passage, same kind and unit
+                if hit.pid == best.hit.pid or fig.kind != primary.kind or fig.unit != primary.unit:
+                    continue
+                if any(a.figure.text == fig.text and a.figure.period == fig.period for a in shown):
+                    continue
+                n = next((c.n for c in citations if c.pid == hit.pid), len(citations) + 1)
+                if n > len(citations):
+                    citations.append(Citation(n, hit.pid, hit.article, hit.passage))
+                shown.append(AnswerFigure(fig, n, self._period(fig, hit.article)))
+        highlights = tuple(
+            (af.figure.start - offset, af.figure.end - offset)
+            for af in shown
+            if af.citation == 1 and offset <= af.figure.start < offset + len(sentence_text)
+        )
+        sentences = [AnswerSentence(sentence_text, 1, highlights)]
+        for af in shown[1:]:
+            cite = citations[af.citation - 1]
+            spans = split_sentences(cite.passage.text)
+            s, e = next(
+                ((s, e) for s, e in spans if s <= af.figure.start < e), (0, len(cite.passage.text))
+            )
+            text = cite.passage.text[s:e].strip()
+            start = cite.passage.text.index(text, s)
+            sentences.append(
+                AnswerSentence(
+                    text, af.citation, ((af.figure.start - start, af.figure.end - start),)
+                )
+            )
+        answer = Answer(
+            question,
+            profile.language,
+            False,
+            tuple(sentences),
+            tuple(shown),
+            tuple(citations),
+            tuple(ordered),
+            metric=metric,
+        )
+        verify_answer(answer)
+        return answer
+
+    @staticmethod
+    def _period(fig: Figure, article: ArticleInfo) -> str:
+        year = int(article.date[:4]) if article.date[:4].isdigit() else None
+        return resolve_period(fig.period, year=year, date=article.date)
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def verify_answer(answer: Answer) -> None:
+    """Every figure shown stands in the passage it cites; every number in the text stands in a
+    cited passage or in a cited article's date (resolved periods like 今年（2022年））."""
+    by_n = {c.n: c for c in answer.citations}
+    for af in answer.figures:
+        cite = by_n.get(af.citation)
+        if cite is None or cite.passage.text[af.figure.start : af.figure.end] != af.figure.text:
+            raise UnsupportedFigureError(
+                f"{af.figure.text} is not at the cited place [{af.citation}]"
+            )
+    sources = " ".join(c.passage.text for c in answer.citations)
+    years = " ".join(c.article.date for c in answer.citations)
+    allowed = set(_NUMBER.findall(sources)) | set(_NUMBER.findall(years))
+    allowed |= {str(int(y) - 1) for y in re.findall(r"\d{4}", years)}  # 去年
+    body = re.sub(r"\[\d+\]", "", answer.text)
+    for number in _NUMBER.findall(body):
+        if number not in allowed:
+            raise UnsupportedFigureError(f"{number} appears in the answer but in no cited passage")

@@ -1,0 +1,188 @@
+"""What a question asks: language, whether it wants a figure and of what unit, its content terms.
+
+Content terms are the question's character bigrams (and ASCII words) once question words are
+taken out, weighted by how rare they are in the corpus: a term in most passages (株洲) says
+nothing about where the answer is, a term in none (房价) says the articles may not cover it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from index.lexical import jieba_tokens, jieba_words_with_tags
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ZH_QUESTION_WORDS = re.compile(
+    r"(?:多少|几)(?:个百分点|台套|[个家台项条座名位核人次年倍元])?|哪些|哪个|哪家|哪里|哪儿|哪|"
+    r"什么|怎么样|怎样|如何|是否|吗|呢|谁|第几|多大|多高|多长|多久|请问|一下|一共|到底|"
+    r"名字|名称|叫什么|叫|是|的|了|有|在|被|让|使|把|对|给|和|与|及|为|都|呀|啊|么"
+)
+_ZH_WANTS_FIGURE = re.compile(
+    r"多少|几|比重|占比|比例|增长|增速|增幅|规模|率|排名|第几|多大|多高|倍"
+)
+_ZH_UNIT_AFTER = re.compile(r"(?:多少|几)(个百分点|台套|[个家台项条座名位核人次年倍])")
+# Words jieba tags as places that name no particular place.
+_GENERIC_PLACES = {
+    "城市",
+    "全省",
+    "全市",
+    "全国",
+    "国家",
+    "国内",
+    "地区",
+    "中西部",
+    "沿海",
+    "内陆",
+    "全球",
+    "世界",
+    "省级",
+    "市级",
+    "县级",
+    "本地",
+    "当地",
+    "各地",
+}
+_EN_STOP = {
+    "how",
+    "many",
+    "much",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "where",
+    "when",
+    "does",
+    "do",
+    "did",
+    "is",
+    "are",
+    "was",
+    "were",
+    "the",
+    "a",
+    "an",
+    "of",
+    "in",
+    "on",
+    "to",
+    "for",
+    "from",
+    "and",
+    "or",
+    "by",
+    "with",
+    "it",
+    "its",
+    "there",
+    "have",
+    "has",
+    "had",
+    "be",
+    "been",
+    "that",
+    "this",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionProfile:
+    text: str
+    language: str  # zh or en
+    wants_figure: bool
+    units: frozenset[str]
+    kind: str  # amount, percent, points, multiple, rank, count or ""
+    terms: tuple[str, ...]
+    places: tuple[str, ...]
+
+
+def _unit_hints(q: str) -> tuple[frozenset[str], str]:
+    if "百分点" in q:
+        return frozenset({"个百分点", "百分点"}), "points"
+    m = _ZH_UNIT_AFTER.search(q)
+    if m:
+        unit = m.group(1)
+        units = {unit, "台套"} if unit == "台" else {unit}
+        return frozenset(units), "multiple" if unit == "倍" else "count"
+    if re.search(r"第几|排名|排第|位列|排在|名次|rank", q):
+        return frozenset({"位", "名", "强", "条", "次", ""}), "rank"
+    if re.search(
+        r"比重|占比|比例|率|增长|增速|增幅|提升|提高|百分之|下降|减少|share|percent|"
+        r"proportion|rate|grow",
+        q,
+    ):
+        return frozenset({"%"}), "percent"
+    if re.search(
+        r"多少亿|多少钱|规模|收入|营业额|增加值|产值|how much|how large|size|revenue|value", q
+    ):
+        return frozenset({"元"}), "amount"
+    if re.search(r"倍|times", q):
+        return frozenset({"倍"}), "multiple"
+    return frozenset(), ""
+
+
+def profile_question(text: str) -> QuestionProfile:
+    q = text.strip()
+    language = "zh" if _CJK.search(q) else "en"
+    lower = q.lower()
+    places: tuple[str, ...] = ()
+    if language == "zh":
+        wants = bool(
+            re.search(r"多少|几|比重|占比|比例|增长|增速|增幅|规模|率|排名|第几|多大|多高|倍", q)
+        )
+        content = _ZH_QUESTION_WORDS.sub(" ", q)
+        terms = tuple(t for t in dict.fromkeys(jieba_tokens(content)) if len(t) > 1 or t.isascii())
+        places = tuple(
+            dict.fromkeys(
+                w
+                for w, tag in jieba_words_with_tags(content)
+                if tag == "ns" and len(w) > 1 and w not in _GENERIC_PLACES
+            )
+        )
+    else:
+        wants = bool(
+            re.search(
+                r"how many|how much|what share|what percentage|what proportion|"
+                r"rate|how large|how big|rank|number of|size",
+                lower,
+            )
+        )
+        words = re.findall(r"[a-z0-9]+", lower)
+        terms = tuple(w for w in dict.fromkeys(words) if w not in _EN_STOP)
+    units, kind = _unit_hints(lower if language == "en" else q)
+    return QuestionProfile(q, language, wants, units, kind, terms, places)
+
+
+class TermWeights:
+    """Inverse document frequency of word terms over the passages of one generation.
+
+    A question term counts as found in a text when it occurs in it as a substring, so a
+    different word segmentation of question and text does not hide it.
+    """
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.df: Counter[str] = Counter()
+        self.n = 0
+        for text in texts:
+            self.n += 1
+            self.df.update(set(jieba_tokens(text)))
+
+    def weight(self, term: str) -> float:
+        df = self.df.get(term, 0)
+        if self.n and df / self.n > 0.5:
+            return 0.0  # in most passages: says nothing about where the answer is
+        return math.log((self.n + 1) / (df + 0.5))
+
+    def coverage(self, terms: Iterable[str], text: str) -> float | None:
+        """Weighted share of the question's terms found in a text; None if nothing to weigh."""
+        total = found = 0.0
+        for t in terms:
+            w = self.weight(t)
+            total += w
+            if t in text:
+                found += w
+        return found / total if total > 0 else None
