@@ -1,0 +1,98 @@
+"""Cited answers on the real model and article: figures, periods, conflicts, abstention."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from index import UnsupportedFigureError, verify_answer
+from index.answers import AnswerFigure
+from index.evaluation import Judged, evaluate, load_fixtures
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.model
+
+
+def test_figure_answer_with_periods_and_conflict(real_engine):
+    answer = real_engine.ask("株洲数字经济规模多少？")
+    assert not answer.abstained
+    shown = [(af.figure.text, af.period) for af in answer.figures]
+    assert shown == [("1118亿元", "今年前三季度（2022年）"), ("1118亿元", "今年1至11月（2022年）")]
+    assert [af.citation for af in answer.figures] == [1, 2]
+    assert answer.citations[0].passage.paragraph == 3
+    assert answer.lead.startswith("数字经济规模：1118亿元（今年前三季度（2022年））[1]")
+    first = answer.sentences[0]
+    assert [first.text[s:e] for s, e in first.highlights] == ["1118亿元"]
+    # the citation points at the source text
+    c = answer.citations[0]
+    assert (
+        real_engine.generation.article_body(c.article.id)[c.passage.start : c.passage.end]
+        == c.passage.text
+    )
+
+
+def test_picks_the_sentence_not_only_the_passage(real_engine):
+    answer = real_engine.ask("株洲电子信息制造业增长了多少？")
+    assert answer.figures[0].figure.text == "17.8%"
+    assert answer.sentences[0].text.startswith("电子信息制造业规模达到321亿元")
+
+
+def test_who_question_gets_the_sentence(real_engine):
+    answer = real_engine.ask("株洲市委书记是谁？")
+    assert "曹慧泉" in answer.sentences[0].text and not answer.figures
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "株洲的平均房价是多少？",
+        "湖南省全省的数字经济规模是多少？",
+        "Who won the 2022 FIFA World Cup?",
+    ],
+)
+def test_abstains_and_offers_the_closest_passages(real_engine, question):
+    answer = real_engine.ask(question)
+    assert answer.abstained and not answer.figures and len(answer.citations) == 3
+    assert ("文章中没有找到" in answer.text) or ("do not answer" in answer.text)
+
+
+def test_english_question_gets_an_english_frame_and_the_chinese_quote(real_engine):
+    answer = real_engine.ask("How many software and IT service companies does Zhuzhou have?")
+    assert answer.language == "en" and "in the article" in answer.lead
+    assert "164家" in answer.text and "软件和信息技术服务企业" in answer.sentences[0].text
+
+
+def test_an_unsupported_figure_cannot_leave_the_engine(real_engine):
+    answer = real_engine.ask("株洲有多少家省级专精特新“小巨人”企业？")
+    verify_answer(answer)  # the real one passes
+    fig = answer.figures[0].figure
+    forged = dataclasses.replace(fig, text="205家")
+    with pytest.raises(UnsupportedFigureError):
+        verify_answer(dataclasses.replace(answer, figures=(AnswerFigure(forged, 1, ""),)))
+    moved = dataclasses.replace(fig, start=fig.start + 1, end=fig.end + 1)
+    with pytest.raises(UnsupportedFigureError):
+        verify_answer(dataclasses.replace(answer, figures=(AnswerFigure(moved, 1, ""),)))
+    sentence = dataclasses.replace(answer.sentences[0], text="株洲有省级小巨人企业999家。")
+    with pytest.raises(UnsupportedFigureError, match="999"):
+        verify_answer(dataclasses.replace(answer, sentences=(sentence,)))
+
+
+@pytest.mark.parametrize("name", ["qa.jsonl", "qa-dev.jsonl"])
+def test_answer_quality(real_engine, name):
+    fixtures = load_fixtures(FIXTURES / name)
+
+    def run(question: str) -> Judged:
+        a = real_engine.ask(question)
+        return Judged(
+            hits=list(a.hits), latency_ms=a.latency_ms, answer_text=a.text, abstained=a.abstained
+        )
+
+    report = evaluate(fixtures, run)
+    zh = report.by_language["zh"]
+    assert zh["hit@1"] >= 0.95 and zh["hit@5"] == 1.0, report.rows
+    assert report.by_language["en"]["hit@3"] >= 0.65, report.rows
+    assert report.figure_accuracy is not None and report.figure_accuracy >= 0.95, report.rows
+    assert report.abstain_recall == 1.0, report.rows  # every no-answer question abstains
+    false_abstentions = sum(1 for r in report.rows if r.abstained and not r.no_answer_expected)
+    assert false_abstentions <= max(1, report.answerable // 40), report.rows
