@@ -288,6 +288,46 @@ def chat() -> None:
                 console.print(str(exc))
 
 
+@app.command()
+def bot() -> None:
+    """Run the Telegram bot (polling, or webhook mode when SHUZI_WEBHOOK_URL is set)."""
+    import asyncio
+
+    from telegram import Update
+
+    from bot.activity import ActivityLog
+    from bot.logs import setup_logging
+    from bot.telegram_app import build_application
+    from bot.webhook import run_webhook
+
+    settings = Settings()
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    setup_logging(secrets=[token])
+    with _friendly_errors():
+        if not token:
+            raise RuntimeError("SHUZI_TELEGRAM_TOKEN is not set (environment or .env)")
+        engine = build_engine(settings)
+        engine.generation  # noqa: B018 -- load and verify the index before going online
+        engine.ask("株洲")  # warm: first-call costs are paid before the first user arrives
+        activity = ActivityLog(settings.data_dir / "bot.sqlite")
+        application = build_application(settings, engine, activity)
+        if settings.webhook_url:
+            if settings.webhook_secret is None:
+                raise RuntimeError("webhook mode needs SHUZI_WEBHOOK_SECRET")
+            asyncio.run(
+                run_webhook(
+                    application,
+                    url=settings.webhook_url,
+                    secret=settings.webhook_secret.get_secret_value(),
+                    listen=settings.webhook_listen,
+                    port=settings.webhook_port,
+                    health=lambda: {"generation": engine.generation.number},
+                )
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
 @app.command("eval")
 def eval_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],

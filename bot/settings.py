@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_timeout: float = Field(20.0, gt=0, description="seconds per Bot API request")
+    telegram_max_retries: int = Field(3, ge=0, description="retries after a 429 RetryAfter")
+    max_concurrent_updates: int = Field(8, ge=1)
+    user_quota_per_minute: int = Field(20, ge=1, description="questions per user per minute")
+    webhook_url: str | None = Field(
+        None, description="public https URL: webhook mode instead of polling"
+    )
+    webhook_secret: SecretStr | None = Field(None, description="required in webhook mode")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
 
     @field_validator("admin_ids", mode="before")
     @classmethod

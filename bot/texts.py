@@ -1,0 +1,99 @@
+"""What the bot says, in Chinese (the default) and English."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from index import ArticleInfo, BuildReport
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "zh": {
+        "quota": "提问太频繁了，请稍等一分钟再问。",
+        "empty": "请输入一个问题。",
+        "ask_usage": "用法：/ask 问题，例如 /ask 株洲数字经济规模多少？",
+        "thanks": "谢谢反馈！",
+        "no_more": "没有更多相关段落了。",
+        "admin_only": "抱歉，只有编辑（管理员）可以使用这个功能。",
+        "bad_type": "无法添加 {name}：只支持 {types} 文件。",
+        "too_big": "无法添加 {name}：文件超过 20 MB。",
+        "busy": "正在建索引，请稍后再试。提问不受影响。",
+        "working": "正在处理 {name} …",
+        "upload_failed": "没有添加 {name}：{why}\n当前索引未改变。",
+        "job_failed": "没有完成：{why}\n当前索引未改变。",
+        "job_done": "完成，现在使用第 {generation} 代索引。",
+        "unknown": "不认识这个命令。发送 /help 查看用法。",
+        "sorry": "抱歉，处理时出错了，请稍后再试。",
+    },
+    "en": {
+        "quota": "Too many questions at once: please wait a minute.",
+        "empty": "Please type a question.",
+        "ask_usage": "Usage: /ask question, e.g. /ask How large is Zhuzhou's digital economy?",
+        "thanks": "Thanks for the feedback!",
+        "no_more": "No more related passages.",
+        "admin_only": "Sorry, only editors (admins) can do that.",
+        "bad_type": "Could not add {name}: only {types} files are supported.",
+        "too_big": "Could not add {name}: the file is larger than 20 MB.",
+        "busy": "An index build is running; try again shortly. Questions are still answered.",
+        "working": "Working on {name} …",
+        "upload_failed": "{name} was not added: {why}\nThe serving index is unchanged.",
+        "job_failed": "Not done: {why}\nThe serving index is unchanged.",
+        "job_done": "Done: now serving generation {generation}.",
+        "unknown": "Unknown command. Send /help to see what I can do.",
+        "sorry": "Sorry, something went wrong; please try again later.",
+    },
+}
+
+
+def t(key: str, lang: str) -> str:
+    return _TEXTS.get(lang, _TEXTS["zh"])[key]
+
+
+def help_text(lang: str, articles: Sequence[ArticleInfo]) -> str:
+    known = "\n".join(f"• 《{escape(a.title)}》 {escape(a.date)}" for a in articles) or (
+        "（暂无文章）" if lang == "zh" else "(no articles yet)"
+    )
+    if lang == "en":
+        return (
+            "<b>Shuzi · 数字</b> answers questions about these articles, quoting the sentence and "
+            f"the figure it answers from, with citations:\n{known}\n\n"
+            "Ask in a private chat by just writing, e.g. <i>How large is Zhuzhou's digital "
+            "economy?</i> In groups use <code>/ask question</code>, mention me, or reply to one of "
+            "my messages: under Telegram's default privacy mode bots do not see other group "
+            "messages. Inline: type <code>@botname question</code> in any chat.\n"
+            "When the articles do not say, I say so instead of guessing."
+        )
+    return (
+        "<b>数字 Shuzi</b> 回答关于以下文章的问题，引用原句和数字，并注明出处：\n"
+        f"{known}\n\n"
+        "私聊时直接发送问题，例如：<i>株洲数字经济规模多少？</i>\n"
+        "在群组中请用 <code>/ask 问题</code>、@我，或回复我的消息提问（按 Telegram 默认的隐私模式，"
+        "机器人看不到群里的其他消息）。在任意聊天中输入 <code>@机器人名 问题</code> 可使用内联模式。\n"
+        "文章没有提到的内容，我会直说，不会猜。"
+    )
+
+
+def upload_summary(lang: str, name: str, report: BuildReport, conflicts: Sequence[str]) -> str:
+    if report.skipped and not (report.added or report.replaced):
+        return (
+            f"{name}: unchanged or a duplicate, skipped."
+            if lang == "en"
+            else f"{name}：内容未变或与已有文章重复，已跳过。"
+        )
+    lines = (
+        [
+            f"{name} added: {report.passages_added} passages, {report.figures_added} figures, "
+            f"generation {report.generation}, {report.seconds:.1f} s."
+        ]
+        if lang == "en"
+        else [
+            f"已添加 {name}：{report.passages_added} 段，{report.figures_added} 个数字，"
+            f"第 {report.generation} 代索引，用时 {report.seconds:.1f} 秒。"
+        ]
+    )
+    if conflicts:
+        lines.append(
+            "Figures that differ from indexed ones:" if lang == "en" else "与已有数字不同的指标："
+        )
+        lines.extend(conflicts)
+    return "\n".join(lines)
