@@ -273,6 +273,12 @@ class AnswerBuilder:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+def _canonical(number: str) -> str:
+    """03 and 3 are the same month: compare numbers without leading zeros."""
+    whole, dot, frac = number.partition(".")
+    return (whole.lstrip("0") or "0") + (dot + frac if dot else "")
+
+
 def verify_answer(answer: Answer) -> None:
     """Every figure shown stands in the passage it cites; every number in the text stands in a
     cited passage or in a cited article's date (resolved periods like 今年（2022年））."""
@@ -285,9 +291,9 @@ def verify_answer(answer: Answer) -> None:
             )
     sources = " ".join(c.passage.text for c in answer.citations)
     years = " ".join(c.article.date for c in answer.citations)
-    allowed = set(_NUMBER.findall(sources)) | set(_NUMBER.findall(years))
+    allowed = {_canonical(n) for n in _NUMBER.findall(sources) + _NUMBER.findall(years)}
     allowed |= {str(int(y) - 1) for y in re.findall(r"\d{4}", years)}  # 去年
     body = re.sub(r"\[\d+\]", "", answer.text)
     for number in _NUMBER.findall(body):
-        if number not in allowed:
+        if _canonical(number) not in allowed:
             raise UnsupportedFigureError(f"{number} appears in the answer but in no cited passage")

@@ -1,0 +1,381 @@
+"""End to end: `shuzi bot`, started as users start it, polls a local fake Bot API server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from bot.render import utf16_len
+from index.evaluation import load_fixtures
+from tests.bot.fake_telegram import FakeTelegram
+from tests.conftest import ARTICLE_PATH, FIXTURES, MODEL_CACHE
+
+pytestmark = pytest.mark.model
+
+TOKEN = "123456789:TEST-secret-token-do-not-log"
+ADMIN = 1
+SHUZI = str(Path(sys.executable).with_name("shuzi"))
+FICTIONAL = """---
+title: 青石市灯塔普查（虚构测试文章）
+date: 2024-03-01
+---
+# 青石市灯塔普查（虚构测试文章）
+
+本文为测试而虚构，文中地名与数字均不真实。
+
+截至目前，青石市共有灯塔17座，其中新建灯塔5座。
+"""
+_ids = itertools.count(5000)
+
+
+class _Checker(HTMLParser):
+    allowed = {"b", "i", "code", "a", "u", "s", "pre"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        if tag not in self.allowed:
+            self.errors.append(f"tag {tag}")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unbalanced {tag}")
+
+
+def valid_telegram_html(text: str) -> bool:
+    checker = _Checker()
+    checker.feed(text)
+    checker.close()
+    return not checker.errors and not checker.stack
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):  # type: ignore[no-untyped-def]
+    server = FakeTelegram(TOKEN).start()
+    data = tmp_path_factory.mktemp("botdata")
+    corpus = tmp_path_factory.mktemp("botcorpus")
+    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
+    env = {
+        **os.environ,
+        "SHUZI_DATA_DIR": str(data),
+        "SHUZI_MODEL_CACHE": str(MODEL_CACHE),
+        "SHUZI_CORPUS_DIR": str(corpus),
+        "SHUZI_TELEGRAM_TOKEN": TOKEN,
+        "SHUZI_TELEGRAM_API_URL": server.url,
+        "SHUZI_ADMIN_IDS": str(ADMIN),
+        "SHUZI_TELEGRAM_TIMEOUT": "2",
+        "SHUZI_USER_QUOTA_PER_MINUTE": "1000",
+        "HF_HUB_OFFLINE": "1",
+    }
+    subprocess.run([SHUZI, "index", "build"], env=env, check=True, capture_output=True)
+    log_path = data / "bot.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen([SHUZI, "bot"], env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            server.wait_for(lambda c: c.method == "deleteWebhook", timeout=60)
+            server.log_path = log_path  # type: ignore[attr-defined]
+            yield server
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            server.stop()
+
+
+def _text(calls) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(c.params.get("text", "") for c in calls)
+
+
+def ask(fake: FakeTelegram, question: str, **kw) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    user = next(_ids)
+    fake.message(question, user_id=user, **kw)
+    chat = kw.get("chat_id", user)
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == chat
+            and "reply_markup" in c.params
+        ),
+        60,
+    )  # the last part of an answer has the buttons
+    return chat, _text(fake.sent(chat))
+
+
+def test_qa_fixtures_through_the_bot(fake):
+    fixtures = load_fixtures(FIXTURES / "qa-dev.jsonl")
+    chats = {}
+    for fx in fixtures:
+        user = next(_ids)
+        chats[fx.id] = user
+        fake.message(fx.question, user_id=user)
+    for fx in fixtures:
+        chat = chats[fx.id]
+        fake.wait_for(
+            lambda c, chat=chat: (
+                c.method == "sendMessage"
+                and int(c.params["chat_id"]) == chat
+                and "reply_markup" in c.params
+            ),
+            120,
+        )
+        messages = [c.params["text"] for c in fake.sent(chat)]
+        text = "\n".join(messages)
+        for m in messages:
+            assert utf16_len(m) <= 4096 and valid_telegram_html(m), m
+            assert fake.sent(chat)[0].params.get("parse_mode") == "HTML"
+        assert "[1]" in text and "《数字经济，制造名城“新引擎”》" in text, (fx.id, text)
+        if fx.expect.no_answer:
+            assert "没有找到" in text or "do not answer" in text, (fx.id, text)
+        else:
+            assert "没有找到" not in text and "do not answer" not in text, (fx.id, text)
+            for figure in fx.expect.figures:
+                assert figure in text, (fx.id, figure, text)
+
+
+def test_answer_has_bold_figures_and_buttons(fake):
+    chat, text = ask(fake, "株洲数字经济规模多少？")
+    assert "<b>1118亿元</b>" in text and "今年前三季度（2022年）" in text
+    markup = fake.sent(chat)[-1].params["reply_markup"]
+    labels = [b["text"] for row in markup["inline_keyboard"] for b in row]
+    assert {"原文 [1]", "原文 [2]", "更多", "👍", "👎"} <= set(labels)
+
+
+def test_buttons_show_source_more_and_store_feedback(fake):
+    chat, _ = ask(fake, "株洲有多少家省级专精特新“小巨人”企业？")
+    last = fake.sent(chat)[-1]
+    buttons = {
+        b["text"]: b["callback_data"]
+        for row in last.params["reply_markup"]["inline_keyboard"]
+        for b in row
+    }
+    message = {
+        "message_id": 1,
+        "date": int(time.time()),
+        "chat": {"id": chat, "type": "private"},
+        "text": "x",
+    }
+    before = len(fake.sent(chat))
+    fake.callback(buttons["原文 [1]"], user_id=chat, message=message)
+    calls = fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == chat
+            and "<b>201家</b>" in c.params["text"]
+        )
+    )
+    assert "第12段" in calls[0].params["text"]
+    fake.callback(buttons["更多"], user_id=chat, message=message)
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == chat
+            and c.params["text"].startswith("<b>2.</b>")
+        )
+    )
+    assert len(fake.sent(chat)) >= before + 2
+    fake.callback(buttons["👍"], user_id=chat, message=message)
+    fake.wait_for(
+        lambda c: c.method == "answerCallbackQuery" and c.params.get("text") == "谢谢反馈！"
+    )
+
+
+def test_start_tells_what_the_bot_knows(fake):
+    user = next(_ids)
+    fake.message("/start", user_id=user)
+    calls = fake.wait_for(lambda c: c.method == "sendMessage" and int(c.params["chat_id"]) == user)
+    assert (
+        "数字经济，制造名城“新引擎”" in calls[0].params["text"]
+        and "2022-12" in calls[0].params["text"]
+    )
+    user_en = next(_ids)
+    fake.message("/help", user_id=user_en, lang="en")
+    calls = fake.wait_for(
+        lambda c: c.method == "sendMessage" and int(c.params["chat_id"]) == user_en
+    )
+    assert "privacy" in calls[0].params["text"]
+
+
+def test_groups_answer_ask_mentions_and_replies_only(fake):
+    group = -100 - next(_ids)
+    user = next(_ids)
+    fake.message("株洲数字经济规模多少？", user_id=user, chat_id=group, chat_type="supergroup")
+    fake.message("/ask 株洲通信业规模有多大？", user_id=user, chat_id=group, chat_type="supergroup")
+    calls = fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == group
+            and "29.86亿元" in c.params["text"]
+        )
+    )
+    fake.message(
+        "@shuzi_test_bot 株洲千兆光纤网络的家庭覆盖率是多少？",
+        user_id=user,
+        chat_id=group,
+        chat_type="supergroup",
+    )
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == group
+            and "92.3%" in c.params["text"]
+        )
+    )
+    bot_msg = {
+        "message_id": 9,
+        "date": int(time.time()),
+        "chat": {"id": group, "type": "supergroup"},
+        "from": {"id": 777000, "is_bot": True, "first_name": "Shuzi"},
+        "text": "…",
+    }
+    fake.message(
+        "4G网络覆盖率呢？",
+        user_id=user,
+        chat_id=group,
+        chat_type="supergroup",
+        reply_to_message=bot_msg,
+    )
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == group
+            and "99.5%" in c.params["text"]
+        )
+    )
+    texts = _text(fake.sent(group))
+    assert "1118亿元" not in texts  # the plain group message was not for the bot
+    assert len(calls) == 1
+
+
+def test_inline_mode(fake):
+    fake.inline("株洲数字经济规模", user_id=next(_ids))
+    calls = fake.wait_for(lambda c: c.method == "answerInlineQuery")
+    results = calls[-1].params["results"]
+    assert "1118亿元" in results[0]["input_message_content"]["message_text"]
+
+
+def test_editor_upload_then_reader_question(fake):
+    fake.document("lighthouses.md", FICTIONAL.encode("utf-8"), user_id=ADMIN)
+    edit = fake.wait_for(
+        lambda c: (
+            c.method == "editMessageText"
+            and "lighthouses.md" in c.params["text"]
+            and ("已添加" in c.params["text"] or "没有添加" in c.params["text"])
+        ),
+        120,
+    )
+    assert "已添加" in edit[0].params["text"] and "第" in edit[0].params["text"], edit[0].params
+    chat, text = ask(fake, "青石市有多少座灯塔？")
+    assert "17座" in text and "青石市灯塔普查" in text
+    fake.message("/articles", user_id=ADMIN)
+    fake.wait_for(lambda c: c.method == "sendMessage" and "lighthouses" in c.params.get("text", ""))
+    fake.message("/remove lighthouses", user_id=ADMIN)
+    fake.wait_for(lambda c: c.method == "editMessageText" and "完成" in c.params["text"], 120)
+
+
+def test_non_admins_are_refused_everywhere(fake):
+    user = 424242
+    downloads = len(fake.sent(method="downloadFile"))
+    fake.document("evil.txt", "恶意文章：株洲数字经济规模9999亿元。".encode(), user_id=user)
+    for command in (
+        "/articles",
+        "/remove zhuzhou-digital-economy",
+        "/reindex",
+        "/rollback",
+        "/stats",
+    ):
+        fake.message(command, user_id=user)
+    deadline = time.monotonic() + 60
+    while len(fake.sent(user)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    refusals = [c.params["text"] for c in fake.sent(user)]
+    assert len(refusals) == 6 and all("只有编辑" in t for t in refusals), refusals
+    assert len(fake.sent(method="downloadFile")) == downloads
+    _, text = ask(fake, "株洲数字经济规模多少？")
+    assert "9999" not in text and "1118亿元" in text
+
+
+def test_bad_uploads_change_nothing(fake):
+    fake.document("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)), user_id=ADMIN)
+    fake.wait_for(
+        lambda c: (
+            c.method == "editMessageText"
+            and "photo.txt" in c.params["text"]
+            and "没有添加" in c.params["text"]
+        )
+    )
+    fake.document("scan.pdf", b"%PDF-1.4", user_id=ADMIN)
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and "scan.pdf" in c.params.get("text", "")
+            and ".txt" in c.params["text"]
+        )
+    )
+
+
+def test_unknown_command_and_empty_ask(fake):
+    user = next(_ids)
+    fake.message("/frobnicate", user_id=user)
+    fake.message("/ask", user_id=user)
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == user
+            and "/help" in c.params["text"]
+        )
+    )
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == user
+            and "/ask" in c.params["text"]
+        )
+    )
+
+
+def test_server_faults(fake):
+    # 429 with retry_after: the rate limiter waits and retries; the reply arrives once
+    user = next(_ids)
+    fake.fault("sendMessage", "429")
+    fake.message("株洲通信业同比增长多少？", user_id=user)
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == user
+            and "11.2%" in c.params["text"]
+            and "reply_markup" in c.params
+        ),
+        60,
+    )
+    time.sleep(1.5)
+    delivered = [c for c in fake.sent(user) if "reply_markup" in c.params]
+    assert len(delivered) == 2  # the refused attempt and the retry; the user sees one
+    # 500 and a timeout: the failure is logged and the bot keeps serving
+    for kind in ("500", "slow"):
+        user = next(_ids)
+        fake.fault("sendMessage", kind)
+        fake.message("株洲电子信息制造业增长了多少？", user_id=user)
+        fake.wait_for(
+            lambda c, user=user: c.method == "sendMessage" and int(c.params["chat_id"]) == user, 60
+        )
+        _, text = ask(fake, "株洲高技术制造业实现增加值多少？")
+        assert "594亿元" in text
+    log = fake.log_path.read_text()  # type: ignore[attr-defined]
+    assert "error while handling an update" in log
+
+
+def test_logs_never_contain_the_token(fake):
+    log = fake.log_path.read_text()  # type: ignore[attr-defined]
+    assert "error while handling an update" in log  # the log was written, tracebacks included
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log
