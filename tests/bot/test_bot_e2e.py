@@ -10,6 +10,7 @@ import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -37,7 +38,7 @@ _ids = itertools.count(5000)
 
 
 class _Checker(HTMLParser):
-    allowed = {"b", "i", "code", "a", "u", "s", "pre"}
+    allowed: ClassVar[set[str]] = {"b", "i", "code", "a", "u", "s", "pre"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -275,7 +276,7 @@ def test_editor_upload_then_reader_question(fake):
         120,
     )
     assert "已添加" in edit[0].params["text"] and "第" in edit[0].params["text"], edit[0].params
-    chat, text = ask(fake, "青石市有多少座灯塔？")
+    _, text = ask(fake, "青石市有多少座灯塔？")
     assert "17座" in text and "青石市灯塔普查" in text
     fake.message("/articles", user_id=ADMIN)
     fake.wait_for(lambda c: c.method == "sendMessage" and "lighthouses" in c.params.get("text", ""))
