@@ -110,7 +110,8 @@ class FakeTelegram:
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self.push({"message": msg})
 
-    def document(self, name: str, data: bytes, *, user_id: int, caption: str = "") -> int:
+    def document(self, name: str, data: bytes, *, user_id: int, caption: str = "",
+                 size: int | None = None) -> int:
         file_id = f"file{next(self._ids)}"
         self.files[file_id] = data
         msg = {

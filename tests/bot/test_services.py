@@ -1,0 +1,50 @@
+"""Handler-side services without Telegram: quota, admin check, caption parsing, activity log."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.activity import ActivityLog
+from bot.settings import Settings
+from bot.telegram_app import Services, _caption_defaults
+from index import Engine, HashEmbedder, IndexStore
+
+
+def _services(tmp_path, **settings) -> Services:  # type: ignore[no-untyped-def]
+    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    return Services(engine=engine, settings=Settings(**settings), activity=ActivityLog())
+
+
+def test_per_user_quota(tmp_path):
+    services = _services(tmp_path, user_quota_per_minute=3)
+    assert [services.over_quota(1) for _ in range(4)] == [False, False, False, True]
+    assert services.over_quota(2) is False  # another user has a quota of their own
+
+
+def test_admins_come_from_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHUZI_ADMIN_IDS", "11, 22")
+    services = Services(engine=None, settings=Settings(), activity=ActivityLog())  # type: ignore[arg-type]
+    assert services.is_admin(11) and services.is_admin(22)
+    assert not services.is_admin(33) and not services.is_admin(None)
+
+
+def test_caption_gives_title_and_date():
+    today = date(2024, 5, 2)
+    assert _caption_defaults(None, today) == {"date": "2024-05-02"}
+    assert _caption_defaults("青石市灯塔 | 2024-03-01", today) == {"title": "青石市灯塔", "date": "2024-03-01"}
+    assert _caption_defaults("title: Lighthouses; date: 2023-01-09", today) == {
+        "title": "Lighthouses", "date": "2023-01-09"}
+
+
+def test_activity_log_stats_and_feedback():
+    log = ActivityLog()
+    q1 = log.record_question(user_id=1, chat_id=1, question="a", answered=True, latency_ms=10,
+                             generation=1)
+    log.record_question(user_id=2, chat_id=2, question="b", answered=False, latency_ms=30,
+                        generation=1)
+    log.record_feedback(q1, 1, 1)
+    log.record_feedback(q1, 1, -1)  # a user's second vote replaces the first
+    stats = log.stats()
+    assert stats["questions"] == 2 and stats["answer_rate"] == 0.5
+    assert (stats["thumbs_up"], stats["thumbs_down"]) == (0, 1)
+    assert log.question(q1) == "a" and log.question(999) is None
