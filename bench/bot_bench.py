@@ -40,19 +40,26 @@ def main() -> None:
         corpus.mkdir()
         shutil.copytree(ROOT / "corpus" / "articles", corpus, dirs_exist_ok=True)
         env = {
-            **os.environ, "SHUZI_DATA_DIR": str(data), "SHUZI_CORPUS_DIR": str(corpus),
-            "SHUZI_MODEL_CACHE": str(ROOT / "data" / "models"), "SHUZI_TELEGRAM_TOKEN": TOKEN,
-            "SHUZI_TELEGRAM_API_URL": fake.url, "SHUZI_USER_QUOTA_PER_MINUTE": "1000",
+            **os.environ,
+            "SHUZI_DATA_DIR": str(data),
+            "SHUZI_CORPUS_DIR": str(corpus),
+            "SHUZI_MODEL_CACHE": str(ROOT / "data" / "models"),
+            "SHUZI_TELEGRAM_TOKEN": TOKEN,
+            "SHUZI_TELEGRAM_API_URL": fake.url,
+            "SHUZI_USER_QUOTA_PER_MINUTE": "1000",
             "HF_HUB_OFFLINE": "1",
         }
         shuzi = str(Path(sys.executable).with_name("shuzi"))
         subprocess.run([shuzi, "index", "build"], env=env, check=True, capture_output=True)
         t0 = time.monotonic()
-        proc = subprocess.Popen([shuzi, "bot"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [shuzi, "bot"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             fake.message("株洲数字经济规模多少？", user_id=1)
-            first = fake.wait_for(lambda c: c.method == "sendMessage" and "reply_markup" in c.params, 120)
+            first = fake.wait_for(
+                lambda c: c.method == "sendMessage" and "reply_markup" in c.params, 120
+            )
             startup = first[0].at - t0
             pushed: dict[int, float] = {}
             users = [100 + u for u in range(args.users)]
@@ -62,8 +69,9 @@ def main() -> None:
                 time.sleep(max(0.0, due - time.monotonic()))
                 chat = 10_000 + i  # one chat per question, so each reply is matched exactly
                 pushed[chat] = time.monotonic()
-                fake.message(questions[i % len(questions)], user_id=users[i % len(users)],
-                             chat_id=chat)
+                fake.message(
+                    questions[i % len(questions)], user_id=users[i % len(users)], chat_id=chat
+                )
             deadline = time.monotonic() + 60
             latencies: dict[int, float] = {}
             while time.monotonic() < deadline and len(latencies) < len(pushed):
@@ -77,14 +85,19 @@ def main() -> None:
             proc.wait(timeout=20)
             fake.stop()
         with sqlite3.connect(data / "bot.sqlite") as db:
-            engine = [r[0] for r in db.execute(
-                "SELECT latency_ms FROM questions WHERE chat_id >= 10000")]
+            engine = [
+                r[0] for r in db.execute("SELECT latency_ms FROM questions WHERE chat_id >= 10000")
+            ]
     bot_ms = [v * 1000 for v in latencies.values()]
     result = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "cores": os.cpu_count(),
         "startup_to_first_answer_s": round(startup, 2),
-        "questions": args.questions, "users": args.users, "rate_per_s": args.rate,
-        "answered": len(latencies), "dropped": args.questions - len(latencies),
+        "questions": args.questions,
+        "users": args.users,
+        "rate_per_s": args.rate,
+        "answered": len(latencies),
+        "dropped": args.questions - len(latencies),
         "bot_p50_ms": round(statistics.median(bot_ms), 1),
         "bot_p95_ms": round(percentile(bot_ms, 95), 1),
         "engine_p50_ms": round(statistics.median(engine), 1),

@@ -110,8 +110,9 @@ class FakeTelegram:
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self.push({"message": msg})
 
-    def document(self, name: str, data: bytes, *, user_id: int, caption: str = "",
-                 size: int | None = None) -> int:
+    def document(
+        self, name: str, data: bytes, *, user_id: int, caption: str = "", size: int | None = None
+    ) -> int:
         file_id = f"file{next(self._ids)}"
         self.files[file_id] = data
         msg = {
@@ -123,7 +124,7 @@ class FakeTelegram:
                 "file_id": file_id,
                 "file_unique_id": file_id,
                 "file_name": name,
-                "file_size": len(data),
+                "file_size": len(data) if size is None else size,
             },
         }
         if caption:

@@ -317,8 +317,13 @@ def test_bad_uploads_change_nothing(fake):
     )
     downloads = len(fake.sent(method="getFile"))
     fake.document("huge.txt", b"x", user_id=ADMIN, size=25 * 1024 * 1024)
-    fake.wait_for(lambda c: c.method == "sendMessage" and "huge.txt" in c.params.get("text", "")
-                  and "20 MB" in c.params["text"])
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and "huge.txt" in c.params.get("text", "")
+            and "20 MB" in c.params["text"]
+        )
+    )
     assert len(fake.sent(method="getFile")) == downloads  # refused before any download
     fake.document("scan.pdf", b"%PDF-1.4", user_id=ADMIN)
     fake.wait_for(

@@ -31,17 +31,24 @@ def test_admins_come_from_configuration(tmp_path, monkeypatch):
 def test_caption_gives_title_and_date():
     today = date(2024, 5, 2)
     assert _caption_defaults(None, today) == {"date": "2024-05-02"}
-    assert _caption_defaults("青石市灯塔 | 2024-03-01", today) == {"title": "青石市灯塔", "date": "2024-03-01"}
+    assert _caption_defaults("青石市灯塔 | 2024-03-01", today) == {
+        "title": "青石市灯塔",
+        "date": "2024-03-01",
+    }
     assert _caption_defaults("title: Lighthouses; date: 2023-01-09", today) == {
-        "title": "Lighthouses", "date": "2023-01-09"}
+        "title": "Lighthouses",
+        "date": "2023-01-09",
+    }
 
 
 def test_activity_log_stats_and_feedback():
     log = ActivityLog()
-    q1 = log.record_question(user_id=1, chat_id=1, question="a", answered=True, latency_ms=10,
-                             generation=1)
-    log.record_question(user_id=2, chat_id=2, question="b", answered=False, latency_ms=30,
-                        generation=1)
+    q1 = log.record_question(
+        user_id=1, chat_id=1, question="a", answered=True, latency_ms=10, generation=1
+    )
+    log.record_question(
+        user_id=2, chat_id=2, question="b", answered=False, latency_ms=30, generation=1
+    )
     log.record_feedback(q1, 1, 1)
     log.record_feedback(q1, 1, -1)  # a user's second vote replaces the first
     stats = log.stats()
