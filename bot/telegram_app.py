@@ -38,13 +38,13 @@ from bot import texts
 from bot.activity import ActivityLog
 from bot.render import answer_blocks, hits_blocks, pack_messages, passage_html, strip_html
 from bot.settings import Settings
-from corpus import ArticleError, decode_article_bytes, parse_article
+from corpus import SUPPORTED_SUFFIXES, ArticleError, read_article_bytes
 from index import Answer, BuildLockedError, EmptyQuestionError, Engine, IndexError_
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-UPLOAD_SUFFIXES = (".txt", ".md", ".markdown")
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
 ANSWER_CACHE = 512
 
 
@@ -315,13 +315,9 @@ async def document(update: Update, context: ShuziContext) -> None:
         status = await message.reply_text(texts.t("working", lang).format(name=name))
         try:
             data = await (await doc.get_file()).download_as_bytearray()
-            text = decode_article_bytes(bytes(data), name=name)
             defaults = _caption_defaults(message.caption, message.date.date())
-            article = parse_article(
-                text,
-                default_id=PurePosixPath(name).stem,
-                origin=f"telegram:{name}",
-                defaults=defaults,
+            article = read_article_bytes(
+                bytes(data), name=name, origin=f"telegram:{name}", defaults=defaults
             )
             report = await asyncio.to_thread(services.engine.add, [article])
         except (ArticleError, IndexError_, BuildLockedError) as exc:

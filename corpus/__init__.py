@@ -1,12 +1,14 @@
 """Documents to passages and figures: pure Python, no ML, no I/O beyond reading files."""
 
 from corpus.article import (
+    SUPPORTED_SUFFIXES,
     Article,
     ArticleError,
     decode_article_bytes,
     discover_articles,
     load_article,
     parse_article,
+    read_article_bytes,
 )
 from corpus.figures import Figure, Mention, extract_figures, resolve_period, scan_numbers
 from corpus.passages import (
@@ -21,6 +23,7 @@ from corpus.passages import (
 
 __all__ = [
     "CHUNKER_VERSION",
+    "SUPPORTED_SUFFIXES",
     "Article",
     "ArticleError",
     "Figure",
@@ -34,6 +37,7 @@ __all__ = [
     "load_article",
     "normalize_for_search",
     "parse_article",
+    "read_article_bytes",
     "resolve_period",
     "scan_numbers",
     "split_passages",

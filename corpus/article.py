@@ -12,7 +12,8 @@ from typing import Any
 import frontmatter
 from charset_normalizer import from_bytes
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".html", ".htm", ".pdf")
 MAX_ARTICLE_BYTES = 20 * 1024 * 1024
 
 
@@ -143,15 +144,34 @@ def parse_article(
     )
 
 
-def load_article(path: Path, *, defaults: dict[str, Any] | None = None) -> Article:
-    """Read one article file (.txt or .md, optionally with YAML front matter)."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+def read_article_bytes(
+    data: bytes, *, name: str, origin: str = "", defaults: dict[str, Any] | None = None
+) -> Article:
+    """An article from a file's bytes: .txt/.md decoded, .docx/.html/.pdf converted first."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
         raise ArticleError(
-            f"{path.name}: unsupported file type {path.suffix or '(none)'}; "
+            f"{name}: unsupported file type {suffix or '(none)'}; "
             f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    text = decode_article_bytes(path.read_bytes(), name=path.name)
-    return parse_article(text, default_id=path.stem, origin=str(path), defaults=defaults)
+    if not data.strip():
+        raise ArticleError(f"{name} is empty")
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise ArticleError(f"{name} is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB")
+    if suffix in TEXT_SUFFIXES:
+        text = decode_article_bytes(data, name=name)
+    else:
+        from corpus.convert import convert_to_text
+
+        text = convert_to_text(data, suffix, name=name)
+    return parse_article(text, default_id=Path(name).stem, origin=origin or name, defaults=defaults)
+
+
+def load_article(path: Path, *, defaults: dict[str, Any] | None = None) -> Article:
+    """Read one article file (.txt/.md with optional YAML front matter, .docx, .html, .pdf)."""
+    return read_article_bytes(
+        path.read_bytes(), name=path.name, origin=str(path), defaults=defaults
+    )
 
 
 def discover_articles(folder: Path) -> list[Path]:

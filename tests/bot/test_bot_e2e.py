@@ -325,14 +325,28 @@ def test_bad_uploads_change_nothing(fake):
         )
     )
     assert len(fake.sent(method="getFile")) == downloads  # refused before any download
-    fake.document("scan.pdf", b"%PDF-1.4", user_id=ADMIN)
+    fake.document("photo.jpg", b"\xff\xd8\xff\xe0 JFIF", user_id=ADMIN)
     fake.wait_for(
         lambda c: (
             c.method == "sendMessage"
-            and "scan.pdf" in c.params.get("text", "")
+            and "photo.jpg" in c.params.get("text", "")
             and ".txt" in c.params["text"]
+            and ".docx" in c.params["text"]
         )
     )
+    fake.document("broken.pdf", b"%PDF-1.4 broken", user_id=ADMIN)
+    fake.wait_for(
+        lambda c: (
+            c.method == "editMessageText"
+            and "broken.pdf" in c.params["text"]
+            and "没有添加" in c.params["text"]
+        )
+    )
+    fake.message("/articles", user_id=ADMIN)
+    listing = fake.wait_for(
+        lambda c: c.method == "sendMessage" and c.params.get("text", "").startswith("generation")
+    )
+    assert "photo" not in listing[-1].params["text"] and "broken" not in listing[-1].params["text"]
 
 
 def test_unknown_command_and_empty_ask(fake):
