@@ -150,7 +150,7 @@ class AnswerBuilder:
             return True
         pool = hits[:SENTENCE_POOL]
         if profile.language == "en":
-            return max(h.dense for h in pool) < DENSE_FLOOR
+            return max(h.dense for h in hits) < DENSE_FLOOR
         coverages = [c for c in (self.coverage(profile, h) for h in pool) if c is not None]
         if coverages and max(coverages) < COVERAGE_FLOOR:
             return True

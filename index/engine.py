@@ -12,6 +12,7 @@ import numpy as np
 
 from corpus import Article, Figure, extract_figures, split_passages, split_sentences
 from index.answers import SENTENCE_POOL, Answer, AnswerBuilder
+from index.crosslingual import build_lexicon
 from index.embedder import Embedder
 from index.questions import TermWeights
 from index.records import BuildReport, Hit
@@ -255,8 +256,14 @@ class Engine:
                         seconds=time.perf_counter() - t0,
                     )
                 if progress:
+                    progress("cross-lingual lexicon", 0, 1)
+                known = parent.lexicon.known() if parent and parent.lexicon else {}
+                if parent is not None and parent.manifest.model != self.embedder.name:
+                    known = {}
+                lexicon = build_lexicon(self.embedder, writer.passage_texts(), reuse=known)
+                if progress:
                     progress("writing index", 0, 1)
-                manifest = writer.commit()
+                manifest = writer.commit(lexicon=lexicon)
             except BaseException:
                 writer.abort()
                 raise

@@ -23,6 +23,9 @@ class FusionConfig:
 
     method: Literal["convex", "rrf"] = "convex"
     dense_weight: float = 0.3
+    # English questions: BM25 only sees the words the cross-lingual lexicon brings, so the
+    # dense side leads (bench/tune_fusion.py; see index/crosslingual.py).
+    cross_lingual_dense_weight: float = 0.7
     candidates: int = 50
     rrf_k: int = 60
 
@@ -35,6 +38,7 @@ class Signals:
     dense: np.ndarray
     lexical: np.ndarray
     units: dict[int, float] = field(default_factory=dict)  # dense score of each unit seen
+    cross_lingual: bool = False  # an English question, BM25 over its expansion
 
 
 class HybridRetriever:
@@ -59,14 +63,17 @@ class HybridRetriever:
         for pid, score in zip(unit_pid(dense_ids[0]), dense_scores[0], strict=True):
             if pid >= 0 and float(score) > dense.get(int(pid), -2.0):
                 dense[int(pid)] = float(score)
-        lexical_all = gen.lexical.scores(question)
+        expansion = gen.lexicon.expand(self.embedder, question) if gen.lexicon else ""
+        lexical_all = gen.lexical.scores(expansion or question)
         top_lex = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
         cand = set(dense) | {int(gen.pids[i]) for i in top_lex if lexical_all[i] > 0}
         pids = np.array(sorted(cand), dtype=np.int64)
         floor = min(dense.values()) if dense else 0.0
         dense_arr = np.array([dense.get(int(p), floor) for p in pids], dtype=np.float32)
         rows = np.searchsorted(gen.pids, pids)
-        return Signals(pids, dense_arr, lexical_all[rows].astype(np.float32), units)
+        return Signals(
+            pids, dense_arr, lexical_all[rows].astype(np.float32), units, bool(expansion)
+        )
 
     def fuse(self, sig: Signals) -> np.ndarray:
         if len(sig.pids) == 0:
@@ -81,7 +88,8 @@ class HybridRetriever:
         dense_n = (sig.dense - sig.dense.min()) / span if span > 0 else np.ones_like(sig.dense)
         top = float(sig.lexical.max())
         lex_n = sig.lexical / top if top > 0 else np.zeros_like(sig.lexical)
-        return (f.dense_weight * dense_n + (1 - f.dense_weight) * lex_n).astype(np.float32)
+        w = f.cross_lingual_dense_weight if sig.cross_lingual else f.dense_weight
+        return (w * dense_n + (1 - w) * lex_n).astype(np.float32)
 
     def search(self, gen: Generation, question: str, *, k: int = 5) -> list[Hit]:
         return self.rank(gen, self.signals(gen, question), k=k)

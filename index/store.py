@@ -34,6 +34,7 @@ import faiss
 import numpy as np
 
 from corpus import CHUNKER_VERSION, Article, Figure, Passage
+from index.crosslingual import TermLexicon
 from index.lexical import LexicalIndex
 from index.records import ArticleInfo
 
@@ -200,6 +201,7 @@ class Generation:
         self._lock = threading.Lock()
         self.faiss = faiss.read_index(str(folder / FAISS_NAME))
         self.lexical = LexicalIndex.load(folder / LEXICAL_DIR)
+        self.lexicon = TermLexicon.load(folder)
         self.pids = np.array(
             [r[0] for r in self._db.execute("SELECT pid FROM passages ORDER BY pid")],
             dtype=np.int64,
@@ -607,7 +609,12 @@ class GenerationWriter:
             index.add_with_ids(vectors, ids)
         return index
 
-    def commit(self, *, extra_counts: dict[str, int] | None = None) -> Manifest:
+    def passage_texts(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT search_text FROM passages ORDER BY pid")]
+
+    def commit(
+        self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
+    ) -> Manifest:
         units = self.db.execute("SELECT uid, embedding FROM units ORDER BY uid").fetchall()
         uids = np.array([r[0] for r in units], dtype=np.int64)
         vectors = (
@@ -625,6 +632,8 @@ class GenerationWriter:
         lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
         lexical.build([r[0] for r in rows])
         lexical.save(self.folder / LEXICAL_DIR)
+        if lexicon is not None:
+            lexicon.save(self.folder)
         n_articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         counts = {
             "articles": n_articles,

@@ -57,8 +57,8 @@ def test_title_falls_back_to_heading_then_first_line():
 
 
 def test_unknown_suffix_is_refused(tmp_path):
-    path = tmp_path / "a.pdf"
-    path.write_bytes(b"%PDF-1.4")
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0 JFIF")
     with pytest.raises(ArticleError, match="unsupported file type"):
         load_article(path)
 
