@@ -234,6 +234,15 @@ class FakeTelegram:
                     {"ok": False, "error_code": 500, "description": "Internal Server Error"},
                     status=500,
                 )
+            if fault == "parse":
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error_code": 400,
+                        "description": "Bad Request: can't parse entities: unexpected end tag",
+                    },
+                    status=400,
+                )
             if fault == "slow":
                 await asyncio.sleep(4)
         result = await self._result(method, params)

@@ -404,3 +404,47 @@ def test_logs_never_contain_the_token(fake):
     log = fake.log_path.read_text()  # type: ignore[attr-defined]
     assert "error while handling an update" in log  # the log was written, tracebacks included
     assert TOKEN not in log and TOKEN.split(":")[1] not in log
+
+
+def test_html_refused_by_telegram_is_resent_as_plain_text(fake):
+    user = next(_ids)
+    fake.fault("sendMessage", "parse")
+    fake.message("株洲通信业规模有多大？", user_id=user)
+    calls = fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == user
+            and "parse_mode" not in c.params
+            and "29.86亿元" in c.params["text"]
+        ),
+        60,
+    )
+    assert "<b>" not in calls[0].params["text"] and "[1]" in calls[0].params["text"]
+
+
+def test_admin_reindex_rollback_and_stats(fake):
+    fake.message("/reindex", user_id=ADMIN)
+    done = fake.wait_for(
+        lambda c: (
+            c.method == "editMessageText"
+            and "完成" in c.params["text"]
+            and c.params.get("chat_id") == str(ADMIN)
+            and "/reindex" not in c.params["text"]
+        ),
+        120,
+    )
+    fake.message("/rollback", user_id=ADMIN)
+    fake.wait_for(
+        lambda c: c.method == "editMessageText" and "完成" in c.params["text"] and c not in done, 60
+    )
+    fake.message("/stats", user_id=ADMIN)
+    stats = fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == ADMIN
+            and "answered" in c.params.get("text", "")
+        )
+    )
+    assert "p95" in stats[-1].params["text"] and "questions" in stats[-1].params["text"]
+    _, text = ask(fake, "株洲数字经济规模多少？")  # still answering after the rollback
+    assert "1118亿元" in text
