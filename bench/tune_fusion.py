@@ -35,7 +35,7 @@ class CachingEmbedder:
             self.cache.update({(query, t): v for t, v in zip(todo, vecs, strict=True)})
         return np.stack([self.cache[(query, t)] for t in texts])
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         return self._get(texts, True)
 
     def embed_passages(self, texts: Sequence[str], *, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]

@@ -131,11 +131,16 @@ class TermLexicon:
 
 
 def build_lexicon(
-    embedder: Embedder, texts: Iterable[str], *, reuse: dict[str, np.ndarray] | None = None
+    embedder: Embedder,
+    texts: Iterable[str],
+    *,
+    base: TermLexicon | None = None,
+    reuse: dict[str, np.ndarray] | None = None,
 ) -> TermLexicon:
-    """Embed the corpus words, re-using vectors of words a previous generation had."""
-    terms = vocabulary(texts)
-    reuse = reuse or {}
+    """The words of `texts` added to `base` (an incremental build keeps the words it had);
+    vectors of known words are re-used, only new words are embedded."""
+    reuse = {**(base.known() if base else {}), **(reuse or {})}
+    terms = sorted(set(vocabulary(texts)) | set(base.terms if base else ()))[: MAX_TERMS * 2]
     vectors = np.zeros((len(terms), embedder.dim), dtype=np.float32)
     missing = []
     for i, t in enumerate(terms):
@@ -145,5 +150,6 @@ def build_lexicon(
         else:
             missing.append(i)
     if missing:
-        vectors[missing] = embedder.embed_queries([terms[i] for i in missing])
+        # words are a few tokens long: large batches cost little padding
+        vectors[missing] = embedder.embed_queries([terms[i] for i in missing], batch_size=256)
     return TermLexicon(terms, vectors)

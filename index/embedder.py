@@ -27,7 +27,9 @@ class Embedder(Protocol):
     name: str
     dim: int
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_queries(
+        self, texts: Sequence[str], *, batch_size: int | None = None
+    ) -> np.ndarray: ...
 
     def embed_passages(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
@@ -55,7 +57,7 @@ class HashEmbedder:
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm else vec
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim))
 
     def embed_passages(
@@ -93,19 +95,21 @@ class SentenceTransformerEmbedder:
         self.passage_prompt = passage_prompt
         self.batch_size = batch_size
 
-    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+    def _encode(
+        self, texts: Sequence[str], prompt: str, batch_size: int | None = None
+    ) -> np.ndarray:
         vecs = self._model.encode(
             list(texts),
             prompt=prompt or None,
-            batch_size=self.batch_size,
+            batch_size=batch_size or self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,
         )
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.query_prompt)
+    def embed_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+        return self._encode(texts, self.query_prompt, batch_size)
 
     def embed_passages(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None

@@ -257,10 +257,11 @@ class Engine:
                     )
                 if progress:
                     progress("cross-lingual lexicon", 0, 1)
-                known = parent.lexicon.known() if parent and parent.lexicon else {}
-                if parent is not None and parent.manifest.model != self.embedder.name:
-                    known = {}
-                lexicon = build_lexicon(self.embedder, writer.passage_texts(), reuse=known)
+                same_model = parent is not None and parent.manifest.model == self.embedder.name
+                base = parent.lexicon if same_model and parent and not fresh else None
+                reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
+                new_texts = [p.search_text for _, passages in todo for p in passages]
+                lexicon = build_lexicon(self.embedder, new_texts, base=base, reuse=reuse)
                 if progress:
                     progress("writing index", 0, 1)
                 manifest = writer.commit(lexicon=lexicon)
