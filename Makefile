@@ -29,6 +29,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q

@@ -205,10 +205,10 @@ class AnswerBuilder:
     ) -> Answer:
         profile = profile_question(question)
         if self.should_abstain(profile, hits):
-            citations = tuple(
+            closest = tuple(
                 Citation(i + 1, h.pid, h.article, h.passage) for i, h in enumerate(hits[:3])
             )
-            return Answer(question, profile.language, True, (), (), citations, tuple(hits))
+            return Answer(question, profile.language, True, (), (), closest, tuple(hits))
         best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)
         ordered = [best.hit, *[h for h in hits if h.pid != best.hit.pid]]
         citations = [Citation(1, best.hit.pid, best.hit.article, best.hit.passage)]

@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -126,11 +126,11 @@ class SentenceTransformerEmbedder:
         return out
 
 
-def _dimension(model: object) -> int | None:
-    getter = (
-        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    )
-    return getter()
+def _dimension(model: Any) -> int | None:
+    """sentence-transformers 6 renamed get_sentence_embedding_dimension; accept both."""
+    if hasattr(model, "get_embedding_dimension"):
+        return model.get_embedding_dimension()  # type: ignore[no-any-return]
+    return model.get_sentence_embedding_dimension()  # type: ignore[no-any-return]
 
 
 def configure_torch_threads(threads: int) -> None:

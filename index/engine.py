@@ -142,12 +142,8 @@ class Engine:
         t0 = time.perf_counter()
         gen = self.generation
         hits = self.retriever.search(gen, question.text, k=k)
-        notices = ()
-        if question.truncated_from:
-            notices = (
-                f"问题过长（{question.truncated_from}字），只按前{len(question.text)}字检索。",
-            )
-        return SearchResult(question, hits, gen.number, (time.perf_counter() - t0) * 1000, notices)
+        latency = (time.perf_counter() - t0) * 1000
+        return SearchResult(question, hits, gen.number, latency, _notices(question))
 
     # -- building ------------------------------------------------------------------------
     def _split(self, article: Article) -> list:

@@ -541,7 +541,7 @@ class GenerationWriter:
                 for pid, p in zip(pids, passages, strict=True)
             ],
         )
-        rows = []
+        rows: list[tuple[int, int, str, bytes]] = []
         for pid, (texts, vectors) in zip(pids, units, strict=True):
             if len(texts) != len(vectors) or not 0 < len(texts) < UNIT_SLOTS:
                 raise ValueError(f"passage {pid}: {len(texts)} unit texts, {len(vectors)} vectors")
