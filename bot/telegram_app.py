@@ -7,9 +7,11 @@ import html
 import logging
 import time
 from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 from telegram import (
     InlineKeyboardButton,
@@ -39,9 +41,17 @@ from bot.activity import ActivityLog
 from bot.render import answer_blocks, hits_blocks, pack_messages, passage_html, strip_html
 from bot.settings import Settings
 from corpus import SUPPORTED_SUFFIXES, ArticleError, read_article_bytes
-from index import Answer, BuildLockedError, EmptyQuestionError, Engine, IndexError_
+from index import (
+    Answer,
+    BuildLockedError,
+    BuildReport,
+    EmptyQuestionError,
+    Engine,
+    IndexError_,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
@@ -307,24 +317,63 @@ async def document(update: Update, context: ShuziContext) -> None:
     if doc.file_size and doc.file_size > MAX_UPLOAD_BYTES:
         await message.reply_text(texts.t("too_big", lang).format(name=name))
         return
-    services = context.services
+    status = await _start_build(message, context.services, lang, name)
+    if status is None:
+        return
+    try:
+        data = await (await doc.get_file()).download_as_bytearray()
+        defaults = _caption_defaults(message.caption, message.date.date())
+        article = read_article_bytes(
+            bytes(data), name=name, origin=f"telegram:{name}", defaults=defaults
+        )
+    except ArticleError as exc:
+        await status.edit_text(texts.t("upload_failed", lang).format(name=name, why=exc))
+        return
+    engine = context.services.engine
+
+    def summary(report: BuildReport) -> str:
+        conflicts = _figure_conflicts(engine, article.id)
+        return texts.upload_summary(lang, name, report, conflicts)
+
+    await _run_build(
+        context.services,
+        status,
+        lambda: engine.add([article]),
+        summary,
+        failure=texts.t("upload_failed", lang).replace(
+            "{name}", name.replace("{", "{{").replace("}", "}}")
+        ),
+    )
+
+
+async def _start_build(
+    message: Message, services: Services, lang: str, label: str
+) -> Message | None:
+    """The status message of an index change, or None (after saying so) if one is running."""
     if services.build_lock.locked():
         await message.reply_text(texts.t("busy", lang))
-        return
+        return None
+    return await message.reply_text(texts.t("working", lang).format(name=label))
+
+
+async def _run_build(
+    services: Services,
+    status: Message,
+    job: Callable[[], T],
+    describe: Callable[[T], str],
+    *,
+    failure: str,
+) -> None:
+    """Run an index change off the event loop, one at a time; readers keep being answered
+    from the serving generation meanwhile. The status message tells how it ended."""
     async with services.build_lock:
-        status = await message.reply_text(texts.t("working", lang).format(name=name))
         try:
-            data = await (await doc.get_file()).download_as_bytearray()
-            defaults = _caption_defaults(message.caption, message.date.date())
-            article = read_article_bytes(
-                bytes(data), name=name, origin=f"telegram:{name}", defaults=defaults
-            )
-            report = await asyncio.to_thread(services.engine.add, [article])
-        except (ArticleError, IndexError_, BuildLockedError) as exc:
-            await status.edit_text(texts.t("upload_failed", lang).format(name=name, why=exc))
+            result = await asyncio.to_thread(job)
+            text = await asyncio.to_thread(describe, result)
+        except (ArticleError, IndexError_, KeyError, LookupError, BuildLockedError) as exc:
+            await status.edit_text(failure.format(why=exc.args[0] if exc.args else exc))
             return
-        conflicts = await asyncio.to_thread(_figure_conflicts, services.engine, article.id)
-        await status.edit_text(texts.upload_summary(lang, name, report, conflicts))
+        await status.edit_text(text)
 
 
 def _figure_conflicts(engine: Engine, article_id: str, limit: int = 10) -> list[str]:
@@ -360,26 +409,22 @@ async def articles(update: Update, context: ShuziContext) -> None:
     await send_html(update.effective_message, f"generation {gen.number}\n" + "\n".join(lines))
 
 
-async def _admin_job(update: Update, context: ShuziContext, job, done_key: str) -> None:  # type: ignore[no-untyped-def]
+async def _admin_job(
+    update: Update, context: ShuziContext, job: Callable[[], BuildReport | int], label: str
+) -> None:
     message = update.effective_message
     if message is None:
         return
     lang = _lang(update)
-    services = context.services
-    if services.build_lock.locked():
-        await message.reply_text(texts.t("busy", lang))
+    status = await _start_build(message, context.services, lang, label)
+    if status is None:
         return
-    async with services.build_lock:
-        status = await message.reply_text(texts.t("working", lang).format(name=done_key))
-        try:
-            result = await asyncio.to_thread(job)
-        except (IndexError_, KeyError, LookupError, BuildLockedError) as exc:
-            await status.edit_text(
-                texts.t("job_failed", lang).format(why=exc.args[0] if exc.args else exc)
-            )
-            return
+
+    def done(result: BuildReport | int) -> str:
         generation = result if isinstance(result, int) else result.generation
-        await status.edit_text(texts.t("job_done", lang).format(generation=generation))
+        return texts.t("job_done", lang).format(generation=generation)
+
+    await _run_build(context.services, status, job, done, failure=texts.t("job_failed", lang))
 
 
 async def remove(update: Update, context: ShuziContext) -> None:

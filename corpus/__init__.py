@@ -17,6 +17,7 @@ from corpus.passages import (
     Passage,
     extract_paragraphs,
     normalize_for_search,
+    split_article,
     split_passages,
     split_sentences,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "read_article_bytes",
     "resolve_period",
     "scan_numbers",
+    "split_article",
     "split_passages",
     "split_sentences",
 ]

@@ -178,22 +178,7 @@ def _kind(unit: str, ordinal: bool, pre: str) -> str:
         return "multiple"
     if unit in ("亿元", "万元", "千元", "元"):
         return "amount"
-    if unit in (
-        "kW",
-        "MW",
-        "GW",
-        "PB",
-        "TB",
-        "GB",
-        "T",
-        "平方米",
-        "公里",
-        "千米",
-        "米",
-        "吨",
-        "亩",
-        "核",
-    ):
+    if unit in _MEASURE_UNITS:
         return "measure"
     return "count"
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
+from corpus.article import Article
+
 # Bump when splitting or figure extraction changes: an index built by another version is
 # rebuilt, not trusted.
 CHUNKER_VERSION = "2"
@@ -303,3 +305,15 @@ def split_passages(
                 )
             )
     return passages
+
+
+def split_article(article: Article, *, max_chars: int = DEFAULT_MAX_CHARS) -> list[Passage]:
+    """Passages of an article, its title, subtitle and byline taken out of the body."""
+    return split_passages(
+        article.body,
+        article_id=article.id,
+        title=article.title,
+        subtitle=article.subtitle,
+        authors=article.authors,
+        max_chars=max_chars,
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from corpus import Article, Figure, extract_figures, split_passages, split_sentences
+from corpus import Article, Figure, Passage, extract_figures, split_article, split_sentences
 from index.answers import SENTENCE_POOL, Answer, AnswerBuilder
 from index.crosslingual import build_lexicon
 from index.embedder import Embedder
@@ -146,15 +146,8 @@ class Engine:
         return SearchResult(question, hits, gen.number, latency, _notices(question))
 
     # -- building ------------------------------------------------------------------------
-    def _split(self, article: Article) -> list:
-        return split_passages(
-            article.body,
-            article_id=article.id,
-            title=article.title,
-            subtitle=article.subtitle,
-            authors=article.authors,
-            max_chars=self.options.max_passage_chars,
-        )
+    def _split(self, article: Article) -> list[Passage]:
+        return split_article(article, max_chars=self.options.max_passage_chars)
 
     def _writer(self, parent: Generation | None) -> GenerationWriter:
         return GenerationWriter(

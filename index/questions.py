@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from index.crosslingual import english_words
 from index.lexical import jieba_tokens, jieba_words_with_tags
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -45,47 +46,6 @@ _GENERIC_PLACES = {
     "本地",
     "当地",
     "各地",
-}
-_EN_STOP = {
-    "how",
-    "many",
-    "much",
-    "what",
-    "which",
-    "who",
-    "whom",
-    "where",
-    "when",
-    "does",
-    "do",
-    "did",
-    "is",
-    "are",
-    "was",
-    "were",
-    "the",
-    "a",
-    "an",
-    "of",
-    "in",
-    "on",
-    "to",
-    "for",
-    "from",
-    "and",
-    "or",
-    "by",
-    "with",
-    "it",
-    "its",
-    "there",
-    "have",
-    "has",
-    "had",
-    "be",
-    "been",
-    "that",
-    "this",
 }
 
 
@@ -151,8 +111,7 @@ def profile_question(text: str) -> QuestionProfile:
                 lower,
             )
         )
-        words = re.findall(r"[a-z0-9]+", lower)
-        terms = tuple(w for w in dict.fromkeys(words) if w not in _EN_STOP)
+        terms = tuple(w.lower() for w in english_words(q))
     units, kind = _unit_hints(lower if language == "en" else q)
     return QuestionProfile(q, language, wants, units, kind, terms, places)
 

@@ -6,18 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from corpus import extract_figures, resolve_period, scan_numbers, split_passages
+from corpus import extract_figures, resolve_period, scan_numbers, split_article
 
 
 @pytest.fixture(scope="module")
 def passages(article):  # type: ignore[no-untyped-def]
-    return split_passages(
-        article.body,
-        article_id=article.id,
-        title=article.title,
-        subtitle=article.subtitle,
-        authors=article.authors,
-    )
+    return split_article(article)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import extract_paragraphs, split_passages, split_sentences
+from corpus import extract_paragraphs, split_article, split_passages, split_sentences
 from corpus.passages import BlockKind, classify_blocks
 
 
 def _passages(article, **kw):
-    return split_passages(
-        article.body,
-        article_id=article.id,
-        title=article.title,
-        subtitle=article.subtitle,
-        authors=article.authors,
-        **kw,
-    )
+    return split_article(article, **kw)
 
 
 def test_layout_breaks_are_rejoined(article):
