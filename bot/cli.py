@@ -18,7 +18,13 @@ from rich.table import Table
 
 from bot.settings import Settings
 from bot.wiring import build_engine
-from corpus import ArticleError, discover_articles, load_article, resolve_period
+from corpus import (
+    SUPPORTED_SUFFIXES,
+    ArticleError,
+    discover_articles,
+    load_article,
+    resolve_period,
+)
 from index import (
     Answer,
     BuildReport,
@@ -126,17 +132,20 @@ def index_build(
     corpus: Annotated[
         Path | None, typer.Option(help="folder of articles (default: SHUZI_CORPUS_DIR)")
     ] = None,
+    force: Annotated[
+        bool, typer.Option(help="write a new generation even if nothing changed")
+    ] = False,
 ) -> None:
-    """Build a new index generation from the corpus folder."""
+    """Build a new index generation from the corpus folder (nothing to do if it is unchanged)."""
     settings = Settings()
     with _friendly_errors():
         folder = corpus or settings.corpus_dir
         articles = _load_paths([folder])
         if not articles:
-            raise ArticleError(f"no .txt or .md articles in {folder}")
+            raise ArticleError(f"no articles ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
         engine = _engine(settings, batch_job=True)
         with _progress() as update:
-            report = engine.build(articles, progress=update)  # type: ignore[arg-type]
+            report = engine.build(articles, progress=update, force=force)  # type: ignore[arg-type]
         _print_report(report)
 
 

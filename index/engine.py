@@ -291,10 +291,37 @@ class Engine:
         return vectors, len(missing)
 
     def build(
-        self, articles: Sequence[Article], *, progress: Progress | None = None
+        self,
+        articles: Sequence[Article],
+        *,
+        progress: Progress | None = None,
+        force: bool = False,
     ) -> BuildReport:
-        """A new generation with exactly these articles (vectors of unchanged text re-used)."""
+        """A new generation with exactly these articles (vectors of unchanged text re-used).
+
+        When the serving generation already holds exactly these articles, unchanged, nothing
+        is written unless `force`: `make run` builds on every start.
+        """
+        if not force and self._serving_exactly(articles):
+            gen = self.generation
+            return BuildReport(
+                generation=gen.number,
+                skipped=tuple(a.id for a in articles),
+                passages_total=len(gen.pids),
+            )
         return self._apply(fresh=True, add=articles, progress=progress)
+
+    def _serving_exactly(self, articles: Sequence[Article]) -> bool:
+        try:
+            current = self.generation if self.has_index() else None
+        except IndexError_:
+            return False
+        if current is None:
+            return False
+        wanted = {a.id: a.content_hash for a in articles}
+        return len(wanted) == len(articles) and wanted == {
+            a.id: a.content_hash for a in current.articles.values()
+        }
 
     def add(self, articles: Sequence[Article], *, progress: Progress | None = None) -> BuildReport:
         """Add new articles, replace changed ones, skip unchanged ones and duplicates."""
@@ -308,7 +335,7 @@ class Engine:
 
     def reindex(self, *, progress: Progress | None = None) -> BuildReport:
         """Rebuild everything from the articles stored in the index."""
-        return self.build(self.generation.stored_articles(), progress=progress)
+        return self.build(self.generation.stored_articles(), progress=progress, force=True)
 
     def rollback(self) -> int:
         """Serve the newest valid generation older than the current one."""

@@ -223,3 +223,13 @@ def test_full_build_recovers_from_a_broken_or_mismatched_index(tmp_path):
     other = _engine(tmp_path, HashEmbedder(name="other/model"))
     assert other.build([A]).generation == 3
     assert set(other.generation.articles) == {"a"}
+
+
+def test_build_of_an_unchanged_corpus_writes_nothing_unless_forced(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build([A, B])
+    again = engine.build([B, A])
+    assert again.generation == 1 and set(again.skipped) == {"a", "b"}
+    assert engine.build([A]).generation == 2  # a different set is a new generation
+    assert engine.build([A], force=True).generation == 3
+    assert engine.reindex().generation == 4  # /reindex always rebuilds
