@@ -18,7 +18,7 @@ from corpus.article import Article
 
 # Bump when splitting or figure extraction changes: an index built by another version is
 # rebuilt, not trusted.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 DEFAULT_MAX_CHARS = 300
 
 SENTENCE_ENDS = "。！？!?；;"
@@ -289,9 +289,13 @@ def split_passages(
     """Passages of an article body, in reading order."""
     passages: list[Passage] = []
     paragraphs = extract_paragraphs(body, title=title, subtitle=subtitle, authors=authors)
-    for para in paragraphs:
+    for n, para in enumerate(paragraphs):
         for piece, (lo, hi) in enumerate(_pack_sentences(para.text, max_chars)):
             text = para.text[lo:hi]
+            context = ""
+            if _ANAPHOR.match(text):
+                previous = text_before(paragraphs, n, lo)
+                context = previous + " " if previous else ""
             passages.append(
                 Passage(
                     article_id=article_id,
@@ -301,10 +305,29 @@ def split_passages(
                     section_path=para.section_path,
                     spans=_map_spans(para.spans, lo, hi),
                     text=text,
-                    search_text=normalize_for_search(text),
+                    search_text=normalize_for_search(context + text),
                 )
             )
     return passages
+
+
+# "这个位于株洲经开区的新产业园…" names its subject in the sentence before: a passage that
+# opens with a demonstrative is searched with that sentence too (its text stays its own).
+_ANAPHOR = re.compile(r"^(?:这个|这些|这里|这一|这|该|此|其|上述|以上)")
+
+
+def text_before(paragraphs: list[Paragraph], n: int, lo: int) -> str:
+    """The sentence before offset `lo` of paragraph n, or the last one of paragraph n-1 in the
+    same section."""
+    para = paragraphs[n]
+    if lo > 0:
+        spans = [(s, e) for s, e in split_sentences(para.text[:lo])]
+        return para.text[spans[-1][0] : spans[-1][1]] if spans else ""
+    if n == 0 or paragraphs[n - 1].section_path != para.section_path:
+        return ""
+    prev = paragraphs[n - 1].text
+    spans = split_sentences(prev)
+    return prev[spans[-1][0] : spans[-1][1]] if spans else ""
 
 
 def split_article(article: Article, *, max_chars: int = DEFAULT_MAX_CHARS) -> list[Passage]:

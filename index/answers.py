@@ -4,6 +4,7 @@ quoted from a passage, and every figure shown is checked against the passage it 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,10 @@ class _Candidate:
     figure_score: float = 0.0
 
 
+# A sentence that says where something is: the answer type of 哪里/where questions.
+_LOCATION = re.compile(r"位于|坐落|地处|落户|选址|在[\u4e00-\u9fff]{1,8}(?:区|市|县|园|省)")
+
+
 def _norm(text: str) -> str:
     return normalize_for_search(text)
 
@@ -180,13 +185,18 @@ class AnswerBuilder:
             for i, (s, e) in enumerate(spans):
                 sentence = hit.passage.text[s:e]
                 cand = _Candidate(hit, i, s, e)
-                lex = self.weights.coverage(profile.terms, _norm(sentence)) or 0.0
+                # the sentence, and the passage around it (which names what "这个…" refers to)
+                own = self.weights.coverage(profile.terms, _norm(sentence)) or 0.0
+                around = self.weights.coverage(profile.terms, hit.passage.search_text) or 0.0
+                lex = 0.6 * own + 0.4 * around
                 dense = units.get(_unit_uid(hit.pid, i, len(spans)), hit.dense)
                 prior = hit.score / top
                 in_sentence = [f for f in figures.get(hit.pid, []) if s <= f.start < e]
                 if profile.wants_figure and in_sentence:
                     scored = [(_figure_score(f, profile, self.weights), f) for f in in_sentence]
                     cand.figure_score, cand.figure = max(scored, key=lambda x: x[0])
+                if profile.asks_place and _LOCATION.search(sentence):
+                    cand.figure_score = max(cand.figure_score, 1.0)  # the answer's type matches
                 if profile.language == "en":
                     cand.score = 0.55 * dense + 0.25 * cand.figure_score + 0.2 * prior
                 else:
@@ -210,7 +220,11 @@ class AnswerBuilder:
             )
             return Answer(question, profile.language, True, (), (), closest, tuple(hits))
         best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)
-        ordered = [best.hit, *[h for h in hits if h.pid != best.hit.pid]]
+        # the answering passage leads; ranks follow the new order
+        ordered = [
+            dataclasses.replace(h, rank=i)
+            for i, h in enumerate([best.hit, *[h for h in hits if h.pid != best.hit.pid]], 1)
+        ]
         citations = [Citation(1, best.hit.pid, best.hit.article, best.hit.passage)]
         sentence_text = best.hit.passage.text[best.start : best.end].strip()
         offset = best.hit.passage.text.index(sentence_text, best.start)

@@ -58,6 +58,7 @@ class QuestionProfile:
     kind: str  # amount, percent, points, multiple, rank, count or ""
     terms: tuple[str, ...]
     places: tuple[str, ...]
+    asks_place: bool = False  # 哪里, 在哪, where: the answer is a location
 
 
 def _unit_hints(q: str) -> tuple[frozenset[str], str]:
@@ -113,7 +114,8 @@ def profile_question(text: str) -> QuestionProfile:
         )
         terms = tuple(w.lower() for w in english_words(q))
     units, kind = _unit_hints(lower if language == "en" else q)
-    return QuestionProfile(q, language, wants, units, kind, terms, places)
+    asks_place = bool(re.search(r"哪里|哪儿|在哪|何处|什么地方|\bwhere\b", lower))
+    return QuestionProfile(q, language, wants, units, kind, terms, places, asks_place)
 
 
 class TermWeights:

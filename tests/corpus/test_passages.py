@@ -3,7 +3,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import extract_paragraphs, split_article, split_passages, split_sentences
+from corpus import (
+    extract_paragraphs,
+    normalize_for_search,
+    split_article,
+    split_passages,
+    split_sentences,
+)
 from corpus.passages import BlockKind, classify_blocks
 
 
@@ -140,3 +146,10 @@ def test_generated_articles_cover_each_sentence_once(body_and_sentences, max_cha
     for p in passages:
         assert "".join(body[s:e] for s, e in p.spans) == p.text
         assert "图为" not in p.text
+
+
+def test_a_passage_opening_with_a_demonstrative_is_searched_with_the_sentence_before(article):
+    p = next(p for p in split_article(article) if p.text.startswith("这个位于株洲经开区"))
+    assert "北斗产业园" in p.search_text and "北斗产业园" not in p.text  # text stays verbatim
+    plain = next(p for p in split_article(article) if p.text.startswith("今年前三季度，株洲数字"))
+    assert plain.search_text == normalize_for_search(plain.text)
