@@ -108,7 +108,13 @@ class TermLexicon:
         words = english_words(question)
         if not words or not self.terms:
             return ""
-        sims = embedder.embed_queries(words).astype(np.float32) @ self.vectors.T.astype(np.float32)
+        return self.expand_vectors(embedder.embed_queries(words))
+
+    def expand_vectors(self, word_vectors: np.ndarray) -> str:
+        """The same, from the English words' vectors (embedded with the question in one call)."""
+        if not len(word_vectors) or not self.terms:
+            return ""
+        sims = word_vectors.astype(np.float32) @ self.vectors.T.astype(np.float32)
         chosen: list[str] = []
         for row in sims:
             for i in np.argsort(-row)[:PER_WORD]:

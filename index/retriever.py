@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from index.crosslingual import english_words
 from index.embedder import Embedder
 from index.records import Hit
 from index.store import Generation, unit_pid
@@ -52,7 +53,10 @@ class HybridRetriever:
             empty = np.zeros(0)
             return Signals(empty.astype(np.int64), empty, empty)
         k = min(self.fusion.candidates, n)
-        qvec = self.embedder.embed_queries([question]).astype(np.float32)
+        # an English question's words are embedded in the same call as the question
+        words = english_words(question) if gen.lexicon else []
+        vectors = self.embedder.embed_queries([question, *words]).astype(np.float32)
+        qvec = vectors[:1]
         # Several units (passage, sentences) per passage: fetch more, keep each passage's best.
         k_units = min(gen.faiss.ntotal, k * 4)
         dense_scores, dense_ids = gen.faiss.search(qvec, k_units)
@@ -63,7 +67,7 @@ class HybridRetriever:
         for pid, score in zip(unit_pid(dense_ids[0]), dense_scores[0], strict=True):
             if pid >= 0 and float(score) > dense.get(int(pid), -2.0):
                 dense[int(pid)] = float(score)
-        expansion = gen.lexicon.expand(self.embedder, question) if gen.lexicon else ""
+        expansion = gen.lexicon.expand_vectors(vectors[1:]) if gen.lexicon and words else ""
         lexical_all = gen.lexical.scores(expansion or question)
         top_lex = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
         cand = set(dense) | {int(gen.pids[i]) for i in top_lex if lexical_all[i] > 0}
