@@ -128,9 +128,18 @@ def bench_indexing(
         Engine(store=IndexStore(Path(warm)), embedder=embedder).build(corpus[-1:])
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(store=IndexStore(Path(tmp)), embedder=embedder, options=EngineOptions())
+        stages: dict[str, float] = {}
+
+        def mark(stage: str, done: int, total: int) -> None:
+            stages.setdefault(stage, time.perf_counter())
+
         t0 = time.perf_counter()
-        report = engine.build(corpus[:-1])
+        report = engine.build(corpus[:-1], progress=mark)
         seconds = time.perf_counter() - t0
+        marks = [*sorted(stages.items(), key=lambda kv: kv[1]), ("end", t0 + seconds)]
+        breakdown = {
+            name: round(marks[i + 1][1] - at, 2) for i, (name, at) in enumerate(marks[:-1])
+        }
         gen = engine.generation
         texts = [p.text for a in gen.articles for _, p in gen.article_passages(a)]
     return {
@@ -139,6 +148,8 @@ def bench_indexing(
         "vectors_embedded": report.vectors_embedded,
         "mean_passage_chars": round(sum(map(len, texts)) / len(texts), 1),
         "seconds": round(seconds, 2),
+        "seconds_by_stage": breakdown,
+        "lexicon_terms": len(gen.lexicon.terms) if gen.lexicon else 0,
         "shuzi_passages_per_s": round(report.passages_total / seconds, 1),
         "note": "the whole build: split, embed passages and their sentences, FAISS, BM25, "
         "SQLite, checksums",
