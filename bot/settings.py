@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         1, ge=0, description="torch intra-op threads while serving (0: torch's default)"
     )
     index_threads: int = Field(2, ge=0, description="torch threads for `shuzi index` commands")
-    embed_batch_size: int = Field(16, ge=1)
+    embed_batch_size: int = Field(32, ge=1)
     embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="bfloat16 where the CPU has it natively, else float32"
     )

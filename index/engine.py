@@ -214,24 +214,23 @@ class Engine:
                     known_hashes.add(article.content_hash)
                     hashes[article.id] = article.content_hash
                     todo.append((article, self._split(article)))
-                unit_texts = {a.id: [dense_units(p.text) for p in ps] for a, ps in todo}
-                total = sum(len(t) for texts in unit_texts.values() for t in texts)
-                done = 0
-                for article, passages in todo:
-                    flat = [t for texts in unit_texts[article.id] for t in texts]
+                # all new units in one embedding pass: sorted by length across articles,
+                # batches carry less padding than article by article
+                unit_texts = [[dense_units(p.text) for p in ps] for _, ps in todo]
+                flat = [t for per_article in unit_texts for texts in per_article for t in texts]
 
-                    def tick(n: int, _base: int = done) -> None:
-                        if progress:
-                            progress("embedding", _base + n, total)
+                def tick(n: int) -> None:
+                    if progress:
+                        progress("embedding", n, len(flat))
 
-                    vectors, n_new = self._embed_units(flat, reusable, tick)
-                    embedded += n_new
-                    passages_added += len(passages)
-                    done += len(flat)
-                    units, pos = [], 0
-                    for texts in unit_texts[article.id]:
+                vectors, embedded = self._embed_units(flat, reusable, tick)
+                pos = 0
+                for (article, passages), per_article in zip(todo, unit_texts, strict=True):
+                    units = []
+                    for texts in per_article:
                         units.append((texts, vectors[pos : pos + len(texts)]))
                         pos += len(texts)
+                    passages_added += len(passages)
                     figures = [extract_figures(p.text) for p in passages]
                     figures_added += sum(map(len, figures))
                     writer.add_article(article, passages, units, figures)
