@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import html
 import logging
 import time
@@ -48,6 +49,7 @@ from index import (
     EmptyQuestionError,
     Engine,
     IndexError_,
+    Progress,
 )
 
 log = logging.getLogger(__name__)
@@ -338,7 +340,7 @@ async def document(update: Update, context: ShuziContext) -> None:
     await _run_build(
         context.services,
         status,
-        lambda: engine.add([article]),
+        lambda progress: engine.add([article], progress=progress),
         summary,
         failure=texts.t("upload_failed", lang).replace(
             "{name}", name.replace("{", "{{").replace("}", "}}")
@@ -359,20 +361,34 @@ async def _start_build(
 async def _run_build(
     services: Services,
     status: Message,
-    job: Callable[[], T],
+    job: Callable[[Progress], T],
     describe: Callable[[T], str],
     *,
     failure: str,
 ) -> None:
     """Run an index change off the event loop, one at a time; readers keep being answered
-    from the serving generation meanwhile. The status message tells how it ended."""
+    from the serving generation meanwhile. The status message shows progress every few
+    seconds, then how it ended."""
+    loop = asyncio.get_running_loop()
+    header = status.text or ""
+    pending: list[concurrent.futures.Future[Message | bool]] = []
+    last = [time.monotonic() - services.settings.progress_every_s]
+
+    def progress(stage: str, done: int, total: int) -> None:  # called from the build thread
+        now = time.monotonic()
+        if now - last[0] >= services.settings.progress_every_s:
+            last[0] = now
+            edit = status.edit_text(f"{header}\n{stage}: {done}/{total}")
+            pending.append(asyncio.run_coroutine_threadsafe(edit, loop))
+
     async with services.build_lock:
         try:
-            result = await asyncio.to_thread(job)
+            result = await asyncio.to_thread(job, progress)
             text = await asyncio.to_thread(describe, result)
         except (ArticleError, IndexError_, KeyError, LookupError, BuildLockedError) as exc:
-            await status.edit_text(failure.format(why=exc.args[0] if exc.args else exc))
-            return
+            text = failure.format(why=exc.args[0] if exc.args else exc)
+        # progress edits still in flight must not land after the final word
+        await asyncio.gather(*map(asyncio.wrap_future, pending), return_exceptions=True)
         await status.edit_text(text)
 
 
@@ -410,7 +426,10 @@ async def articles(update: Update, context: ShuziContext) -> None:
 
 
 async def _admin_job(
-    update: Update, context: ShuziContext, job: Callable[[], BuildReport | int], label: str
+    update: Update,
+    context: ShuziContext,
+    job: Callable[[Progress], BuildReport | int],
+    label: str,
 ) -> None:
     message = update.effective_message
     if message is None:
@@ -435,21 +454,22 @@ async def remove(update: Update, context: ShuziContext) -> None:
     if not ids and update.effective_message:
         await update.effective_message.reply_text("/remove ID")
         return
-    await _admin_job(update, context, lambda: context.services.engine.remove(ids), "/remove")
+    await _admin_job(update, context, lambda _: context.services.engine.remove(ids), "/remove")
 
 
 async def reindex(update: Update, context: ShuziContext) -> None:
     """/reindex: rebuild everything from the stored articles."""
     if await _refuse_non_admin(update, context):
         return
-    await _admin_job(update, context, context.services.engine.reindex, "/reindex")
+    engine = context.services.engine
+    await _admin_job(update, context, lambda p: engine.reindex(progress=p), "/reindex")
 
 
 async def rollback(update: Update, context: ShuziContext) -> None:
     """/rollback: serve the previous generation."""
     if await _refuse_non_admin(update, context):
         return
-    await _admin_job(update, context, context.services.engine.rollback, "/rollback")
+    await _admin_job(update, context, lambda _: context.services.engine.rollback(), "/rollback")
 
 
 async def stats(update: Update, context: ShuziContext) -> None:

@@ -77,6 +77,7 @@ def fake(tmp_path_factory):  # type: ignore[no-untyped-def]
         "SHUZI_TELEGRAM_API_URL": server.url,
         "SHUZI_ADMIN_IDS": str(ADMIN),
         "SHUZI_TELEGRAM_TIMEOUT": "2",
+        "SHUZI_PROGRESS_EVERY_S": "0",
         "SHUZI_USER_QUOTA_PER_MINUTE": "1000",
         "HF_HUB_OFFLINE": "1",
     }
@@ -276,6 +277,9 @@ def test_editor_upload_then_reader_question(fake):
         120,
     )
     assert "已添加" in edit[0].params["text"] and "第" in edit[0].params["text"], edit[0].params
+    progress = [c for c in fake.sent(method="editMessageText") if "lighthouses.md" in c.params["text"]]
+    assert any("embedding:" in c.params["text"] for c in progress)
+    assert progress[-1].params["text"].startswith("已添加")  # the final word comes last
     _, text = ask(fake, "青石市有多少座灯塔？")
     assert "17座" in text and "青石市灯塔普查" in text
     fake.message("/articles", user_id=ADMIN)
