@@ -129,6 +129,11 @@ def _figure_score(fig: Figure, profile: QuestionProfile, weights: TermWeights) -
     unit_ok = 1.0 if not profile.units and not profile.kind else 0.0
     if fig.unit in profile.units or (profile.kind and fig.kind == profile.kind):
         unit_ok = 1.0
+    if profile.asks_change:
+        # a change is answered by a figure stated as one, in % or in percentage points
+        if fig.kind == "points" and profile.kind == "percent":
+            unit_ok = 1.0
+        unit_ok = unit_ok * 0.7 + (0.3 if fig.change else 0.0)
     if profile.language == "en":
         return unit_ok
     cov = weights.coverage(profile.terms, _norm(f"{fig.metric} {fig.subject} {fig.change}"))

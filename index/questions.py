@@ -59,6 +59,9 @@ class QuestionProfile:
     terms: tuple[str, ...]
     places: tuple[str, ...]
     asks_place: bool = False  # 哪里, 在哪, where: the answer is a location
+    asks_change: bool = (
+        False  # 增长, 比去年, grow: the answer is a change (增长17.8%, 提升2.5个百分点)
+    )
 
 
 def _unit_hints(q: str) -> tuple[frozenset[str], str]:
@@ -115,7 +118,13 @@ def profile_question(text: str) -> QuestionProfile:
         terms = tuple(w.lower() for w in english_words(q))
     units, kind = _unit_hints(lower if language == "en" else q)
     asks_place = bool(re.search(r"哪里|哪儿|在哪|何处|什么地方|\bwhere\b", lower))
-    return QuestionProfile(q, language, wants, units, kind, terms, places, asks_place)
+    asks_change = bool(
+        re.search(
+            r"增长|增加|提升|提高|下降|减少|增速|增幅|同比|比去年|较去年|\bgr[eo]w|increase|rise",
+            lower,
+        )
+    )
+    return QuestionProfile(q, language, wants, units, kind, terms, places, asks_place, asks_change)
 
 
 class TermWeights:

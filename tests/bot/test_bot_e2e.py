@@ -277,7 +277,9 @@ def test_editor_upload_then_reader_question(fake):
         120,
     )
     assert "已添加" in edit[0].params["text"] and "第" in edit[0].params["text"], edit[0].params
-    progress = [c for c in fake.sent(method="editMessageText") if "lighthouses.md" in c.params["text"]]
+    progress = [
+        c for c in fake.sent(method="editMessageText") if "lighthouses.md" in c.params["text"]
+    ]
     assert any("embedding:" in c.params["text"] for c in progress)
     assert progress[-1].params["text"].startswith("已添加")  # the final word comes last
     _, text = ask(fake, "青石市有多少座灯塔？")
