@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from corpus import Figure, Passage, normalize_for_search, resolve_period, split_sentences
+from index.layout import UNIT_SLOTS
 from index.questions import QuestionProfile, TermWeights, profile_question
 from index.records import ArticleInfo, Hit
-from index.store import UNIT_SLOTS
 
 # Calibrated on the no-answer and answerable questions of tests/fixtures (see README):
 # Chinese questions abstain when the best passage covers less than this share of the

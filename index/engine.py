@@ -14,10 +14,13 @@ from corpus import Article, Figure, Passage, extract_figures, split_article, spl
 from index.answers import SENTENCE_POOL, Answer, AnswerBuilder
 from index.crosslingual import build_lexicon
 from index.embedder import Embedder
+from index.generation import Generation
+from index.layout import IndexError_
 from index.questions import TermWeights
 from index.records import BuildReport, Hit
 from index.retriever import FusionConfig, HybridRetriever
-from index.store import Generation, GenerationWriter, IndexError_, IndexStore
+from index.store import IndexStore
+from index.writer import GenerationWriter
 
 log = logging.getLogger(__name__)
 

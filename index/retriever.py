@@ -9,8 +9,9 @@ import numpy as np
 
 from index.crosslingual import english_words
 from index.embedder import Embedder
+from index.generation import Generation
+from index.layout import unit_pid
 from index.records import Hit
-from index.store import Generation, unit_pid
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,144 @@
+"""A loaded, verified generation: what readers search (FAISS, BM25, SQLite, lexicon)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from corpus import Article, Figure, Passage
+from index.crosslingual import TermLexicon
+from index.layout import (
+    FAISS_NAME,
+    LEXICAL_DIR,
+    SQLITE_NAME,
+    Manifest,
+    connect,
+    figure_from_row,
+    passage_from_row,
+)
+from index.lexical import LexicalIndex
+from index.records import ArticleInfo
+
+
+class Generation:
+    """One loaded, verified generation: what readers search. Read-only and thread-safe."""
+
+    def __init__(self, folder: Path, manifest: Manifest) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self._db = connect(folder / SQLITE_NAME, readonly=True)
+        self._lock = threading.Lock()
+        self.faiss = faiss.read_index(str(folder / FAISS_NAME))
+        self.lexical = LexicalIndex.load(folder / LEXICAL_DIR)
+        self.lexicon = TermLexicon.load(folder)
+        self.pids = np.array(
+            [r[0] for r in self._db.execute("SELECT pid FROM passages ORDER BY pid")],
+            dtype=np.int64,
+        )
+        self.articles: dict[str, ArticleInfo] = {info.id: info for info in self._article_infos()}
+
+    @property
+    def number(self) -> int:
+        return self.manifest.generation
+
+    def _article_infos(self) -> Iterator[ArticleInfo]:
+        rows = self._db.execute(
+            "SELECT a.*, (SELECT COUNT(*) FROM passages p WHERE p.article_id = a.id) AS n "
+            "FROM articles a ORDER BY a.added_at, a.id"
+        )
+        for r in rows:
+            yield ArticleInfo(
+                id=r["id"],
+                title=r["title"],
+                date=r["date"] or "",
+                source=r["source"] or "",
+                subtitle=r["subtitle"] or "",
+                authors=tuple(json.loads(r["authors"] or "[]")),
+                content_hash=r["content_hash"],
+                passages=r["n"],
+            )
+
+    def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
+        if not pids:
+            return {}
+        marks = ",".join("?" * len(pids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM passages WHERE pid IN ({marks})", [int(p) for p in pids]
+            ).fetchall()
+        return {r["pid"]: passage_from_row(r) for r in rows}
+
+    def figures(self, pids: Sequence[int]) -> dict[int, list[Figure]]:
+        """The figures of these passages, in reading order."""
+        out: dict[int, list[Figure]] = {int(p): [] for p in pids}
+        if not pids:
+            return out
+        marks = ",".join("?" * len(pids))
+        for r in self.query(
+            f"SELECT * FROM figures WHERE pid IN ({marks}) ORDER BY pid, start",
+            [int(p) for p in pids],
+        ):
+            out[r["pid"]].append(figure_from_row(r))
+        return out
+
+    def find_figures(self, keyword: str, *, limit: int = 200) -> list[tuple[int, Figure]]:
+        """Figures whose metric, subject or unit mentions the keyword."""
+        like = f"%{keyword}%"
+        rows = self.query(
+            "SELECT * FROM figures WHERE metric LIKE ? OR subject LIKE ? OR text LIKE ? "
+            "ORDER BY article_id, pid, start LIMIT ?",
+            (like, like, like, limit),
+        )
+        return [(r["pid"], figure_from_row(r)) for r in rows]
+
+    def figures_with_metric(self, metric: str) -> list[tuple[int, Figure]]:
+        rows = self.query("SELECT * FROM figures WHERE metric = ? ORDER BY pid, start", (metric,))
+        return [(r["pid"], figure_from_row(r)) for r in rows]
+
+    def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM passages WHERE article_id = ? ORDER BY seq", (article_id,)
+            ).fetchall()
+        return [(r["pid"], passage_from_row(r)) for r in rows]
+
+    def article_body(self, article_id: str) -> str:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+        return row["body"] if row else ""
+
+    def stored_articles(self) -> list[Article]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM articles ORDER BY added_at, id").fetchall()
+        return [
+            Article(
+                id=r["id"],
+                title=r["title"],
+                body=r["body"],
+                subtitle=r["subtitle"] or "",
+                authors=tuple(json.loads(r["authors"] or "[]")),
+                source=r["source"] or "",
+                date=r["date"] or "",
+                language=r["language"] or "zh",
+                origin=r["origin"] or "",
+                extra=json.loads(r["extra"] or "{}"),
+            )
+            for r in rows
+        ]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Read-only SQL for the layers above (figures, stats)."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,178 @@
+"""The on-disk layout of an index: file names, SQLite schema, manifest, errors, helpers.
+
+Under the index folder:
+
+    CURRENT                 name of the serving generation, replaced atomically
+    generations/g000007/    one complete, immutable generation
+        shuzi.sqlite        articles, passages, dense units with their vectors, figures
+        vectors.faiss       the unit vectors, ids = passage id * UNIT_SLOTS + unit
+        lexical/            the BM25 index
+        terms.json/.npy     the cross-lingual lexicon
+        manifest.json       written last: model, dim, versions, counts, checksums
+
+A build writes a new generation in a temporary folder, renames it into place and only
+then switches CURRENT. A crash at any point leaves the previous generation serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpus import Figure, Passage
+
+FORMAT_VERSION = 2
+KEEP_GENERATIONS = 5
+SQLITE_NAME = "shuzi.sqlite"
+FAISS_NAME = "vectors.faiss"
+LEXICAL_DIR = "lexical"
+MANIFEST_NAME = "manifest.json"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, subtitle TEXT, authors TEXT, source TEXT,
+    date TEXT, language TEXT, origin TEXT, extra TEXT, body TEXT NOT NULL,
+    content_hash TEXT NOT NULL, added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    pid INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
+    seq INTEGER NOT NULL, paragraph INTEGER NOT NULL, piece INTEGER NOT NULL,
+    section_path TEXT NOT NULL, spans TEXT NOT NULL, text TEXT NOT NULL,
+    search_text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id, seq);
+CREATE TABLE IF NOT EXISTS units (
+    uid INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES passages(pid),
+    text TEXT NOT NULL, embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS units_pid ON units(pid);
+CREATE TABLE IF NOT EXISTS figures (
+    fid INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES passages(pid),
+    article_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL,
+    number TEXT NOT NULL, value REAL, unit TEXT NOT NULL, kind TEXT NOT NULL,
+    qualifier TEXT NOT NULL, metric TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL,
+    change TEXT NOT NULL, sentence INTEGER NOT NULL, modifier INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS figures_pid ON figures(pid);
+CREATE INDEX IF NOT EXISTS figures_metric ON figures(metric);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class IndexError_(RuntimeError):
+    """Base for index problems that a person must act on."""
+
+
+class IndexMissingError(IndexError_):
+    pass
+
+
+class IndexCorruptError(IndexError_):
+    pass
+
+
+class IndexMismatchError(IndexError_):
+    pass
+
+
+class BuildLockedError(IndexError_):
+    pass
+
+
+REBUILD_HINT = "run `shuzi index build` to rebuild it from corpus/"
+# Dense units: a passage and its sentences each have a vector; FAISS id = pid * UNIT_SLOTS + j.
+UNIT_SLOTS = 1024
+
+
+def unit_pid(uid: np.ndarray) -> np.ndarray:
+    return uid // UNIT_SLOTS
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    generation: int
+    model: str
+    dim: int
+    chunker_version: str
+    lexical_tokenizer: str
+    faiss_index: str
+    counts: dict[str, int]
+    files: dict[str, str]
+    created_at: str
+    parent: int | None = None
+    format: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {k: getattr(self, k) for k in self.__slots__}, ensure_ascii=False, indent=2
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        return cls(**{k: data[k] for k in cls.__slots__ if k in data})
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def generation_name(n: int) -> str:
+    return f"g{n:06d}"
+
+
+def passage_from_row(row: sqlite3.Row) -> Passage:
+    return Passage(
+        article_id=row["article_id"],
+        seq=row["seq"],
+        paragraph=row["paragraph"],
+        piece=row["piece"],
+        section_path=tuple(json.loads(row["section_path"])),
+        spans=tuple(tuple(s) for s in json.loads(row["spans"])),  # type: ignore[misc]
+        text=row["text"],
+        search_text=row["search_text"],
+    )
+
+
+def figure_from_row(row: sqlite3.Row) -> Figure:
+    return Figure(
+        text=row["text"],
+        start=row["start"],
+        end=row["end"],
+        number=row["number"],
+        value=row["value"],
+        unit=row["unit"],
+        kind=row["kind"],
+        qualifier=row["qualifier"],
+        metric=row["metric"],
+        subject=row["subject"],
+        period=row["period"],
+        change=row["change"],
+        sentence=row["sentence"],
+        modifier=bool(row["modifier"]),
+    )
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn

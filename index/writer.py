@@ -1,0 +1,270 @@
+"""Writing one new generation: copy the parent, change articles, commit and switch."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Sequence
+
+import faiss
+import numpy as np
+
+from corpus import CHUNKER_VERSION, Article, Figure, Passage
+from index.crosslingual import TermLexicon
+from index.generation import Generation
+from index.layout import (
+    FAISS_NAME,
+    LEXICAL_DIR,
+    MANIFEST_NAME,
+    SCHEMA,
+    SQLITE_NAME,
+    UNIT_SLOTS,
+    IndexMismatchError,
+    Manifest,
+    connect,
+    fsync_dir,
+    generation_name,
+    sha256_file,
+)
+from index.lexical import LexicalIndex
+from index.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+class GenerationWriter:
+    """Writes one new generation from an optional parent; commit() makes it current."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        *,
+        model: str,
+        dim: int,
+        lexical_tokenizer: str,
+        faiss_index: str = "Flat",
+        parent: Generation | None = None,
+    ) -> None:
+        self.store = store
+        self.model, self.dim = model, dim
+        self.lexical_tokenizer = lexical_tokenizer
+        self.faiss_index = faiss_index
+        self.parent = parent
+        existing = store.generation_numbers()
+        self.number = (max(existing) if existing else 0) + 1
+        store.generations.mkdir(parents=True, exist_ok=True)
+        store.clean_partial()
+        self.folder = store.generations / f".tmp-{generation_name(self.number)}-{os.getpid()}"
+        self.folder.mkdir()
+        self.db = connect(self.folder / SQLITE_NAME)
+        if parent is not None:
+            with connect(parent.folder / SQLITE_NAME, readonly=True) as src:
+                src.backup(self.db)
+        self.db.executescript(SCHEMA)
+
+    # -- content -------------------------------------------------------------------------
+    def article_hashes(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT id, content_hash FROM articles")}
+
+    def remove_article(self, article_id: str) -> int:
+        self.db.execute(
+            "DELETE FROM units WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
+            (article_id,),
+        )
+        self.db.execute("DELETE FROM figures WHERE article_id = ?", (article_id,))
+        n = self.db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,)).rowcount
+        self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return n
+
+    def _next_pid(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'next_pid'").fetchone()
+        top = self.db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0]
+        return max(int(row[0]) if row else 1, top + 1)
+
+    def add_article(
+        self,
+        article: Article,
+        passages: Sequence[Passage],
+        units: Sequence[tuple[Sequence[str], np.ndarray]],
+        figures: Sequence[Sequence[Figure]] = (),
+    ) -> list[int]:
+        """Store an article, its passages, and per passage its dense units (texts, vectors)
+        and its figures."""
+        if len(passages) != len(units):
+            raise ValueError("one list of units per passage")
+        self.db.execute(
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                article.id,
+                article.title,
+                article.subtitle,
+                json.dumps(list(article.authors), ensure_ascii=False),
+                article.source,
+                article.date,
+                article.language,
+                article.origin,
+                json.dumps(article.extra, ensure_ascii=False, default=str),
+                article.body,
+                article.content_hash,
+                time.strftime("%Y-%m-%dT%H:%M:%S"),
+            ),
+        )
+        first = self._next_pid()
+        pids = list(range(first, first + len(passages)))
+        self.db.executemany(
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    pid,
+                    p.article_id,
+                    p.seq,
+                    p.paragraph,
+                    p.piece,
+                    json.dumps(list(p.section_path), ensure_ascii=False),
+                    json.dumps(p.spans),
+                    p.text,
+                    p.search_text,
+                )
+                for pid, p in zip(pids, passages, strict=True)
+            ],
+        )
+        rows: list[tuple[int, int, str, bytes]] = []
+        for pid, (texts, vectors) in zip(pids, units, strict=True):
+            if len(texts) != len(vectors) or not 0 < len(texts) < UNIT_SLOTS:
+                raise ValueError(f"passage {pid}: {len(texts)} unit texts, {len(vectors)} vectors")
+            rows.extend(
+                (pid * UNIT_SLOTS + j, pid, t, np.asarray(v, dtype=np.float32).tobytes())
+                for j, (t, v) in enumerate(zip(texts, vectors, strict=True))
+            )
+        self.db.executemany("INSERT INTO units VALUES (?,?,?,?)", rows)
+        self.db.executemany(
+            "INSERT INTO figures (pid, article_id, start, end, text, number, value, unit, kind, "
+            "qualifier, metric, subject, period, change, sentence, modifier) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    pid,
+                    article.id,
+                    f.start,
+                    f.end,
+                    f.text,
+                    f.number,
+                    f.value,
+                    f.unit,
+                    f.kind,
+                    f.qualifier,
+                    f.metric,
+                    f.subject,
+                    f.period,
+                    f.change,
+                    f.sentence,
+                    f.modifier,
+                )
+                for pid, figs in zip(pids, figures, strict=False)
+                for f in figs
+            ],
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('next_pid', ?)", (str(first + len(passages)),)
+        )
+        return pids
+
+    def vectors_by_text(self) -> dict[str, np.ndarray]:
+        """Existing vectors keyed by unit text, to re-use on a rebuild with the same model."""
+        return {
+            r[0]: np.frombuffer(r[1], dtype=np.float32)
+            for r in self.db.execute("SELECT text, embedding FROM units")
+        }
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM figures")
+        self.db.execute("DELETE FROM units")
+        self.db.execute("DELETE FROM passages")
+        self.db.execute("DELETE FROM articles")
+
+    # -- finishing -----------------------------------------------------------------------
+    def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
+        base = faiss.index_factory(self.dim, self.faiss_index, faiss.METRIC_INNER_PRODUCT)
+        if not base.is_trained:
+            if len(vectors) < 64:
+                log.warning("too few passages to train %s; using an exact index", self.faiss_index)
+                base = faiss.IndexFlatIP(self.dim)
+            else:
+                base.train(vectors)
+        index = faiss.IndexIDMap2(base)
+        if len(vectors):
+            index.add_with_ids(vectors, ids)
+        return index
+
+    def passage_texts(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT search_text FROM passages ORDER BY pid")]
+
+    def commit(
+        self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
+    ) -> Manifest:
+        units = self.db.execute("SELECT uid, embedding FROM units ORDER BY uid").fetchall()
+        uids = np.array([r[0] for r in units], dtype=np.int64)
+        vectors = (
+            np.stack([np.frombuffer(r[1], dtype=np.float32) for r in units])
+            if units
+            else np.zeros((0, self.dim), dtype=np.float32)
+        )
+        if vectors.shape[1] != self.dim:
+            raise IndexMismatchError(
+                f"stored vectors have dimension {vectors.shape[1]}, the model gives {self.dim}; "
+                "run `shuzi index build --fresh`"
+            )
+        faiss.write_index(self._build_faiss(uids, vectors), str(self.folder / FAISS_NAME))
+        rows = self.db.execute("SELECT search_text FROM passages ORDER BY pid").fetchall()
+        lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
+        lexical.build([r[0] for r in rows])
+        lexical.save(self.folder / LEXICAL_DIR)
+        if lexicon is not None:
+            lexicon.save(self.folder)
+        n_articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        counts = {
+            "articles": n_articles,
+            "passages": len(rows),
+            "units": len(units),
+            **(extra_counts or {}),
+        }
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),))
+        self.db.commit()
+        self.db.close()
+        files = {
+            str(p.relative_to(self.folder)): sha256_file(p)
+            for p in sorted(self.folder.rglob("*"))
+            if p.is_file()
+        }
+        manifest = Manifest(
+            generation=self.number,
+            model=self.model,
+            dim=self.dim,
+            chunker_version=CHUNKER_VERSION,
+            lexical_tokenizer=self.lexical_tokenizer,
+            faiss_index=self.faiss_index,
+            counts=counts,
+            files=files,
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            parent=self.parent.number if self.parent else None,
+        )
+        with (self.folder / MANIFEST_NAME).open("w") as f:
+            f.write(manifest.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        final = self.store.generations / generation_name(self.number)
+        os.replace(self.folder, final)
+        fsync_dir(self.store.generations)
+        self.store.switch(self.number)
+        self.store.prune()
+        return manifest
+
+    def abort(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
