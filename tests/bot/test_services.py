@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from bot.activity import ActivityLog
+from bot.editors import _caption_defaults
+from bot.services import Services
 from bot.settings import Settings
-from bot.telegram_app import Services, _caption_defaults
 from index import Engine, HashEmbedder, IndexStore
 
 

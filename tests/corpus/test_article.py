@@ -1,3 +1,5 @@
+"""Articles: decoding, front matter, metadata of the first article, refusals."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,3 +1,5 @@
+"""Figures of the first article: units, metrics, periods; dates and names are not figures."""
+
 from __future__ import annotations
 
 import re

@@ -1,3 +1,5 @@
+"""Passage splitting: layout breaks, captions, sections, offsets, sentence coverage."""
+
 from __future__ import annotations
 
 from hypothesis import given, settings

@@ -1,0 +1,254 @@
+"""Editors' handlers: article uploads and admin commands; index changes run one at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import html
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import PurePosixPath
+from typing import TypeVar
+
+from telegram import (
+    Message,
+    Update,
+)
+
+from bot import texts
+from bot.services import (
+    MAX_UPLOAD_BYTES,
+    UPLOAD_SUFFIXES,
+    Services,
+    ShuziContext,
+    send_html,
+    user_language,
+)
+from corpus import ArticleError, read_article_bytes
+from index import (
+    BuildLockedError,
+    BuildReport,
+    Engine,
+    IndexError_,
+    Progress,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def _refuse_non_admin(update: Update, context: ShuziContext) -> bool:
+    user = update.effective_user
+    if context.services.is_admin(user.id if user else None):
+        return False
+    if update.effective_message:
+        await update.effective_message.reply_text(texts.t("admin_only", user_language(update)))
+    return True
+
+
+def _caption_defaults(caption: str | None, upload_day: date) -> dict[str, str]:
+    """Caption "标题 | 2024-05-01" or "title: …; date: …" gives title and date."""
+    defaults = {"date": upload_day.isoformat()}
+    if not caption:
+        return defaults
+    parts = [p.strip() for p in caption.replace("｜", "|").replace("；", ";").split("|")]
+    if len(parts) == 1 and ";" in parts[0]:
+        parts = [p.strip() for p in parts[0].split(";")]
+    for part in parts:
+        key, sep, value = part.partition(":")
+        key = key.strip().lower()
+        if sep and key in ("title", "标题", "date", "日期"):
+            defaults["title" if key in ("title", "标题") else "date"] = value.strip()
+        elif part[:4].isdigit():
+            defaults["date"] = part
+        elif part:
+            defaults["title"] = part
+    return defaults
+
+
+async def document(update: Update, context: ShuziContext) -> None:
+    """An editor sends an article file: check, add incrementally, summarize."""
+    if await _refuse_non_admin(update, context):
+        return
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    lang = user_language(update)
+    doc = message.document
+    name = doc.file_name or "article.txt"
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        await message.reply_text(
+            texts.t("bad_type", lang).format(name=name, types=", ".join(UPLOAD_SUFFIXES))
+        )
+        return
+    if doc.file_size and doc.file_size > MAX_UPLOAD_BYTES:
+        await message.reply_text(texts.t("too_big", lang).format(name=name))
+        return
+    status = await _start_build(message, context.services, lang, name)
+    if status is None:
+        return
+    try:
+        data = await (await doc.get_file()).download_as_bytearray()
+        defaults = _caption_defaults(message.caption, message.date.date())
+        article = read_article_bytes(
+            bytes(data), name=name, origin=f"telegram:{name}", defaults=defaults
+        )
+    except ArticleError as exc:
+        await status.edit_text(texts.t("upload_failed", lang).format(name=name, why=exc))
+        return
+    engine = context.services.engine
+
+    def summary(report: BuildReport) -> str:
+        conflicts = _figure_conflicts(engine, article.id)
+        return texts.upload_summary(lang, name, report, conflicts)
+
+    await _run_build(
+        context.services,
+        status,
+        lambda progress: engine.add([article], progress=progress),
+        summary,
+        failure=texts.t("upload_failed", lang).replace(
+            "{name}", name.replace("{", "{{").replace("}", "}}")
+        ),
+    )
+
+
+async def _start_build(
+    message: Message, services: Services, lang: str, label: str
+) -> Message | None:
+    """The status message of an index change, or None (after saying so) if one is running."""
+    if services.build_lock.locked():
+        await message.reply_text(texts.t("busy", lang))
+        return None
+    return await message.reply_text(texts.t("working", lang).format(name=label))
+
+
+async def _run_build(
+    services: Services,
+    status: Message,
+    job: Callable[[Progress], T],
+    describe: Callable[[T], str],
+    *,
+    failure: str,
+) -> None:
+    """Run an index change off the event loop, one at a time; readers keep being answered
+    from the serving generation meanwhile. The status message shows progress every few
+    seconds, then how it ended."""
+    loop = asyncio.get_running_loop()
+    header = status.text or ""
+    pending: list[concurrent.futures.Future[Message | bool]] = []
+    last = [time.monotonic() - services.settings.progress_every_s]
+
+    def progress(stage: str, done: int, total: int) -> None:  # called from the build thread
+        now = time.monotonic()
+        if now - last[0] >= services.settings.progress_every_s:
+            last[0] = now
+            edit = status.edit_text(f"{header}\n{stage}: {done}/{total}")
+            pending.append(asyncio.run_coroutine_threadsafe(edit, loop))
+
+    async with services.build_lock:
+        try:
+            result = await asyncio.to_thread(job, progress)
+            text = await asyncio.to_thread(describe, result)
+        except (ArticleError, IndexError_, KeyError, LookupError, BuildLockedError) as exc:
+            text = failure.format(why=exc.args[0] if exc.args else exc)
+        # progress edits still in flight must not land after the final word
+        await asyncio.gather(*map(asyncio.wrap_future, pending), return_exceptions=True)
+        await status.edit_text(text)
+
+
+def _figure_conflicts(engine: Engine, article_id: str, limit: int = 10) -> list[str]:
+    """Figures of the new article that differ from figures already indexed for the metric."""
+    gen = engine.generation
+    lines: list[str] = []
+    for pid, _ in gen.article_passages(article_id):
+        for fig in gen.figures([pid])[pid]:
+            if len(fig.metric) < 3:
+                continue
+            for other_pid, other in gen.figures_with_metric(fig.metric):
+                other_passage = gen.passages([other_pid])[other_pid]
+                if other_passage.article_id == article_id or other.text == fig.text:
+                    continue
+                if other.kind == fig.kind:
+                    lines.append(f"{fig.metric}: {fig.text} ≠ {other.text} ({other_passage.key})")
+                    break
+            if len(lines) >= limit:
+                return lines
+    return lines
+
+
+async def articles(update: Update, context: ShuziContext) -> None:
+    """/articles: the articles with their ids."""
+    if await _refuse_non_admin(update, context) or update.effective_message is None:
+        return
+    gen = context.services.engine.generation
+    esc = html.escape
+    lines = [
+        f"<code>{esc(a.id)}</code> 《{esc(a.title)}》 {esc(a.date)} · {a.passages}"
+        for a in gen.articles.values()
+    ]
+    await send_html(update.effective_message, f"generation {gen.number}\n" + "\n".join(lines))
+
+
+async def _admin_job(
+    update: Update,
+    context: ShuziContext,
+    job: Callable[[Progress], BuildReport | int],
+    label: str,
+) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    lang = user_language(update)
+    status = await _start_build(message, context.services, lang, label)
+    if status is None:
+        return
+
+    def done(result: BuildReport | int) -> str:
+        generation = result if isinstance(result, int) else result.generation
+        return texts.t("job_done", lang).format(generation=generation)
+
+    await _run_build(context.services, status, job, done, failure=texts.t("job_failed", lang))
+
+
+async def remove(update: Update, context: ShuziContext) -> None:
+    """/remove ID"""
+    if await _refuse_non_admin(update, context):
+        return
+    ids = context.args or []
+    if not ids and update.effective_message:
+        await update.effective_message.reply_text("/remove ID")
+        return
+    await _admin_job(update, context, lambda _: context.services.engine.remove(ids), "/remove")
+
+
+async def reindex(update: Update, context: ShuziContext) -> None:
+    """/reindex: rebuild everything from the stored articles."""
+    if await _refuse_non_admin(update, context):
+        return
+    engine = context.services.engine
+    await _admin_job(update, context, lambda p: engine.reindex(progress=p), "/reindex")
+
+
+async def rollback(update: Update, context: ShuziContext) -> None:
+    """/rollback: serve the previous generation."""
+    if await _refuse_non_admin(update, context):
+        return
+    await _admin_job(update, context, lambda _: context.services.engine.rollback(), "/rollback")
+
+
+async def stats(update: Update, context: ShuziContext) -> None:
+    """/stats: counts, questions, answer rate, feedback, latency."""
+    if await _refuse_non_admin(update, context) or update.effective_message is None:
+        return
+    gen = context.services.engine.generation
+    s = context.services.activity.stats()
+    await update.effective_message.reply_text(
+        f"generation {gen.number}: {gen.manifest.counts}\n"
+        f"questions {s['questions']}, answered {s['answer_rate']:.0%}, "
+        f"👍 {s['thumbs_up']} 👎 {s['thumbs_down']}, "
+        f"latency p50 {s['latency_p50_ms']:.0f} ms, p95 {s['latency_p95_ms']:.0f} ms"
+    )

@@ -1,0 +1,192 @@
+"""Readers' handlers: questions in private chats and groups, buttons, inline mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+
+from bot import texts
+from bot.render import answer_blocks, hits_blocks, pack_messages, passage_html, strip_html
+from bot.services import (
+    ShuziContext,
+    send_html,
+    user_language,
+)
+from index import (
+    Answer,
+    EmptyQuestionError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def answer_keyboard(qid: int, answer: Answer) -> InlineKeyboardMarkup:
+    sources = [
+        InlineKeyboardButton(f"原文 [{c.n}]", callback_data=f"src:{qid}:{c.n}")
+        for c in answer.citations
+    ]
+    row2 = [
+        InlineKeyboardButton("更多", callback_data=f"more:{qid}:0"),
+        InlineKeyboardButton("👍", callback_data=f"fb:{qid}:1"),
+        InlineKeyboardButton("👎", callback_data=f"fb:{qid}:-1"),
+    ]
+    return InlineKeyboardMarkup([sources, row2] if sources else [row2])
+
+
+async def start(update: Update, context: ShuziContext) -> None:
+    """/start and /help: what the bot knows and how to ask."""
+    if update.effective_message is None:
+        return
+    articles = list(context.services.engine.generation.articles.values())
+    await send_html(update.effective_message, texts.help_text(user_language(update), articles))
+
+
+async def answer_question(update: Update, context: ShuziContext, question: str) -> None:
+    """Answer one question in the chat it came from."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None:
+        return
+    lang = user_language(update)
+    services = context.services
+    if user and services.over_quota(user.id):
+        await message.reply_text(texts.t("quota", lang))
+        return
+    try:
+        answer = await asyncio.to_thread(services.engine.ask, question, k=services.settings.top_k)
+    except EmptyQuestionError:
+        await message.reply_text(texts.t("empty", lang))
+        return
+    qid = services.activity.record_question(
+        user_id=user.id if user else None,
+        chat_id=message.chat_id,
+        question=answer.question,
+        answered=not answer.abstained,
+        latency_ms=answer.latency_ms,
+        generation=answer.generation,
+    )
+    services.remember(qid, answer)
+    chunks = pack_messages(answer_blocks(answer))
+    for i, chunk in enumerate(chunks):
+        last = i == len(chunks) - 1
+        await send_html(message, chunk, reply_markup=answer_keyboard(qid, answer) if last else None)
+
+
+async def private_text(update: Update, context: ShuziContext) -> None:
+    """In a private chat every text message is a question."""
+    if update.effective_message and update.effective_message.text:
+        await answer_question(update, context, update.effective_message.text)
+
+
+async def ask_command(update: Update, context: ShuziContext) -> None:
+    """/ask 问题 — in groups and private chats."""
+    question = " ".join(context.args or [])
+    if not question.strip() and update.effective_message:
+        await update.effective_message.reply_text(texts.t("ask_usage", user_language(update)))
+        return
+    await answer_question(update, context, question)
+
+
+async def group_text(update: Update, context: ShuziContext) -> None:
+    """In groups: a mention of the bot or a reply to one of its messages is a question."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    me = context.bot.username or ""
+    mention = f"@{me}"
+    replied = message.reply_to_message
+    to_bot = bool(replied and replied.from_user and replied.from_user.id == context.bot.id)
+    if mention.lower() in message.text.lower():
+        await answer_question(update, context, message.text.replace(mention, " "))
+    elif to_bot:
+        await answer_question(update, context, message.text)
+
+
+async def _cached_answer(context: ShuziContext, qid: int) -> Answer | None:
+    services = context.services
+    answer = services.answers.get(qid)
+    if answer is None:
+        question = services.activity.question(qid)
+        if question is None:
+            return None
+        answer = await asyncio.to_thread(services.engine.ask, question, k=services.settings.top_k)
+        services.remember(qid, answer)
+    return answer
+
+
+async def button(update: Update, context: ShuziContext) -> None:
+    """原文 [n], 更多, 👍 / 👎."""
+    query = update.callback_query
+    if query is None or not query.data:
+        return
+    lang = user_language(update)
+    kind, qid_text, arg = [*query.data.split(":"), "", ""][:3]
+    qid = int(qid_text) if qid_text.isdigit() else -1
+    if kind == "fb" and update.effective_user:
+        context.services.activity.record_feedback(qid, update.effective_user.id, int(arg))
+        await query.answer(texts.t("thanks", lang))
+        return
+    answer = await _cached_answer(context, qid)
+    await query.answer()
+    if answer is None or query.message is None or not isinstance(query.message, Message):
+        return
+    if kind == "src":
+        n = int(arg)
+        cite = next((c for c in answer.citations if c.n == n), None)
+        if cite is None:
+            return
+        spans = [(af.figure.start, af.figure.end) for af in answer.figures if af.citation == n]
+        for chunk in pack_messages(passage_html(cite, spans, answer.language)):
+            await send_html(query.message, chunk)
+    elif kind == "more":
+        page = int(arg or 0)
+        start = len(answer.citations) + page * 3
+        hits = list(answer.hits)[start : start + 3]
+        if not hits:
+            await query.message.reply_text(texts.t("no_more", lang))
+            return
+        more = InlineKeyboardMarkup(
+            [[InlineKeyboardButton("更多", callback_data=f"more:{qid}:{page + 1}")]]
+        )
+        chunks = pack_messages(hits_blocks(hits, answer.language, start + 1))
+        for i, chunk in enumerate(chunks):
+            await send_html(
+                query.message, chunk, reply_markup=more if i == len(chunks) - 1 else None
+            )
+
+
+async def inline_query(update: Update, context: ShuziContext) -> None:
+    """@bot 数字经济规模 in any chat: the answer as an inline result."""
+    query = update.inline_query
+    if query is None or not query.query.strip():
+        return
+    services = context.services
+    if services.over_quota(query.from_user.id):
+        await query.answer([], cache_time=5)
+        return
+    answer = await asyncio.to_thread(services.engine.ask, query.query, k=services.settings.top_k)
+    body = pack_messages(answer_blocks(answer))[0]
+    title = strip_html(answer_blocks(answer)[0])[:100]
+    result = InlineQueryResultArticle(
+        id=str(abs(hash((query.query, answer.generation))))[:60],
+        title=title or query.query,
+        description=answer.sentences[0].text[:120] if answer.sentences else "",
+        input_message_content=InputTextMessageContent(body, parse_mode=ParseMode.HTML),
+    )
+    await query.answer([result], cache_time=60)
+
+
+async def unknown_command(update: Update, context: ShuziContext) -> None:
+    """Any other /command."""
+    if update.effective_message:
+        await update.effective_message.reply_text(texts.t("unknown", user_language(update)))

@@ -1,0 +1,90 @@
+"""Shared by the bot's handlers: services, the typed context, language and sending HTML."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, defaultdict, deque
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from telegram import (
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    CallbackContext,
+    ExtBot,
+)
+
+from bot.activity import ActivityLog
+from bot.render import strip_html
+from bot.settings import Settings
+from corpus import SUPPORTED_SUFFIXES
+from index import (
+    Answer,
+    Engine,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
+ANSWER_CACHE = 512
+
+
+@dataclass
+class Services:
+    """What handlers share; reached through context.services, never module globals."""
+
+    engine: Engine
+    settings: Settings
+    activity: ActivityLog
+    build_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    answers: OrderedDict[int, Answer] = field(default_factory=OrderedDict)
+    recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+
+    def remember(self, qid: int, answer: Answer) -> None:
+        self.answers[qid] = answer
+        while len(self.answers) > ANSWER_CACHE:
+            self.answers.popitem(last=False)
+
+    def over_quota(self, user_id: int) -> bool:
+        now = time.monotonic()
+        window = self.recent[user_id]
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= self.settings.user_quota_per_minute:
+            return True
+        window.append(now)
+        return False
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_ids
+
+
+class ShuziContext(CallbackContext[ExtBot, dict, dict, dict]):
+    @property
+    def services(self) -> Services:
+        return self.application.bot_data["services"]  # type: ignore[no-any-return]
+
+
+def user_language(update: Update) -> str:
+    user = update.effective_user
+    code = (user.language_code or "") if user else ""
+    return "en" if code.startswith("en") else "zh"
+
+
+async def send_html(message: Message, html_text: str, **kwargs: object) -> Message:
+    """Send HTML; if Telegram cannot parse it, resend the same words as plain text."""
+    try:
+        return await message.reply_text(html_text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        if "parse entities" not in str(exc).lower():
+            raise
+        log.warning("HTML refused by Telegram (%s); resending as plain text", exc)
+        return await message.reply_text(strip_html(html_text), **kwargs)  # type: ignore[arg-type]
