@@ -175,8 +175,9 @@ async def inline_query(update: Update, context: ShuziContext) -> None:
         await query.answer([], cache_time=5)
         return
     answer = await asyncio.to_thread(services.engine.ask, query.query, k=services.settings.top_k)
-    body = pack_messages(answer_blocks(answer))[0]
-    title = strip_html(answer_blocks(answer)[0])[:100]
+    blocks = answer_blocks(answer)
+    body = pack_messages(blocks)[0]
+    title = strip_html(blocks[0])[:100]
     result = InlineQueryResultArticle(
         id=str(abs(hash((query.query, answer.generation))))[:60],
         title=title or query.query,

@@ -65,7 +65,6 @@ UNITS = (
     "场",
     "期",
 )
-RANK_UNITS = ("位", "名", "强", "条", "次", "个")
 _MEASURE_UNITS = frozenset(
     ("kW", "MW", "GW", "PB", "TB", "GB", "T", "平方米", "公里", "千米", "米", "吨", "亩", "核")
 )
@@ -152,9 +151,6 @@ class Figure:
     change: str = ""
     sentence: int = 0
     modifier: bool = False  # "100个标志性项目9个": 100个 is part of a name, 9个 the count
-
-    def label(self) -> str:
-        return self.metric or self.subject
 
 
 @dataclass(frozen=True, slots=True)
