@@ -8,6 +8,7 @@ import pytest
 
 from corpus import Article
 from index import (
+    BuildLockedError,
     EmptyQuestionError,
     Engine,
     HashEmbedder,
@@ -233,3 +234,31 @@ def test_build_of_an_unchanged_corpus_writes_nothing_unless_forced(tmp_path):
     assert engine.build([A]).generation == 2  # a different set is a new generation
     assert engine.build([A], force=True).generation == 3
     assert engine.reindex().generation == 4  # /reindex always rebuilds
+
+
+def test_readers_are_served_from_the_old_generation_while_a_build_runs(tmp_path):
+    import threading
+    import time as clock
+
+    class SlowEmbedder(HashEmbedder):
+        def embed_passages(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
+            started.set()
+            release.wait(10)
+            return super().embed_passages(texts, progress=progress)
+
+    started, release = threading.Event(), threading.Event()
+    engine = _engine(tmp_path)
+    engine.build([A])
+    slow = Engine(store=engine.store, embedder=SlowEmbedder())
+    slow.load()
+    builder = threading.Thread(target=slow.add, args=([B],))
+    builder.start()
+    assert started.wait(10)
+    t0 = clock.perf_counter()
+    result = slow.search("株洲软件企业有多少家")  # the build holds the lock, readers do not wait
+    assert clock.perf_counter() - t0 < 2 and result.generation == 1
+    with pytest.raises(BuildLockedError):
+        engine.add([make_article("c", "另一篇测试文章。")])  # one build at a time
+    release.set()
+    builder.join(10)
+    assert slow.generation.number == 2 and set(slow.generation.articles) == {"a", "b"}
