@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from html import escape
+from html import escape, unescape
 
 from index import Answer, Citation, Hit
 
@@ -78,14 +78,7 @@ _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 
 def _split_long(block: str, limit: int) -> list[str]:
     """A block too long for one message: cut its text at sentence ends, tags dropped."""
-    plain = re.sub(r"<[^>]+>", "", block)
-    plain = (
-        plain.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
-    )
+    plain = strip_html(block)
     pieces, current = [], ""
     for part in _SENTENCE_END.split(plain):
         while utf16_len(escape(part)) > limit:  # a single sentence over the limit
@@ -123,11 +116,4 @@ def pack_messages(blocks: Sequence[str], *, limit: int = MAX_MESSAGE_UTF16) -> l
 
 def strip_html(text: str) -> str:
     """Plain text for the resend after Telegram refused the HTML."""
-    plain = re.sub(r"<[^>]+>", "", text)
-    return (
-        plain.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
-    )
+    return unescape(re.sub(r"<[^>]+>", "", text))

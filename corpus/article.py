@@ -51,12 +51,16 @@ def content_hash(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def decode_article_bytes(data: bytes, *, name: str = "article") -> str:
-    """Decode an uploaded file: UTF-8 first, then GB18030/GBK/Big5 and others; refuse binary."""
+def _check_size(data: bytes, name: str) -> None:
     if not data.strip():
         raise ArticleError(f"{name} is empty")
     if len(data) > MAX_ARTICLE_BYTES:
         raise ArticleError(f"{name} is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB")
+
+
+def decode_article_bytes(data: bytes, *, name: str = "article") -> str:
+    """Decode an uploaded file: UTF-8 first, then GB18030/GBK/Big5 and others; refuse binary."""
+    _check_size(data, name)
     if b"\x00" in data[:8192]:
         raise ArticleError(f"{name} looks like a binary file (it contains NUL bytes), not text")
     try:
@@ -154,15 +158,12 @@ def read_article_bytes(
             f"{name}: unsupported file type {suffix or '(none)'}; "
             f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    if not data.strip():
-        raise ArticleError(f"{name} is empty")
-    if len(data) > MAX_ARTICLE_BYTES:
-        raise ArticleError(f"{name} is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB")
     if suffix in TEXT_SUFFIXES:
         text = decode_article_bytes(data, name=name)
     else:
         from corpus.convert import convert_to_text
 
+        _check_size(data, name)
         text = convert_to_text(data, suffix, name=name)
     return parse_article(text, default_id=Path(name).stem, origin=origin or name, defaults=defaults)
 

@@ -187,12 +187,12 @@ class AnswerBuilder:
         top = hits[0].score or 1.0
         for hit in hits[:SENTENCE_POOL]:
             spans = split_sentences(hit.passage.text) or [(0, len(hit.passage.text))]
+            # the passage around a sentence names what "这个…" refers to
+            around = self.weights.coverage(profile.terms, hit.passage.search_text) or 0.0
             for i, (s, e) in enumerate(spans):
                 sentence = hit.passage.text[s:e]
                 cand = _Candidate(hit, i, s, e)
-                # the sentence, and the passage around it (which names what "这个…" refers to)
                 own = self.weights.coverage(profile.terms, _norm(sentence)) or 0.0
-                around = self.weights.coverage(profile.terms, hit.passage.search_text) or 0.0
                 lex = 0.6 * own + 0.4 * around
                 dense = units.get(_unit_uid(hit.pid, i, len(spans)), hit.dense)
                 prior = hit.score / top
