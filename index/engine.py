@@ -16,6 +16,7 @@ from index.crosslingual import build_lexicon
 from index.embedder import Embedder
 from index.generation import Generation
 from index.layout import IndexError_
+from index.lexical import jieba_words
 from index.questions import TermWeights
 from index.records import BuildReport, Hit
 from index.retriever import FusionConfig, HybridRetriever
@@ -251,8 +252,9 @@ class Engine:
                 same_model = parent is not None and parent.manifest.model == self.embedder.name
                 base = parent.lexicon if same_model and parent and not fresh else None
                 reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
-                new_texts = [p.search_text for _, passages in todo for p in passages]
-                lexicon = build_lexicon(self.embedder, new_texts, base=base, reuse=reuse)
+                tokenizer = self.options.lexical_tokenizer
+                words = [jieba_words(t, toks, tokenizer) for t, toks in writer.tokenize_pending()]
+                lexicon = build_lexicon(self.embedder, words, base=base, reuse=reuse)
                 if progress:
                     progress("writing index", 0, 1)
                 manifest = writer.commit(lexicon=lexicon)

@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS figures (
 CREATE INDEX IF NOT EXISTS figures_pid ON figures(pid);
 CREATE INDEX IF NOT EXISTS figures_metric ON figures(metric);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lexical_tokens (
+    pid INTEGER PRIMARY KEY REFERENCES passages(pid), tokenizer TEXT NOT NULL, tokens TEXT NOT NULL
+);
 """
 
 

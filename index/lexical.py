@@ -58,6 +58,23 @@ def jieba_words_with_tags(text: str) -> list[tuple[str, str]]:
     return [(p.word, p.flag) for p in jieba.posseg.lcut(text)]
 
 
+@cache
+def dictionary_tags() -> dict[str, str]:
+    """jieba's dictionary: word -> part-of-speech tag (n noun, v verb, d adverb, ...)."""
+    import jieba.posseg
+
+    _jieba()
+    return dict(jieba.posseg.dt.word_tag_tab)
+
+
+def jieba_words(text: str, tokens: Sequence[str], tokenizer: str) -> list[str]:
+    """A passage's jieba words: read off its lexical tokens when the tokenizer is jieba's
+    (so a build segments each passage once), segmented here otherwise."""
+    if tokenizer.startswith("jieba"):
+        return [t for t in tokens if not t.startswith("#")]
+    return jieba_tokens(text)
+
+
 def jieba_bigram_tokens(text: str) -> list[str]:
     return jieba_tokens(text) + [f"#{t}" for t in bigram_tokens(text)]
 
@@ -84,11 +101,15 @@ class LexicalIndex:
         self.size = 0
 
     def build(self, texts: Sequence[str]) -> None:
-        self.size = len(texts)
-        if not texts:
+        self.build_from_tokens([self._tokenize(t) for t in texts])
+
+    def build_from_tokens(self, documents: Sequence[Sequence[str]]) -> None:
+        """BM25 over documents already tokenized with this index's tokenizer."""
+        self.size = len(documents)
+        if not documents:
             self._bm25 = None
             return
-        corpus = [self._tokenize(t) or [""] for t in texts]
+        corpus = [list(tokens) or [""] for tokens in documents]
         bm25 = bm25s.BM25(k1=self.k1, b=self.b)
         bm25.index(corpus, show_progress=False)
         self._bm25 = bm25

@@ -31,7 +31,7 @@ from index.layout import (
     generation_name,
     sha256_file,
 )
-from index.lexical import LexicalIndex
+from index.lexical import TOKENIZERS, LexicalIndex
 from index.store import IndexStore
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,11 @@ class GenerationWriter:
         return {r[0]: r[1] for r in self.db.execute("SELECT id, content_hash FROM articles")}
 
     def remove_article(self, article_id: str) -> int:
-        self.db.execute(
-            "DELETE FROM units WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
-            (article_id,),
-        )
+        for table in ("units", "lexical_tokens"):
+            self.db.execute(
+                f"DELETE FROM {table} WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
+                (article_id,),
+            )
         self.db.execute("DELETE FROM figures WHERE article_id = ?", (article_id,))
         n = self.db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,)).rowcount
         self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
@@ -182,10 +183,30 @@ class GenerationWriter:
         }
 
     def clear(self) -> None:
+        self.db.execute("DELETE FROM lexical_tokens")
         self.db.execute("DELETE FROM figures")
         self.db.execute("DELETE FROM units")
         self.db.execute("DELETE FROM passages")
         self.db.execute("DELETE FROM articles")
+
+    def tokenize_pending(self) -> list[tuple[str, list[str]]]:
+        """Lexical tokens for the passages that have none for this tokenizer yet, stored so
+        that later builds never tokenize them again; returns (search text, tokens) of each."""
+        rows = self.db.execute(
+            "SELECT p.pid, p.search_text FROM passages p LEFT JOIN lexical_tokens t "
+            "ON t.pid = p.pid AND t.tokenizer = ? WHERE t.pid IS NULL ORDER BY p.pid",
+            (self.lexical_tokenizer,),
+        ).fetchall()
+        tokenize = TOKENIZERS[self.lexical_tokenizer]
+        tokens = [tokenize(text) for _, text in rows]
+        self.db.executemany(
+            "INSERT OR REPLACE INTO lexical_tokens VALUES (?,?,?)",
+            [
+                (pid, self.lexical_tokenizer, json.dumps(toks, ensure_ascii=False))
+                for (pid, _), toks in zip(rows, tokens, strict=True)
+            ],
+        )
+        return [(text, toks) for (_, text), toks in zip(rows, tokens, strict=True)]
 
     # -- finishing -----------------------------------------------------------------------
     def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
@@ -200,9 +221,6 @@ class GenerationWriter:
         if len(vectors):
             index.add_with_ids(vectors, ids)
         return index
-
-    def passage_texts(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT search_text FROM passages ORDER BY pid")]
 
     def commit(
         self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
@@ -220,9 +238,12 @@ class GenerationWriter:
                 "run `shuzi index build --fresh`"
             )
         faiss.write_index(self._build_faiss(uids, vectors), str(self.folder / FAISS_NAME))
-        rows = self.db.execute("SELECT search_text FROM passages ORDER BY pid").fetchall()
+        self.tokenize_pending()
+        rows = self.db.execute(
+            "SELECT t.tokens FROM passages p JOIN lexical_tokens t ON t.pid = p.pid ORDER BY p.pid"
+        ).fetchall()
         lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
-        lexical.build([r[0] for r in rows])
+        lexical.build_from_tokens([json.loads(r[0]) for r in rows])
         lexical.save(self.folder / LEXICAL_DIR)
         if lexicon is not None:
             lexicon.save(self.folder)

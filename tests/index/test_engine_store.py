@@ -71,6 +71,39 @@ def test_add_embeds_only_new_passages_and_keeps_ids(tmp_path):
     assert {t: after[t] for t in before} == before
 
 
+def test_add_tokenizes_only_new_passages_and_bm25_matches_a_fresh_build(tmp_path, monkeypatch):
+    import index.writer
+
+    seen: list[str] = []
+    real = dict(index.writer.TOKENIZERS)
+
+    def counting(text: str) -> list[str]:
+        seen.append(text)
+        return real["jieba+bigram"](text)
+
+    monkeypatch.setitem(index.writer.TOKENIZERS, "jieba+bigram", counting)
+    engine = _engine(tmp_path)
+    engine.build([A])
+    assert len(seen) == 2  # A's two passages, once
+    seen.clear()
+    engine.add([B])
+    assert seen and all("湘潭" in t for t in seen)
+    engine.remove(["a"])
+    engine.add([A])
+    fresh = _engine(tmp_path / "fresh")
+    fresh.build([B, A])
+    question = "株洲有软件企业多少家"
+
+    def lexical(e: Engine) -> dict[str, float]:
+        gen = e.generation
+        scores = gen.lexical.scores(question)
+        texts = gen.passages([int(p) for p in gen.pids])
+        return {texts[int(p)].text: float(s) for p, s in zip(gen.pids, scores, strict=True)}
+
+    assert lexical(engine) == pytest.approx(lexical(fresh))
+    assert max(lexical(engine).values()) > 0
+
+
 def test_unchanged_add_changes_nothing(tmp_path):
     engine = _engine(tmp_path)
     engine.build([A])
