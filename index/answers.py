@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from corpus import Figure, Passage, normalize_for_search, resolve_period, split_sentences
 from index.layout import UNIT_SLOTS
-from index.questions import QuestionProfile, TermWeights, profile_question
+from index.questions import YEAR, QuestionProfile, TermWeights, profile_question
 from index.records import ArticleInfo, Hit
 
 # Calibrated on the no-answer and answerable questions of tests/fixtures (see README):
@@ -220,10 +220,7 @@ class AnswerBuilder:
     ) -> Answer:
         profile = profile_question(question)
         if self.should_abstain(profile, hits):
-            closest = tuple(
-                Citation(i + 1, h.pid, h.article, h.passage) for i, h in enumerate(hits[:3])
-            )
-            return Answer(question, profile.language, True, (), (), closest, tuple(hits))
+            return self._abstain(profile, hits)
         best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)
         # the answering passage leads; ranks follow the new order
         ordered = [
@@ -270,6 +267,16 @@ class AnswerBuilder:
                     text, af.citation, ((af.figure.start - start, af.figure.end - start),)
                 )
             )
+        scope = next((w for w in _WIDER_SCOPES if w in question), "")
+        if scope and not any(scope in s.text for s in sentences):
+            # 全省/全国: a total for the province or the country, not the city's figure
+            return self._abstain(profile, hits, _scope_notice(profile, scope))
+        if profile.years:
+            spoken = self._years_spoken(sentences, shown, best.hit.article)
+            if not set(profile.years) & spoken:
+                return self._abstain(
+                    profile, hits, _other_year_notice(profile, sorted(spoken, reverse=True))
+                )
         answer = Answer(
             question,
             profile.language,
@@ -283,10 +290,52 @@ class AnswerBuilder:
         verify_answer(answer)
         return answer
 
+    def _abstain(self, profile: QuestionProfile, hits: list[Hit], *notices: str) -> Answer:
+        closest = tuple(
+            Citation(i + 1, h.pid, h.article, h.passage) for i, h in enumerate(hits[:3])
+        )
+        return Answer(
+            profile.text, profile.language, True, (), (), closest, tuple(hits), notices=notices
+        )
+
+    def _years_spoken(
+        self,
+        sentences: Sequence[AnswerSentence],
+        shown: Sequence[AnswerFigure],
+        article: ArticleInfo,
+    ) -> set[str]:
+        """The years an answer speaks of: those its sentences write out, those of its figures'
+        periods (今年前三季度 is the article's year), and the article's year for a figure or
+        statement with no period of its own."""
+        years = {y for s in sentences for y in YEAR.findall(s.text)}
+        years |= {y for af in shown for y in YEAR.findall(af.period)}
+        if article.date[:4].isdigit() and (not shown or any(not af.period for af in shown)):
+            years.add(article.date[:4])
+        return years
+
     @staticmethod
     def _period(fig: Figure, article: ArticleInfo) -> str:
         year = int(article.date[:4]) if article.date[:4].isdigit() else None
         return resolve_period(fig.period, year=year, date=article.date)
+
+
+# Wider than the city the articles are about: a question about these wants their totals.
+_WIDER_SCOPES = ("全省", "全国", "全球", "全世界", "全中国")
+
+
+def _scope_notice(profile: QuestionProfile, scope: str) -> str:
+    if profile.language == "en":
+        return f"The articles give no figure for {scope} as a whole."
+    return f"文章里没有{scope}的数据。"
+
+
+def _other_year_notice(profile: QuestionProfile, spoken: Sequence[str]) -> str:
+    asked = "、".join(profile.years)
+    if profile.language == "en":
+        said = f"; the closest passage speaks of {', '.join(spoken)}" if spoken else ""
+        return f"The articles have nothing for {', '.join(profile.years)}{said}."
+    said = f"，最接近的段落说的是{'、'.join(spoken)}年" if spoken else ""
+    return f"文章里没有{asked}年的数据{said}。"
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")

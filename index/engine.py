@@ -133,7 +133,7 @@ class Engine:
         )
         return replace(
             answer,
-            notices=_notices(question),
+            notices=(*_notices(question), *answer.notices),
             generation=gen.number,
             latency_ms=(time.perf_counter() - t0) * 1000,
         )

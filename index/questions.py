@@ -62,6 +62,11 @@ class QuestionProfile:
     asks_change: bool = (
         False  # 增长, 比去年, grow: the answer is a change (增长17.8%, 提升2.5个百分点)
     )
+    years: tuple[str, ...] = ()  # years the question names (2021年, in 2019)
+
+
+# A year written out: 2021, 2021年; not a longer number, an amount or a count (2000亿元).
+YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.%亿万千百元个家台项人名位倍])")
 
 
 def _unit_hints(q: str) -> tuple[frozenset[str], str]:
@@ -124,7 +129,10 @@ def profile_question(text: str) -> QuestionProfile:
             lower,
         )
     )
-    return QuestionProfile(q, language, wants, units, kind, terms, places, asks_place, asks_change)
+    years = tuple(dict.fromkeys(YEAR.findall(q)))
+    return QuestionProfile(
+        q, language, wants, units, kind, terms, places, asks_place, asks_change, years
+    )
 
 
 class TermWeights:

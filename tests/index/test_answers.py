@@ -106,3 +106,25 @@ def test_english_words_bring_their_chinese_neighbours(real_engine):
     ).split()
     assert "软件" in expansion and ({"企业", "公司"} & set(expansion))
     assert lexicon.expand(real_engine.embedder, "株洲有多少软件企业？") == ""  # Chinese: untouched
+
+
+def test_a_year_the_articles_do_not_cover_abstains_and_says_which_year_they_do(real_engine):
+    other = real_engine.ask("株洲2023年数字经济规模是多少？")
+    assert other.abstained
+    assert other.notices == ("文章里没有2023年的数据，最接近的段落说的是2022年。",)
+    assert other.citations  # the closest passages are still shown
+    # a figure whose period is "今年" counts as the article's year
+    same = real_engine.ask("2022年株洲数字经济规模达到多少？")
+    assert not same.abstained and same.figures[0].figure.text == "1118亿元"
+    # a year written in the sentence that answers
+    named = real_engine.ask("株洲哪两年入选全国10个工业稳增长和转型升级成效明显市？")
+    assert not named.abstained and "2020、2021年" in named.sentences[0].text
+    english = real_engine.ask("What was Zhuzhou's digital economy worth in 2019?")
+    assert english.abstained and english.notices[0].startswith("The articles have nothing for 2019")
+
+
+def test_a_province_total_is_not_answered_with_a_city_figure(real_engine):
+    answer = real_engine.ask("湖南全省有多少家软件企业？")
+    assert answer.abstained and answer.notices == ("文章里没有全省的数据。",)
+    ranked = real_engine.ask("株洲数字经济占比在全省排第几？")  # 居全省前列: the sentence says it
+    assert not ranked.abstained and "全省" in ranked.sentences[0].text
