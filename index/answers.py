@@ -160,21 +160,34 @@ class AnswerBuilder:
             return True
         pool = hits[:SENTENCE_POOL]
         if profile.language == "en":
-            return max(h.dense for h in hits) < DENSE_FLOOR
-        coverages = [c for c in (self.coverage(profile, h) for h in pool) if c is not None]
-        if coverages and max(coverages) < COVERAGE_FLOOR:
-            return True
+            if max(h.dense for h in hits) < DENSE_FLOOR:
+                return True
+            places = [p for p in map(self._english_place, profile.place_readings) if p]
+        else:
+            coverages = [c for c in (self.coverage(profile, h) for h in pool) if c is not None]
+            if coverages and max(coverages) < COVERAGE_FLOOR:
+                return True
+            places = list(profile.places)
         # a place the question names must be in the passage that would answer it, unless the
         # place is in most passages (the city the articles are about)
         best = pool[0]
         context = best.article.title + best.passage.text
-        for place in profile.places:
+        for place in places:
             stem = re.sub(r"(?:省|市|县|区|自治区)$", "", place)
             if self.weights.weight(stem) == 0:
                 continue  # the city the articles are about
             if place not in context and stem not in context:
                 return True
         return False
+
+    def _english_place(self, readings: tuple[tuple[str, int], ...]) -> str:
+        """The place a pinyin word names: the reading the articles use (Zhuzhou is 株洲, not
+        株州), else the common one (Changsha: 长沙); rare readings (Huawei: 华威) are no place."""
+        in_corpus = [w for w, _ in readings if self.weights.df.get(w)]
+        if in_corpus:
+            return in_corpus[0]
+        word, freq = readings[0]
+        return word if freq >= _COMMON_PLACE_FREQ else ""
 
     def _candidates(
         self,
@@ -267,10 +280,11 @@ class AnswerBuilder:
                     text, af.citation, ((af.figure.start - start, af.figure.end - start),)
                 )
             )
-        scope = next((w for w in _WIDER_SCOPES if w in question), "")
-        if scope and not any(scope in s.text for s in sentences):
+        for asked, said in _WIDER_SCOPES:
             # 全省/全国: a total for the province or the country, not the city's figure
-            return self._abstain(profile, hits, _scope_notice(profile, scope))
+            m = asked.search(question)
+            if m and not any(w in s.text for s in sentences for w in said):
+                return self._abstain(profile, hits, _scope_notice(profile, m.group(0)))
         if profile.years:
             spoken = self._years_spoken(sentences, shown, best.hit.article)
             if not set(profile.years) & spoken:
@@ -319,13 +333,22 @@ class AnswerBuilder:
         return resolve_period(fig.period, year=year, date=article.date)
 
 
+# jieba's frequency above which a place reading of an English word counts (长沙 2708,
+# 湘潭 118, 茶陵 26) and below which it is more likely a word or name (华威 8 for Huawei).
+_COMMON_PLACE_FREQ = 20
+
 # Wider than the city the articles are about: a question about these wants their totals.
-_WIDER_SCOPES = ("全省", "全国", "全球", "全世界", "全中国")
+# (how a question asks for it, what the answering sentence must say)
+_WIDER_SCOPES = (
+    (re.compile(r"全省|\b(?:province|provincial)\b", re.I), ("全省", "省")),
+    (re.compile(r"全国|全中国|\b(?:nationwide|whole country)\b", re.I), ("全国",)),
+    (re.compile(r"全球|全世界|\b(?:worldwide|global)\b", re.I), ("全球", "全世界", "世界")),
+)
 
 
 def _scope_notice(profile: QuestionProfile, scope: str) -> str:
     if profile.language == "en":
-        return f"The articles give no figure for {scope} as a whole."
+        return f"The articles give no figure for the {scope.lower()} as a whole."
     return f"文章里没有{scope}的数据。"
 
 

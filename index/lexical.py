@@ -67,6 +67,11 @@ def dictionary_tags() -> dict[str, str]:
     return dict(jieba.posseg.dt.word_tag_tab)
 
 
+def jieba_frequencies() -> dict[str, int]:
+    """jieba's dictionary word frequencies."""
+    return _jieba().dt.FREQ  # type: ignore[no-any-return]
+
+
 def jieba_words(text: str, tokens: Sequence[str], tokenizer: str) -> list[str]:
     """A passage's jieba words: read off its lexical tokens when the tokenizer is jieba's
     (so a build segments each passage once), segmented here otherwise."""

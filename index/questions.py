@@ -12,9 +12,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from index.crosslingual import english_words
-from index.lexical import jieba_tokens, jieba_words_with_tags
+from index.lexical import (
+    dictionary_tags,
+    jieba_frequencies,
+    jieba_tokens,
+    jieba_words_with_tags,
+)
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ZH_QUESTION_WORDS = re.compile(
@@ -63,6 +69,9 @@ class QuestionProfile:
         False  # 增长, 比去年, grow: the answer is a change (增长17.8%, 提升2.5个百分点)
     )
     years: tuple[str, ...] = ()  # years the question names (2021年, in 2019)
+    # English: per capitalized word that reads as a Chinese place in pinyin (Changsha), the
+    # places it may be, most common first, with jieba's word frequency
+    place_readings: tuple[tuple[tuple[str, int], ...], ...] = ()
 
 
 # A year written out: 2021, 2021年; not a longer number, an amount or a count (2000亿元).
@@ -130,9 +139,34 @@ def profile_question(text: str) -> QuestionProfile:
         )
     )
     years = tuple(dict.fromkeys(YEAR.findall(q)))
+    readings = english_place_readings(q) if language == "en" else ()
     return QuestionProfile(
-        q, language, wants, units, kind, terms, places, asks_place, asks_change, years
+        q, language, wants, units, kind, terms, places, asks_place, asks_change, years, readings
     )
+
+
+_EN_PROPER = re.compile(r"\b([A-Z][a-z]+)(?:'s)?\b")
+
+
+@cache
+def _places_by_pinyin() -> dict[str, tuple[tuple[str, int], ...]]:
+    """jieba's place names (ns, two characters or more) keyed by toneless pinyin."""
+    from pypinyin import lazy_pinyin
+
+    freq = jieba_frequencies()
+    by_key: dict[str, list[tuple[str, int]]] = {}
+    for word, tag in dictionary_tags().items():
+        if tag == "ns" and len(word) > 1:
+            key = "".join(lazy_pinyin(word))
+            by_key.setdefault(key, []).append((word, freq.get(word, 0)))
+    return {k: tuple(sorted(v, key=lambda wf: -wf[1])) for k, v in by_key.items()}
+
+
+def english_place_readings(question: str) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """Capitalized words that read as Chinese places: Changsha -> 长沙, Zhuzhou -> 株洲/株州."""
+    places = _places_by_pinyin()
+    found = (places.get(w.lower()) for w in dict.fromkeys(_EN_PROPER.findall(question)))
+    return tuple(r for r in found if r)
 
 
 class TermWeights:

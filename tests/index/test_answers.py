@@ -128,3 +128,15 @@ def test_a_province_total_is_not_answered_with_a_city_figure(real_engine):
     assert answer.abstained and answer.notices == ("文章里没有全省的数据。",)
     ranked = real_engine.ask("株洲数字经济占比在全省排第几？")  # 居全省前列: the sentence says it
     assert not ranked.abstained and "全省" in ranked.sentences[0].text
+
+
+def test_english_questions_about_another_place_abstain(real_engine):
+    assert real_engine.ask("How big is Changsha's digital economy?").abstained
+    assert real_engine.ask("What is the GDP of Beijing?").abstained
+    own = real_engine.ask("How large is Zhuzhou's digital economy?")
+    assert not own.abstained and own.figures[0].figure.text == "1118亿元"
+    # Huawei reads as the rare place 华威 in pinyin: not taken for a place
+    assert not real_engine.ask("Which company in Zhuzhou works with Huawei?").abstained
+    province = real_engine.ask("How many software companies are there in Hunan province?")
+    assert province.abstained
+    assert province.notices == ("The articles give no figure for the province as a whole.",)
