@@ -20,15 +20,39 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
-class ActivityLog:
-    """Thread-safe; `path=None` keeps everything in memory (tests)."""
+PRUNE_EVERY = 1000  # questions recorded between two prunings
 
-    def __init__(self, path: Path | None = None) -> None:
+
+class ActivityLog:
+    """Thread-safe; `path=None` keeps everything in memory (tests).
+
+    Questions older than `keep_days` (and their feedback) are deleted when the log opens and
+    every PRUNE_EVERY questions after, so the file and the stats stay bounded.
+    """
+
+    def __init__(self, path: Path | None = None, *, keep_days: float | None = None) -> None:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
+        self.keep_days = keep_days
+        self._since_prune = 0
+        self.prune()
+
+    def prune(self, *, now: float | None = None) -> int:
+        """Delete questions older than keep_days and their feedback; returns how many."""
+        if self.keep_days is None:
+            return 0
+        cutoff = (now or time.time()) - self.keep_days * 86400
+        with self._lock, self._db:
+            self._db.execute(
+                "DELETE FROM feedback WHERE qid IN (SELECT qid FROM questions WHERE asked_at < ?)",
+                (cutoff,),
+            )
+            n = self._db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
+            self._since_prune = 0
+        return n
 
     def record_question(
         self,
@@ -46,7 +70,11 @@ class ActivityLog:
                 "generation, asked_at) VALUES (?,?,?,?,?,?,?)",
                 (user_id, chat_id, question, int(answered), latency_ms, generation, time.time()),
             )
-            return int(cur.lastrowid or 0)
+            qid = int(cur.lastrowid or 0)
+            self._since_prune += 1
+        if self._since_prune >= PRUNE_EVERY:
+            self.prune()
+        return qid
 
     def question(self, qid: int) -> str | None:
         with self._lock:

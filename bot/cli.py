@@ -318,7 +318,9 @@ def bot() -> None:
         engine = build_engine(settings)
         engine.generation  # noqa: B018 -- load and verify the index before going online
         engine.warm_up()  # first-call costs are paid before the first user arrives
-        activity = ActivityLog(settings.data_dir / "bot.sqlite")
+        activity = ActivityLog(
+            settings.data_dir / "bot.sqlite", keep_days=settings.activity_keep_days
+        )
         application = build_application(settings, engine, activity)
         if settings.webhook_url:
             if settings.webhook_secret is None:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     telegram_max_retries: int = Field(3, ge=0, description="retries after a 429 RetryAfter")
     max_concurrent_updates: int = Field(8, ge=1)
     user_quota_per_minute: int = Field(20, ge=1, description="questions per user per minute")
+    activity_keep_days: float | None = Field(
+        90.0, gt=0, description="days the bot keeps questions and feedback in bot.sqlite"
+    )
     progress_every_s: float = Field(3.0, ge=0, description="editors' build progress updates")
     webhook_url: str | None = Field(
         None, description="public https URL: webhook mode instead of polling"

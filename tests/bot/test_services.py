@@ -56,3 +56,24 @@ def test_activity_log_stats_and_feedback():
     assert stats["questions"] == 2 and stats["answer_rate"] == 0.5
     assert (stats["thumbs_up"], stats["thumbs_down"]) == (0, 1)
     assert log.question(q1) == "a" and log.question(999) is None
+
+
+def test_activity_log_forgets_old_questions_and_their_feedback():
+    log = ActivityLog(keep_days=30)
+    old = log.record_question(
+        user_id=1, chat_id=1, question="old", answered=True, latency_ms=5, generation=1
+    )
+    log.record_feedback(old, 1, 1)
+    new = log.record_question(
+        user_id=1, chat_id=1, question="new", answered=True, latency_ms=5, generation=1
+    )
+    import time
+
+    assert log.prune(now=time.time() + 10 * 86400) == 0  # nothing is 30 days old yet
+    with log._db:
+        log._db.execute(
+            "UPDATE questions SET asked_at = asked_at - 31 * 86400 WHERE qid = ?", (old,)
+        )
+    assert log.prune() == 1
+    assert log.question(old) is None and log.question(new) == "new"
+    assert log.stats()["questions"] == 1 and log.stats()["thumbs_up"] == 0
