@@ -27,7 +27,7 @@ MAX_TERMS = 50_000
 SIMILARITY_FLOOR = 0.88
 PER_WORD = 2
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&]*(?:-[A-Za-z]+)*|\d+")
+_EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&]*(?:-[A-Za-z]+)*|\d+[A-Za-z]+|\d+(?:\.\d+)?")
 # jieba's tags of words an English question does not ask for: adverbs, conjunctions,
 # prepositions, pronouns, numerals and quantities, time and direction words, particles.
 _FUNCTION_TAGS = frozenset("cdpmqrtfuyeo")
@@ -123,10 +123,14 @@ class TermLexicon:
         words = english_words(question)
         if not words or not self.terms:
             return ""
-        return self.expand_vectors(embedder.embed_queries(words))
+        return self.expand_vectors(embedder.embed_queries(words), words)
 
-    def expand_vectors(self, word_vectors: np.ndarray) -> str:
-        """The same, from the English words' vectors (embedded with the question in one call)."""
+    def expand_vectors(self, word_vectors: np.ndarray, words: Sequence[str] = ()) -> str:
+        """The same, from the English words' vectors (embedded with the question in one call).
+
+        The words themselves join the query too: the Chinese text writes 5G, GDP, APP or
+        IGBT as they are, and BM25 ignores the words it has never seen.
+        """
         if not len(word_vectors) or not self.terms:
             return ""
         sims = word_vectors.astype(np.float32) @ self.vectors.T.astype(np.float32)
@@ -135,7 +139,7 @@ class TermLexicon:
             for i in np.argsort(-row)[:PER_WORD]:
                 if row[i] >= SIMILARITY_FLOOR:
                     chosen.append(self.terms[i])
-        return " ".join(dict.fromkeys(chosen))
+        return " ".join(dict.fromkeys([*chosen, *words]))
 
     def save(self, folder: Path) -> None:
         (folder / TERMS_JSON).write_text(json.dumps(self.terms, ensure_ascii=False))

@@ -106,6 +106,8 @@ def test_english_words_bring_their_chinese_neighbours(real_engine):
     ).split()
     assert "软件" in expansion and ({"企业", "公司"} & set(expansion))
     assert lexicon.expand(real_engine.embedder, "株洲有多少软件企业？") == ""  # Chinese: untouched
+    # words the Chinese text writes as they are (5G, GDP) join the BM25 query themselves
+    assert "5G" in lexicon.expand(real_engine.embedder, "How many 5G base stations?").split()
 
 
 def test_a_year_the_articles_do_not_cover_abstains_and_says_which_year_they_do(real_engine):
