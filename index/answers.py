@@ -121,6 +121,9 @@ class _Candidate:
 _LOCATION = re.compile(r"位于|坐落|地处|落户|选址|在[\u4e00-\u9fff]{1,8}(?:区|市|县|园|省)")
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _norm(text: str) -> str:
     return normalize_for_search(text)
 
@@ -134,8 +137,8 @@ def _figure_score(fig: Figure, profile: QuestionProfile, weights: TermWeights) -
         if fig.kind == "points" and profile.kind == "percent":
             unit_ok = 1.0
         unit_ok = unit_ok * 0.7 + (0.3 if fig.change else 0.0)
-    if profile.language == "en":
-        return unit_ok
+    if profile.language == "en" and not any(map(_CJK.search, profile.terms)):
+        return unit_ok  # nothing to read the figure's label with
     cov = weights.coverage(profile.terms, _norm(f"{fig.metric} {fig.subject} {fig.change}"))
     score = 0.6 * (cov or 0.0) + 0.4 * unit_ok
     return score * 0.5 if fig.modifier else score
@@ -230,8 +233,13 @@ class AnswerBuilder:
         figures: dict[int, list[Figure]],
         units: dict[int, float],
         same_metric: Callable[[str], list[tuple[Hit, Figure]]] | None = None,
+        translations: Sequence[str] = (),
     ) -> Answer:
+        """`translations`: an English question's words rendered in Chinese (the retriever's
+        lexicon); they stand in for its terms when figures are weighed."""
         profile = profile_question(question)
+        if profile.language == "en" and translations:
+            profile = dataclasses.replace(profile, terms=tuple(translations))
         if self.should_abstain(profile, hits):
             return self._abstain(profile, hits)
         best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)

@@ -26,6 +26,7 @@ TERMS_NPY = "terms.npy"
 MAX_TERMS = 50_000
 SIMILARITY_FLOOR = 0.88
 PER_WORD = 2
+TRANSLATION_FLOOR = 0.85
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&]*(?:-[A-Za-z]+)*|\d+[A-Za-z]+|\d+(?:\.\d+)?")
 # jieba's tags of words an English question does not ask for: adverbs, conjunctions,
@@ -140,6 +141,21 @@ class TermLexicon:
                 if row[i] >= SIMILARITY_FLOOR:
                     chosen.append(self.terms[i])
         return " ".join(dict.fromkeys([*chosen, *words]))
+
+    def translations(self, word_vectors: np.ndarray, words: Sequence[str]) -> tuple[str, ...]:
+        """Likely Chinese renderings of the English words, for reading figures' labels: the
+        two nearest corpus words of each word whose nearest is at TRANSLATION_FLOOR or above
+        (live-streaming: 视频 0.87, 直播 0.85), plus the words themselves in lower case (5g,
+        gdp), as the text is searched. Looser than the BM25 expansion: a wrong word here only
+        weighs a figure's label, not which passages are found."""
+        out: list[str] = [w.lower() for w in words if w.isascii()]
+        if len(word_vectors) and self.terms:
+            sims = word_vectors.astype(np.float32) @ self.vectors.T.astype(np.float32)
+            for row in sims:
+                top = np.argsort(-row)[:PER_WORD]
+                if row[top[0]] >= TRANSLATION_FLOOR:
+                    out.extend(self.terms[i] for i in top)
+        return tuple(dict.fromkeys(out))
 
     def save(self, folder: Path) -> None:
         (folder / TERMS_JSON).write_text(json.dumps(self.terms, ensure_ascii=False))

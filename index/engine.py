@@ -135,7 +135,12 @@ class Engine:
             ]
 
         answer = self._answer_builder(gen).build(
-            question.text, hits, figures=figures, units=signals.units, same_metric=same_metric
+            question.text,
+            hits,
+            figures=figures,
+            units=signals.units,
+            same_metric=same_metric,
+            translations=signals.translations,
         )
         return replace(
             answer,

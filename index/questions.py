@@ -125,7 +125,8 @@ def profile_question(text: str) -> QuestionProfile:
         wants = bool(
             re.search(
                 r"how many|how much|what share|what percentage|what proportion|"
-                r"rate|how large|how big|rank|number of|size",
+                r"rate|how large|how big|rank|number of|size|intensity|ratio|coverage|"
+                r"growth|revenue|output|value|scale|worth|total",
                 lower,
             )
         )

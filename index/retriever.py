@@ -41,6 +41,7 @@ class Signals:
     lexical: np.ndarray
     units: dict[int, float] = field(default_factory=dict)  # dense score of each unit seen
     cross_lingual: bool = False  # an English question, BM25 over its expansion
+    translations: tuple[str, ...] = ()  # an English question's words, rendered in Chinese
 
 
 class HybridRetriever:
@@ -69,6 +70,7 @@ class HybridRetriever:
             if pid >= 0 and float(score) > dense.get(int(pid), -2.0):
                 dense[int(pid)] = float(score)
         expansion = gen.lexicon.expand_vectors(vectors[1:], words) if gen.lexicon and words else ""
+        translations = gen.lexicon.translations(vectors[1:], words) if gen.lexicon else ()
         lexical_all = gen.lexical.scores(expansion or question)
         top_lex = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
         cand = set(dense) | {int(gen.pids[i]) for i in top_lex if lexical_all[i] > 0}
@@ -77,7 +79,12 @@ class HybridRetriever:
         dense_arr = np.array([dense.get(int(p), floor) for p in pids], dtype=np.float32)
         rows = np.searchsorted(gen.pids, pids)
         return Signals(
-            pids, dense_arr, lexical_all[rows].astype(np.float32), units, bool(expansion)
+            pids,
+            dense_arr,
+            lexical_all[rows].astype(np.float32),
+            units,
+            bool(expansion),
+            translations,
         )
 
     def fuse(self, sig: Signals) -> np.ndarray:
