@@ -106,8 +106,7 @@ class Engine:
     def _answer_builder(self, gen: Generation) -> AnswerBuilder:
         cached = self._builders.get(gen.number)
         if cached is None:
-            texts = (r[0] for r in gen.query("SELECT search_text FROM passages"))
-            cached = AnswerBuilder(TermWeights(texts))
+            cached = AnswerBuilder(TermWeights(words=gen.passage_words()))
             self._builders = {gen.number: cached}  # one generation serves at a time
         return cached
 

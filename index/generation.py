@@ -23,7 +23,7 @@ from index.layout import (
     figure_from_row,
     passage_from_row,
 )
-from index.lexical import LexicalIndex
+from index.lexical import LexicalIndex, jieba_tokens, jieba_words
 from index.records import ArticleInfo
 
 
@@ -64,6 +64,28 @@ class Generation:
                 content_hash=r["content_hash"],
                 passages=r["n"],
             )
+
+    def passage_words(self) -> Iterator[list[str]]:
+        """Each passage's jieba words: read off the stored lexical tokens when the index was
+        built with a jieba tokenizer (no segmenting at load, which matters for big archives),
+        segmented from the search text otherwise."""
+        tokenizer = self.manifest.lexical_tokenizer
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT p.search_text, t.tokens FROM passages p LEFT JOIN lexical_tokens t "
+                    "ON t.pid = p.pid AND t.tokenizer = ? ORDER BY p.pid",
+                    (tokenizer,),
+                ).fetchall()
+            except sqlite3.OperationalError:  # built before tokens were stored
+                rows = self._db.execute(
+                    "SELECT search_text, NULL FROM passages ORDER BY pid"
+                ).fetchall()
+        for text, tokens in rows:
+            if tokens is None:
+                yield jieba_tokens(text)
+            else:
+                yield jieba_words(text, json.loads(tokens), tokenizer)
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         if not pids:

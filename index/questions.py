@@ -177,12 +177,16 @@ class TermWeights:
     different word segmentation of question and text does not hide it.
     """
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str] = (), *, words: Iterable[list[str]] = ()) -> None:
+        """From passage texts (segmented here) or from their jieba words."""
         self.df: Counter[str] = Counter()
         self.n = 0
         for text in texts:
             self.n += 1
             self.df.update(set(jieba_tokens(text)))
+        for passage_words in words:
+            self.n += 1
+            self.df.update(set(passage_words))
 
     def weight(self, term: str) -> float:
         df = self.df.get(term, 0)

@@ -295,3 +295,30 @@ def test_readers_are_served_from_the_old_generation_while_a_build_runs(tmp_path)
     release.set()
     builder.join(10)
     assert slow.generation.number == 2 and set(slow.generation.articles) == {"a", "b"}
+
+
+def test_term_weights_from_stored_tokens_equal_those_from_the_texts(tmp_path):
+    from index.questions import TermWeights
+
+    engine = _engine(tmp_path)
+    engine.build([A, B])
+    gen = engine.generation
+    texts = [r[0] for r in gen.query("SELECT search_text FROM passages")]
+    from_texts, from_tokens = TermWeights(texts), TermWeights(words=gen.passage_words())
+    assert from_tokens.n == from_texts.n == 4
+    assert from_tokens.df == from_texts.df and from_texts.df["株洲"] == 2
+
+
+def test_a_generation_built_before_tokens_were_stored_still_gives_words(tmp_path):
+    import sqlite3
+
+    from index.generation import Generation
+
+    engine = _engine(tmp_path)
+    engine.build([A])
+    gen = engine.generation
+    expected = list(gen.passage_words())
+    with sqlite3.connect(gen.folder / SQLITE_NAME) as db:
+        db.execute("DROP TABLE lexical_tokens")
+    old = Generation(gen.folder, gen.manifest)
+    assert [set(w) for w in old.passage_words()] == [set(w) for w in expected]
