@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from corpus import Figure, Passage, normalize_for_search, resolve_period, split_sentences
 from index.layout import UNIT_SLOTS
+from index.lexical import CJK
 from index.questions import YEAR, QuestionProfile, TermWeights, profile_question
 from index.records import ArticleInfo, Hit
 
@@ -121,9 +122,6 @@ class _Candidate:
 _LOCATION = re.compile(r"位于|坐落|地处|落户|选址|在[\u4e00-\u9fff]{1,8}(?:区|市|县|园|省)")
 
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
 def _norm(text: str) -> str:
     return normalize_for_search(text)
 
@@ -137,7 +135,7 @@ def _figure_score(fig: Figure, profile: QuestionProfile, weights: TermWeights) -
         if fig.kind == "points" and profile.kind == "percent":
             unit_ok = 1.0
         unit_ok = unit_ok * 0.7 + (0.3 if fig.change else 0.0)
-    if profile.language == "en" and not any(map(_CJK.search, profile.terms)):
+    if profile.language == "en" and not any(map(CJK.search, profile.terms)):
         return unit_ok  # nothing to read the figure's label with
     cov = weights.coverage(profile.terms, _norm(f"{fig.metric} {fig.subject} {fig.change}"))
     score = 0.6 * (cov or 0.0) + 0.4 * unit_ok

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedder import Embedder
-from index.lexical import dictionary_tags
+from index.lexical import CJK, dictionary_tags
 
 TERMS_JSON = "terms.json"
 TERMS_NPY = "terms.npy"
@@ -27,7 +27,6 @@ MAX_TERMS = 50_000
 SIMILARITY_FLOOR = 0.88
 PER_WORD = 2
 TRANSLATION_FLOOR = 0.85
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&]*(?:-[A-Za-z]+)*|\d+[A-Za-z]+|\d+(?:\.\d+)?")
 # jieba's tags of words an English question does not ask for: adverbs, conjunctions,
 # prepositions, pronouns, numerals and quantities, time and direction words, particles.
@@ -101,65 +100,58 @@ def vocabulary(documents: Iterable[Sequence[str]], *, max_terms: int = MAX_TERMS
         counts.update(
             w
             for w in set(words)
-            if len(w) >= 2 and _CJK.search(w) and tags.get(w, "x")[:1] not in _FUNCTION_TAGS
+            if len(w) >= 2 and CJK.search(w) and tags.get(w, "x")[:1] not in _FUNCTION_TAGS
         )
     return sorted(t for t, _ in counts.most_common(max_terms))
 
 
 def english_words(question: str) -> list[str]:
-    if _CJK.search(question):
+    if CJK.search(question):
         return []
     return [w for w in dict.fromkeys(_EN_WORD.findall(question)) if w.lower() not in _EN_STOP]
 
 
 class TermLexicon:
-    """Corpus words and their vectors (float16 on disk and in memory)."""
+    """Corpus words and their vectors (float16 on disk, float32 in memory for the products)."""
 
     def __init__(self, terms: list[str], vectors: np.ndarray) -> None:
         self.terms = terms
-        self.vectors = vectors.astype(np.float16)
+        self.vectors = np.asarray(vectors, dtype=np.float32)
 
     def expand(self, embedder: Embedder, question: str) -> str:
         """The corpus words nearest to the question's English words, as a BM25 query."""
         words = english_words(question)
         if not words or not self.terms:
             return ""
-        return self.expand_vectors(embedder.embed_queries(words), words)
+        return self.read(embedder.embed_queries(words), words)[0]
 
-    def expand_vectors(self, word_vectors: np.ndarray, words: Sequence[str] = ()) -> str:
-        """The same, from the English words' vectors (embedded with the question in one call).
+    def read(self, word_vectors: np.ndarray, words: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """What an English question's words (and their vectors, embedded with the question
+        in one call) bring, from one product with the lexicon:
 
-        The words themselves join the query too: the Chinese text writes 5G, GDP, APP or
-        IGBT as they are, and BM25 ignores the words it has never seen.
+        - the BM25 query: each word's PER_WORD nearest corpus words at SIMILARITY_FLOOR or
+          above, and the words themselves (the Chinese text writes 5G, GDP, APP or IGBT as
+          they are; BM25 ignores words it has never seen);
+        - the translations, for reading figures' labels: the PER_WORD nearest corpus words of
+          each word whose nearest is at TRANSLATION_FLOOR or above (live-streaming: 视频 0.87,
+          直播 0.85), and the words in lower case (5g, gdp), as the text is searched. Looser
+          than the BM25 query: a wrong word there only weighs a label, not what is found.
         """
-        if not len(word_vectors) or not self.terms:
-            return ""
-        sims = word_vectors.astype(np.float32) @ self.vectors.T.astype(np.float32)
         chosen: list[str] = []
-        for row in sims:
-            for i in np.argsort(-row)[:PER_WORD]:
-                if row[i] >= SIMILARITY_FLOOR:
-                    chosen.append(self.terms[i])
-        return " ".join(dict.fromkeys([*chosen, *words]))
-
-    def translations(self, word_vectors: np.ndarray, words: Sequence[str]) -> tuple[str, ...]:
-        """Likely Chinese renderings of the English words, for reading figures' labels: the
-        two nearest corpus words of each word whose nearest is at TRANSLATION_FLOOR or above
-        (live-streaming: 视频 0.87, 直播 0.85), plus the words themselves in lower case (5g,
-        gdp), as the text is searched. Looser than the BM25 expansion: a wrong word here only
-        weighs a figure's label, not which passages are found."""
-        out: list[str] = [w.lower() for w in words if w.isascii()]
+        translated: list[str] = [w.lower() for w in words if w.isascii()]
         if len(word_vectors) and self.terms:
-            sims = word_vectors.astype(np.float32) @ self.vectors.T.astype(np.float32)
+            sims = np.asarray(word_vectors, dtype=np.float32) @ self.vectors.T
             for row in sims:
                 top = np.argsort(-row)[:PER_WORD]
+                chosen.extend(self.terms[i] for i in top if row[i] >= SIMILARITY_FLOOR)
                 if row[top[0]] >= TRANSLATION_FLOOR:
-                    out.extend(self.terms[i] for i in top)
-        return tuple(dict.fromkeys(out))
+                    translated.extend(self.terms[i] for i in top)
+        expansion = " ".join(dict.fromkeys([*chosen, *words])) if chosen or words else ""
+        return expansion, tuple(dict.fromkeys(translated))
 
     def save(self, folder: Path) -> None:
         (folder / TERMS_JSON).write_text(json.dumps(self.terms, ensure_ascii=False))
-        np.save(folder / TERMS_NPY, self.vectors)
+        np.save(folder / TERMS_NPY, self.vectors.astype(np.float16))
 
     @classmethod
     def load(cls, folder: Path) -> TermLexicon | None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from index.lexical import CJK
 from index.records import Hit
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 class Expect(BaseModel):
@@ -33,7 +31,7 @@ class Fixture(BaseModel):
 
     @property
     def language(self) -> str:
-        return "zh" if _CJK.search(self.question) else "en"
+        return "zh" if CJK.search(self.question) else "en"
 
 
 def load_fixtures(path: Path) -> list[Fixture]:

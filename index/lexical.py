@@ -17,6 +17,8 @@ from corpus import normalize_for_search
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+# A Chinese character (the CJK Unified Ideographs block): tells Chinese text from English.
+CJK = re.compile(r"[\u4e00-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 _TOKEN_CHAR = re.compile(r"[\w\u3400-\u9fff]")

@@ -16,13 +16,13 @@ from functools import cache
 
 from index.crosslingual import english_words
 from index.lexical import (
+    CJK,
     dictionary_tags,
     jieba_frequencies,
     jieba_tokens,
     jieba_words_with_tags,
 )
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _ZH_QUESTION_WORDS = re.compile(
     r"(?:多少|几)(?:个百分点|台套|[个家台项条座名位核人次年倍元])?|哪些|哪个|哪家|哪里|哪儿|哪|"
     r"什么|怎么样|怎样|如何|是否|吗|呢|谁|第几|多大|多高|多长|多久|请问|一下|一共|到底|"
@@ -105,7 +105,7 @@ def _unit_hints(q: str) -> tuple[frozenset[str], str]:
 
 def profile_question(text: str) -> QuestionProfile:
     q = text.strip()
-    language = "zh" if _CJK.search(q) else "en"
+    language = "zh" if CJK.search(q) else "en"
     lower = q.lower()
     places: tuple[str, ...] = ()
     if language == "zh":

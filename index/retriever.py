@@ -69,8 +69,9 @@ class HybridRetriever:
         for pid, score in zip(unit_pid(dense_ids[0]), dense_scores[0], strict=True):
             if pid >= 0 and float(score) > dense.get(int(pid), -2.0):
                 dense[int(pid)] = float(score)
-        expansion = gen.lexicon.expand_vectors(vectors[1:], words) if gen.lexicon and words else ""
-        translations = gen.lexicon.translations(vectors[1:], words) if gen.lexicon else ()
+        expansion, translations = (
+            gen.lexicon.read(vectors[1:], words) if gen.lexicon and words else ("", ())
+        )
         lexical_all = gen.lexical.scores(expansion or question)
         top_lex = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
         cand = set(dense) | {int(gen.pids[i]) for i in top_lex if lexical_all[i] > 0}
