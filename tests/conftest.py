@@ -50,3 +50,20 @@ def real_engine(
 
 def make_article(article_id: str, body: str, **meta: object) -> Article:
     return Article(id=article_id, title=str(meta.pop("title", article_id)), body=body, **meta)  # type: ignore[arg-type]
+
+
+class CountingEmbedder(HashEmbedder):
+    """The fake embedder, recording what it was asked to embed: passages and queries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []  # passages
+        self.asked: list[str] = []  # queries (questions, lexicon words)
+
+    def embed_passages(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
+        self.embedded.extend(texts)
+        return super().embed_passages(texts, progress=progress)
+
+    def embed_queries(self, texts, *, batch_size=None):  # type: ignore[no-untyped-def]
+        self.asked.extend(texts)
+        return super().embed_queries(texts, batch_size=batch_size)

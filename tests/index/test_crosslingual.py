@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from index import HashEmbedder
 from index.crosslingual import build_lexicon, vocabulary
 from index.lexical import jieba_tokens
+from tests.conftest import CountingEmbedder
 
 
 def test_vocabulary_keeps_content_words_and_new_terms_and_drops_function_words():
@@ -14,16 +14,6 @@ def test_vocabulary_keeps_content_words_and_new_terms_and_drops_function_words()
     assert {"目前", "已经", "通过", "以及"}.isdisjoint(vocab)  # t, d, p, c in jieba's dictionary
     assert "赋能" in vocab  # not in jieba's dictionary: a term worth keeping
     assert all(len(w) >= 2 for w in vocab) and vocab == sorted(vocab)
-
-
-class CountingEmbedder(HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: list[str] = []
-
-    def embed_queries(self, texts, *, batch_size=None):  # type: ignore[no-untyped-def]
-        self.asked.extend(texts)
-        return super().embed_queries(texts, batch_size=batch_size)
 
 
 def test_incremental_lexicon_embeds_only_new_words():

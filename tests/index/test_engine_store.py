@@ -18,20 +18,10 @@ from index import (
     IndexStore,
 )
 from index.store import FAISS_NAME, MANIFEST_NAME, SQLITE_NAME
-from tests.conftest import make_article
+from tests.conftest import CountingEmbedder, make_article
 
 A = make_article("a", "株洲数字经济规模1118亿元，占GDP比重达42%。\n\n株洲有软件企业164家。")
 B = make_article("b", "湘潭新闻：测试文章，纯属虚构。\n\n湘潭有虚构企业12家。")
-
-
-class CountingEmbedder(HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded: list[str] = []
-
-    def embed_passages(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
-        self.embedded.extend(texts)
-        return super().embed_passages(texts, progress=progress)
 
 
 class ExplodingEmbedder(HashEmbedder):
