@@ -156,30 +156,36 @@ class AnswerBuilder:
         context = " ".join((hit.article.title, *hit.passage.section_path, hit.passage.text))
         return self.weights.coverage(profile.terms, _norm(context))
 
-    def should_abstain(self, profile: QuestionProfile, hits: list[Hit]) -> bool:
+    def abstention(self, profile: QuestionProfile, hits: list[Hit]) -> tuple[str, ...] | None:
+        """None when the hits may answer; else the notices that say why not (none when the
+        articles simply do not cover the question)."""
         if not hits:
-            return True
+            return ()
         pool = hits[:SENTENCE_POOL]
         if profile.language == "en":
             if max(h.dense for h in hits) < DENSE_FLOOR:
-                return True
-            places = [p for p in map(self._english_place, profile.place_readings) if p]
+                return ()
+            places = [
+                (f"{word} ({place})", place)
+                for word, readings in profile.place_readings
+                if (place := self._english_place(readings))
+            ]
         else:
             coverages = [c for c in (self.coverage(profile, h) for h in pool) if c is not None]
             if coverages and max(coverages) < COVERAGE_FLOOR:
-                return True
-            places = list(profile.places)
+                return ()
+            places = [(place, place) for place in profile.places]
         # a place the question names must be in the passage that would answer it, unless the
         # place is in most passages (the city the articles are about)
         best = pool[0]
         context = best.article.title + best.passage.text
-        for place in places:
+        for label, place in places:
             stem = re.sub(r"(?:省|市|县|区|自治区)$", "", place)
             if self.weights.weight(stem) == 0:
                 continue  # the city the articles are about
             if place not in context and stem not in context:
-                return True
-        return False
+                return (_place_notice(profile, label),)
+        return None
 
     def _english_place(self, readings: tuple[tuple[str, int], ...]) -> str:
         """The place a pinyin word names: the reading the articles use (Zhuzhou is 株洲, not
@@ -238,8 +244,9 @@ class AnswerBuilder:
         profile = profile_question(question)
         if profile.language == "en" and translations:
             profile = dataclasses.replace(profile, terms=tuple(translations))
-        if self.should_abstain(profile, hits):
-            return self._abstain(profile, hits)
+        why = self.abstention(profile, hits)
+        if why is not None:
+            return self._abstain(profile, hits, *why)
         best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)
         # the answering passage leads; ranks follow the new order
         ordered = [
@@ -350,6 +357,12 @@ _WIDER_SCOPES = (
     (re.compile(r"全国|全中国|\b(?:nationwide|whole country)\b", re.I), ("全国",)),
     (re.compile(r"全球|全世界|\b(?:worldwide|global)\b", re.I), ("全球", "全世界", "世界")),
 )
+
+
+def _place_notice(profile: QuestionProfile, place: str) -> str:
+    if profile.language == "en":
+        return f"The closest passages say nothing about {place}."
+    return f"最接近的段落没有说到{place}。"
 
 
 def _scope_notice(profile: QuestionProfile, scope: str) -> str:

@@ -69,9 +69,9 @@ class QuestionProfile:
         False  # 增长, 比去年, grow: the answer is a change (增长17.8%, 提升2.5个百分点)
     )
     years: tuple[str, ...] = ()  # years the question names (2021年, in 2019)
-    # English: per capitalized word that reads as a Chinese place in pinyin (Changsha), the
-    # places it may be, most common first, with jieba's word frequency
-    place_readings: tuple[tuple[tuple[str, int], ...], ...] = ()
+    # English: each capitalized word that reads as a Chinese place in pinyin (Changsha), with
+    # the places it may be, most common first, and their jieba word frequencies
+    place_readings: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
 
 
 # A year written out: 2021, 2021年; not a longer number, an amount or a count (2000亿元).
@@ -163,11 +163,13 @@ def _places_by_pinyin() -> dict[str, tuple[tuple[str, int], ...]]:
     return {k: tuple(sorted(v, key=lambda wf: -wf[1])) for k, v in by_key.items()}
 
 
-def english_place_readings(question: str) -> tuple[tuple[tuple[str, int], ...], ...]:
+def english_place_readings(
+    question: str,
+) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
     """Capitalized words that read as Chinese places: Changsha -> 长沙, Zhuzhou -> 株洲/株州."""
     places = _places_by_pinyin()
-    found = (places.get(w.lower()) for w in dict.fromkeys(_EN_PROPER.findall(question)))
-    return tuple(r for r in found if r)
+    words = dict.fromkeys(_EN_PROPER.findall(question))
+    return tuple((w, places[w.lower()]) for w in words if w.lower() in places)
 
 
 class TermWeights:

@@ -133,7 +133,11 @@ def test_a_province_total_is_not_answered_with_a_city_figure(real_engine):
 
 
 def test_english_questions_about_another_place_abstain(real_engine):
-    assert real_engine.ask("How big is Changsha's digital economy?").abstained
+    changsha = real_engine.ask("How big is Changsha's digital economy?")
+    assert changsha.abstained
+    assert changsha.notices == ("The closest passages say nothing about Changsha (长沙).",)
+    chinese = real_engine.ask("长沙数字经济规模是多少？")
+    assert chinese.abstained and chinese.notices == ("最接近的段落没有说到长沙。",)
     assert real_engine.ask("What is the GDP of Beijing?").abstained
     own = real_engine.ask("How large is Zhuzhou's digital economy?")
     assert not own.abstained and own.figures[0].figure.text == "1118亿元"

@@ -24,8 +24,8 @@ def test_years_a_question_names(question, years):
 
 def test_capitalized_words_that_read_as_chinese_places():
     readings = profile_question("How big is Changsha's digital economy?").place_readings
-    assert [r[0][0] for r in readings] == ["长沙"]
-    zhuzhou = dict(profile_question("What about Zhuzhou?").place_readings[0])
+    assert [(word, places[0][0]) for word, places in readings] == [("Changsha", "长沙")]
+    zhuzhou = dict(profile_question("What about Zhuzhou?").place_readings[0][1])
     assert {"株洲", "株州"} <= set(zhuzhou)  # the answer builder picks the one the articles use
     assert profile_question("Who won the FIFA World Cup?").place_readings == ()
     assert profile_question("长沙的数字经济规模是多少？").place_readings == ()  # Chinese: ns tags
