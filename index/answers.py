@@ -10,17 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from corpus import Figure, Passage, normalize_for_search, resolve_period, split_sentences
+from index.abstention import AbstentionRules
 from index.layout import UNIT_SLOTS
 from index.lexical import CJK
-from index.questions import YEAR, QuestionProfile, TermWeights, profile_question
+from index.questions import QuestionProfile, TermWeights, profile_question
 from index.records import ArticleInfo, Hit
 
-# Calibrated on the no-answer and answerable questions of tests/fixtures (see README):
-# Chinese questions abstain when the best passage covers less than this share of the
-# question's weighted terms; English ones (no shared words with Chinese text) when the best
-# dense similarity is below DENSE_FLOOR.
-COVERAGE_FLOOR = 0.40
-DENSE_FLOOR = 0.78
 SENTENCE_POOL = 3  # passages whose sentences compete to answer
 
 
@@ -151,50 +146,7 @@ class AnswerBuilder:
 
     def __init__(self, weights: TermWeights) -> None:
         self.weights = weights
-
-    def coverage(self, profile: QuestionProfile, hit: Hit) -> float | None:
-        context = " ".join((hit.article.title, *hit.passage.section_path, hit.passage.text))
-        return self.weights.coverage(profile.terms, _norm(context))
-
-    def abstention(self, profile: QuestionProfile, hits: list[Hit]) -> tuple[str, ...] | None:
-        """None when the hits may answer; else the notices that say why not (none when the
-        articles simply do not cover the question)."""
-        if not hits:
-            return ()
-        pool = hits[:SENTENCE_POOL]
-        if profile.language == "en":
-            if max(h.dense for h in hits) < DENSE_FLOOR:
-                return ()
-            places = [
-                (f"{word} ({place})", place)
-                for word, readings in profile.place_readings
-                if (place := self._english_place(readings))
-            ]
-        else:
-            coverages = [c for c in (self.coverage(profile, h) for h in pool) if c is not None]
-            if coverages and max(coverages) < COVERAGE_FLOOR:
-                return ()
-            places = [(place, place) for place in profile.places]
-        # a place the question names must be in the passage that would answer it, unless the
-        # place is in most passages (the city the articles are about)
-        best = pool[0]
-        context = best.article.title + best.passage.text
-        for label, place in places:
-            stem = re.sub(r"(?:省|市|县|区|自治区)$", "", place)
-            if self.weights.weight(stem) == 0:
-                continue  # the city the articles are about
-            if place not in context and stem not in context:
-                return (_place_notice(profile, label),)
-        return None
-
-    def _english_place(self, readings: tuple[tuple[str, int], ...]) -> str:
-        """The place a pinyin word names: the reading the articles use (Zhuzhou is 株洲, not
-        株州), else the common one (Changsha: 长沙); rare readings (Huawei: 华威) are no place."""
-        in_corpus = [w for w, _ in readings if self.weights.df.get(w)]
-        if in_corpus:
-            return in_corpus[0]
-        word, freq = readings[0]
-        return word if freq >= _COMMON_PLACE_FREQ else ""
+        self.rules = AbstentionRules(weights)
 
     def _candidates(
         self,
@@ -244,7 +196,7 @@ class AnswerBuilder:
         profile = profile_question(question)
         if profile.language == "en" and translations:
             profile = dataclasses.replace(profile, terms=tuple(translations))
-        why = self.abstention(profile, hits)
+        why = self.rules.before_answering(profile, hits, pool=SENTENCE_POOL)
         if why is not None:
             return self._abstain(profile, hits, *why)
         best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)
@@ -293,17 +245,14 @@ class AnswerBuilder:
                     text, af.citation, ((af.figure.start - start, af.figure.end - start),)
                 )
             )
-        for asked, said in _WIDER_SCOPES:
-            # 全省/全国: a total for the province or the country, not the city's figure
-            m = asked.search(question)
-            if m and not any(w in s.text for s in sentences for w in said):
-                return self._abstain(profile, hits, _scope_notice(profile, m.group(0)))
-        if profile.years:
-            spoken = self._years_spoken(sentences, shown, best.hit.article)
-            if not set(profile.years) & spoken:
-                return self._abstain(
-                    profile, hits, _other_year_notice(profile, sorted(spoken, reverse=True))
-                )
+        why = self.rules.after_answering(
+            profile,
+            [s.text for s in sentences],
+            [af.period for af in shown],
+            best.hit.article.date,
+        )
+        if why is not None:
+            return self._abstain(profile, hits, *why)
         answer = Answer(
             question,
             profile.language,
@@ -325,59 +274,10 @@ class AnswerBuilder:
             profile.text, profile.language, True, (), (), closest, tuple(hits), notices=notices
         )
 
-    def _years_spoken(
-        self,
-        sentences: Sequence[AnswerSentence],
-        shown: Sequence[AnswerFigure],
-        article: ArticleInfo,
-    ) -> set[str]:
-        """The years an answer speaks of: those its sentences write out, those of its figures'
-        periods (今年前三季度 is the article's year), and the article's year for a figure or
-        statement with no period of its own."""
-        years = {y for s in sentences for y in YEAR.findall(s.text)}
-        years |= {y for af in shown for y in YEAR.findall(af.period)}
-        if article.date[:4].isdigit() and (not shown or any(not af.period for af in shown)):
-            years.add(article.date[:4])
-        return years
-
     @staticmethod
     def _period(fig: Figure, article: ArticleInfo) -> str:
         year = int(article.date[:4]) if article.date[:4].isdigit() else None
         return resolve_period(fig.period, year=year, date=article.date)
-
-
-# jieba's frequency above which a place reading of an English word counts (长沙 2708,
-# 湘潭 118, 茶陵 26) and below which it is more likely a word or name (华威 8 for Huawei).
-_COMMON_PLACE_FREQ = 20
-
-# Wider than the city the articles are about: a question about these wants their totals.
-# (how a question asks for it, what the answering sentence must say)
-_WIDER_SCOPES = (
-    (re.compile(r"全省|\b(?:province|provincial)\b", re.I), ("全省", "省")),
-    (re.compile(r"全国|全中国|\b(?:nationwide|whole country)\b", re.I), ("全国",)),
-    (re.compile(r"全球|全世界|\b(?:worldwide|global)\b", re.I), ("全球", "全世界", "世界")),
-)
-
-
-def _place_notice(profile: QuestionProfile, place: str) -> str:
-    if profile.language == "en":
-        return f"The closest passages say nothing about {place}."
-    return f"最接近的段落没有说到{place}。"
-
-
-def _scope_notice(profile: QuestionProfile, scope: str) -> str:
-    if profile.language == "en":
-        return f"The articles give no figure for the {scope.lower()} as a whole."
-    return f"文章里没有{scope}的数据。"
-
-
-def _other_year_notice(profile: QuestionProfile, spoken: Sequence[str]) -> str:
-    asked = "、".join(profile.years)
-    if profile.language == "en":
-        said = f"; the closest passage speaks of {', '.join(spoken)}" if spoken else ""
-        return f"The articles have nothing for {', '.join(profile.years)}{said}."
-    said = f"，最接近的段落说的是{'、'.join(spoken)}年" if spoken else ""
-    return f"文章里没有{asked}年的数据{said}。"
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")

@@ -1,0 +1,138 @@
+"""When the articles must not be quoted as an answer, and the notice that says why: too
+little of the question in the passages, another place than theirs, a year the answer does
+not speak of, or a province or country total that the answering sentence does not state."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from corpus import normalize_for_search
+from index.questions import YEAR, QuestionProfile, TermWeights
+from index.records import Hit
+
+# Calibrated on the no-answer and answerable questions of tests/fixtures (see README):
+# Chinese questions abstain when the best passage covers less than this share of the
+# question's weighted terms; English ones (no shared words with Chinese text) when the best
+# dense similarity is below DENSE_FLOOR.
+COVERAGE_FLOOR = 0.40
+DENSE_FLOOR = 0.78
+
+# jieba's frequency above which a place reading of an English word counts (长沙 2708,
+# 湘潭 118, 茶陵 26) and below which it is more likely a word or name (华威 8 for Huawei).
+_COMMON_PLACE_FREQ = 20
+
+# Wider than the city the articles are about: a question about these wants their totals.
+# (how a question asks for it, what the answering sentence must say)
+_WIDER_SCOPES = (
+    (re.compile(r"全省|\b(?:province|provincial)\b", re.I), ("全省", "省")),
+    (re.compile(r"全国|全中国|\b(?:nationwide|whole country)\b", re.I), ("全国",)),
+    (re.compile(r"全球|全世界|\b(?:worldwide|global)\b", re.I), ("全球", "全世界", "世界")),
+)
+
+Notices = tuple[str, ...]
+
+
+class AbstentionRules:
+    """Each check returns None when the answer may be given, else the notices that say why
+    not (none when the articles simply do not cover the question)."""
+
+    def __init__(self, weights: TermWeights) -> None:
+        self.weights = weights
+
+    def coverage(self, profile: QuestionProfile, hit: Hit) -> float | None:
+        context = " ".join((hit.article.title, *hit.passage.section_path, hit.passage.text))
+        return self.weights.coverage(profile.terms, normalize_for_search(context))
+
+    def before_answering(
+        self, profile: QuestionProfile, hits: Sequence[Hit], *, pool: int
+    ) -> Notices | None:
+        """From the ranked passages alone; the first `pool` are those that may answer."""
+        if not hits:
+            return ()
+        if profile.language == "en":
+            if max(h.dense for h in hits) < DENSE_FLOOR:
+                return ()
+            places = [
+                (f"{word} ({place})", place)
+                for word, readings in profile.place_readings
+                if (place := self._english_place(readings))
+            ]
+        else:
+            coverages = [
+                c for c in (self.coverage(profile, h) for h in hits[:pool]) if c is not None
+            ]
+            if coverages and max(coverages) < COVERAGE_FLOOR:
+                return ()
+            places = [(place, place) for place in profile.places]
+        # a place the question names must be in the passage that would answer it, unless the
+        # place is in most passages (the city the articles are about)
+        context = hits[0].article.title + hits[0].passage.text
+        for label, place in places:
+            stem = re.sub(r"(?:省|市|县|区|自治区)$", "", place)
+            if self.weights.weight(stem) == 0:
+                continue  # the city the articles are about
+            if place not in context and stem not in context:
+                return (_place_notice(profile, label),)
+        return None
+
+    def after_answering(
+        self,
+        profile: QuestionProfile,
+        sentences: Sequence[str],
+        periods: Sequence[str],
+        article_date: str,
+    ) -> Notices | None:
+        """From the answer that would be given: its sentences, its figures' resolved periods
+        and the answering article's date."""
+        for asked, said in _WIDER_SCOPES:
+            # 全省/全国: a total for the province or the country, not the city's figure
+            m = asked.search(profile.text)
+            if m and not any(w in s for s in sentences for w in said):
+                return (_scope_notice(profile, m.group(0)),)
+        if profile.years:
+            spoken = _years_spoken(sentences, periods, article_date)
+            if not set(profile.years) & spoken:
+                return (_other_year_notice(profile, sorted(spoken, reverse=True)),)
+        return None
+
+    def _english_place(self, readings: tuple[tuple[str, int], ...]) -> str:
+        """The place a pinyin word names: the reading the articles use (Zhuzhou is 株洲, not
+        株州), else the common one (Changsha: 长沙); rare readings (Huawei: 华威) are no place."""
+        in_corpus = [w for w, _ in readings if self.weights.df.get(w)]
+        if in_corpus:
+            return in_corpus[0]
+        word, freq = readings[0]
+        return word if freq >= _COMMON_PLACE_FREQ else ""
+
+
+def _years_spoken(sentences: Sequence[str], periods: Sequence[str], article_date: str) -> set[str]:
+    """The years an answer speaks of: those its sentences write out, those of its figures'
+    periods (今年前三季度 resolves to the article's year), and the article's year for a figure
+    or statement with no period of its own."""
+    years = {y for s in sentences for y in YEAR.findall(s)}
+    years |= {y for p in periods for y in YEAR.findall(p)}
+    if article_date[:4].isdigit() and (not periods or not all(periods)):
+        years.add(article_date[:4])
+    return years
+
+
+def _place_notice(profile: QuestionProfile, place: str) -> str:
+    if profile.language == "en":
+        return f"The closest passages say nothing about {place}."
+    return f"最接近的段落没有说到{place}。"
+
+
+def _scope_notice(profile: QuestionProfile, scope: str) -> str:
+    if profile.language == "en":
+        return f"The articles give no figure for the {scope.lower()} as a whole."
+    return f"文章里没有{scope}的数据。"
+
+
+def _other_year_notice(profile: QuestionProfile, spoken: Sequence[str]) -> str:
+    asked = "、".join(profile.years)
+    if profile.language == "en":
+        said = f"; the closest passage speaks of {', '.join(spoken)}" if spoken else ""
+        return f"The articles have nothing for {', '.join(profile.years)}{said}."
+    said = f"，最接近的段落说的是{'、'.join(spoken)}年" if spoken else ""
+    return f"文章里没有{asked}年的数据{said}。"
