@@ -80,18 +80,22 @@ class AbstentionRules:
         self,
         profile: QuestionProfile,
         sentences: Sequence[str],
-        periods: Sequence[str],
+        figures: Sequence[tuple[str, str]],
         article_date: str,
     ) -> Notices | None:
-        """From the answer that would be given: its sentences, its figures' resolved periods
-        and the answering article's date."""
+        """From the answer that would be given: its sentences, its figures' (kind, resolved
+        period) and the answering article's date."""
+        amounts = [kind for kind, _ in figures if kind == "amount"]
+        if profile.wants_figure and profile.kind == "amount" and not amounts:
+            # 株洲的GDP是多少 wants an amount; a share of GDP (42%) does not answer it
+            return (_amount_notice(profile),)
         for asked, said in _WIDER_SCOPES:
             # 全省/全国: a total for the province or the country, not the city's figure
             m = asked.search(profile.text)
             if m and not any(w in s for s in sentences for w in said):
                 return (_scope_notice(profile, m.group(0)),)
         if profile.years:
-            spoken = _years_spoken(sentences, periods, article_date)
+            spoken = _years_spoken(sentences, [period for _, period in figures], article_date)
             if not set(profile.years) & spoken:
                 return (_other_year_notice(profile, sorted(spoken, reverse=True)),)
         return None
@@ -121,6 +125,12 @@ def _place_notice(profile: QuestionProfile, place: str) -> str:
     if profile.language == "en":
         return f"The closest passages say nothing about {place}."
     return f"最接近的段落没有说到{place}。"
+
+
+def _amount_notice(profile: QuestionProfile) -> str:
+    if profile.language == "en":
+        return "The articles state no such amount."
+    return "文章里没有这个数额。"
 
 
 def _scope_notice(profile: QuestionProfile, scope: str) -> str:

@@ -248,7 +248,7 @@ class AnswerBuilder:
         why = self.rules.after_answering(
             profile,
             [s.text for s in sentences],
-            [af.period for af in shown],
+            [(af.figure.kind, af.period) for af in shown],
             best.hit.article.date,
         )
         if why is not None:

@@ -95,7 +95,8 @@ def _unit_hints(q: str) -> tuple[frozenset[str], str]:
     ):
         return frozenset({"%"}), "percent"
     if re.search(
-        r"多少亿|多少钱|规模|收入|营业额|增加值|产值|how much|how large|size|revenue|value", q
+        r"多少亿|多少钱|规模|收入|营业额|增加值|产值|gdp|how much|how large|size|revenue|value",
+        q.lower(),
     ):
         return frozenset({"元"}), "amount"
     if re.search(r"倍|times", q):

@@ -154,3 +154,10 @@ def test_warm_up_pays_the_first_english_question_costs(real_engine):
     _places_by_pinyin.cache_clear()
     real_engine.warm_up()
     assert _places_by_pinyin.cache_info().currsize == 1
+
+
+def test_an_amount_question_is_not_answered_with_a_share(real_engine):
+    gdp = real_engine.ask("株洲的GDP是多少？")  # the article gives shares of GDP, no amount
+    assert gdp.abstained and gdp.notices == ("文章里没有这个数额。",)
+    size = real_engine.ask("株洲数字经济规模多少？")
+    assert not size.abstained and size.figures[0].figure.kind == "amount"
