@@ -30,6 +30,9 @@ _WIDER_SCOPES = (
     (re.compile(r"全球|全世界|\b(?:worldwide|global)\b", re.I), ("全球", "全世界", "世界")),
 )
 
+# Figures that state a share or a rank of something, never its amount.
+_SHARES = frozenset({"percent", "points", "rank"})
+
 Notices = tuple[str, ...]
 
 
@@ -85,9 +88,10 @@ class AbstentionRules:
     ) -> Notices | None:
         """From the answer that would be given: its sentences, its figures' (kind, resolved
         period) and the answering article's date."""
-        amounts = [kind for kind, _ in figures if kind == "amount"]
-        if profile.wants_figure and profile.kind == "amount" and not amounts:
-            # 株洲的GDP是多少 wants an amount; a share of GDP (42%) does not answer it
+        kinds = {kind for kind, _ in figures}
+        if profile.wants_figure and profile.kind == "amount" and kinds and kinds <= _SHARES:
+            # 株洲的GDP是多少 wants an amount; a share of GDP (42%) does not answer it. A count
+            # or a measure may (存储规模: 1500PB), so only shares and ranks are refused.
             return (_amount_notice(profile),)
         for asked, said in _WIDER_SCOPES:
             # 全省/全国: a total for the province or the country, not the city's figure
