@@ -85,18 +85,20 @@ class AbstentionRules:
         sentences: Sequence[str],
         figures: Sequence[tuple[str, str]],
         article_date: str,
+        passages: Sequence[str] = (),
     ) -> Notices | None:
         """From the answer that would be given: its sentences, its figures' (kind, resolved
-        period) and the answering article's date."""
+        period), the answering article's date and the cited passages."""
         kinds = {kind for kind, _ in figures}
         if profile.wants_figure and profile.kind == "amount" and kinds and kinds <= _SHARES:
             # 株洲的GDP是多少 wants an amount; a share of GDP (42%) does not answer it. A count
             # or a measure may (存储规模: 1500PB), so only shares and ranks are refused.
             return (_amount_notice(profile),)
         for asked, said in _WIDER_SCOPES:
-            # 全省/全国: a total for the province or the country, not the city's figure
+            # 全省/全国: a total for the province or the country, not the city's figure; the
+            # cited passages must speak of that scope somewhere (居全省前列 counts)
             m = asked.search(profile.text)
-            if m and not any(w in s for s in sentences for w in said):
+            if m and not any(w in text for text in (*sentences, *passages) for w in said):
                 return (_scope_notice(profile, m.group(0)),)
         if profile.years:
             spoken = _years_spoken(sentences, [period for _, period in figures], article_date)

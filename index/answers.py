@@ -250,6 +250,7 @@ class AnswerBuilder:
             [s.text for s in sentences],
             [(af.figure.kind, af.period) for af in shown],
             best.hit.article.date,
+            [c.passage.text for c in citations],
         )
         if why is not None:
             return self._abstain(profile, hits, *why)
