@@ -58,3 +58,22 @@ def test_token_is_redacted_from_messages_arguments_and_tracebacks():
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
     RedactingFilter([token]).filter(record)
     assert token not in (record.exc_text or "") and "<token>" in (record.exc_text or "")
+
+
+def test_an_abstention_shows_why_before_the_closest_passages():
+    from bot.render import answer_blocks
+    from index import Answer
+
+    answer = Answer(
+        question="株洲2023年数字经济规模是多少？",
+        language="zh",
+        abstained=True,
+        sentences=(),
+        figures=(),
+        citations=(),
+        hits=(),
+        notices=("文章里没有2023年的数据，最接近的段落说的是2022年。",),
+    )
+    blocks = answer_blocks(answer)
+    assert blocks[0] == "<i>文章里没有2023年的数据，最接近的段落说的是2022年。</i>"
+    assert blocks[1].startswith("文章中没有找到")
