@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.settings import Settings
-from bot.wiring import build_engine
+from bot.wiring import build_engine, configure_serving_threads
 from corpus import (
     SUPPORTED_SUFFIXES,
     ArticleError,
@@ -37,6 +38,7 @@ from index import (
     evaluate,
     load_fixtures,
 )
+from index.reading import evaluate_reading, is_squad_file, load_reading_sets
 
 app = typer.Typer(
     help="Shuzi (数字): cited answers from Chinese news articles.", no_args_is_help=True
@@ -341,35 +343,83 @@ def bot() -> None:
 
 @app.command("eval")
 def eval_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     k: int = 5,
 ) -> None:
-    """Replay a fixture file and report quality and latency."""
+    """Replay a fixture file (JSONL) against the index, or reading-comprehension files
+    (SQuAD layout, e.g. CMRC 2018) against a throwaway index of their paragraphs."""
     with _friendly_errors():
-        fixtures = load_fixtures(file)
-        engine = _engine()
-        engine.warm_up()
-
-        def run(question: str) -> Judged:
-            answer = engine.ask(question, k=k)
-            return Judged(
-                hits=list(answer.hits),
-                latency_ms=answer.latency_ms,
-                answer_text=answer.text,
-                abstained=answer.abstained,
-            )
-
-        report = evaluate(fixtures, run)
-        if as_json:
-            sys.stdout.write(report.model_dump_json(by_alias=True, indent=2) + "\n")
+        if all(is_squad_file(f) for f in files):
+            _eval_reading(files, as_json=as_json, k=k)
             return
-        table = Table(title=f"{file.name}: {report.n} questions ({report.answerable} answerable)")
-        for col in ("id", "lang", "rank", "ms", "top passage", "question"):
-            table.add_column(col)
-        for r in report.rows:
-            rank = "-" if r.no_answer_expected else (str(r.rank) if r.rank else "miss")
-            table.add_row(r.id, r.language, rank, f"{r.latency_ms:.0f}", r.top, r.question)
-        console.print(table)
-        summary = report.model_dump(by_alias=True, exclude={"rows"})
-        console.print_json(json.dumps(summary, ensure_ascii=False))
+        if len(files) != 1:
+            raise RuntimeError("give one JSONL fixture file, or SQuAD-style .json files only")
+        _eval_fixtures(files[0], as_json=as_json, k=k)
+
+
+def _eval_fixtures(file: Path, *, as_json: bool, k: int) -> None:
+    fixtures = load_fixtures(file)
+    engine = _engine()
+    engine.warm_up()
+
+    def run(question: str) -> Judged:
+        answer = engine.ask(question, k=k)
+        return Judged(
+            hits=list(answer.hits),
+            latency_ms=answer.latency_ms,
+            answer_text=answer.text,
+            abstained=answer.abstained,
+        )
+
+    report = evaluate(fixtures, run)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(by_alias=True, indent=2) + "\n")
+        return
+    table = Table(title=f"{file.name}: {report.n} questions ({report.answerable} answerable)")
+    for col in ("id", "lang", "rank", "ms", "top passage", "question"):
+        table.add_column(col)
+    for r in report.rows:
+        rank = "-" if r.no_answer_expected else (str(r.rank) if r.rank else "miss")
+        table.add_row(r.id, r.language, rank, f"{r.latency_ms:.0f}", r.top, r.question)
+    console.print(table)
+    summary = report.model_dump(by_alias=True, exclude={"rows"})
+    console.print_json(json.dumps(summary, ensure_ascii=False))
+
+
+def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
+    """Index the files' paragraphs (one article each) in a throwaway data directory, with
+    the configured model, then ask every question."""
+    settings = Settings()
+    reading = load_reading_sets(files)
+    with tempfile.TemporaryDirectory(prefix="shuzi-eval-") as tmp:
+        throwaway = settings.model_copy(
+            update={"data_dir": Path(tmp), "model_cache": settings.model_cache_dir}
+        )
+        engine = _engine(throwaway, batch_job=True)
+        with _progress() as update:
+            engine.build(list(reading.articles), progress=update)  # type: ignore[arg-type]
+        configure_serving_threads(throwaway)
+        engine.warm_up()
+        report = evaluate_reading(reading.questions, lambda q: engine.ask(q, k=k))
+    if as_json:
+        sys.stdout.write(report.model_dump_json(by_alias=True, indent=2) + "\n")
+        return
+    table = Table(title=f"{', '.join(f.name for f in files)}: {report.n} questions")
+    for col in ("id", "rank", "sentence", "EM", "F1", "answer", "question"):
+        table.add_column(col)
+    for r in report.rows:
+        rank = "-" if not r.answerable else (str(r.rank) if r.rank else "miss")
+        if r.abstained:
+            rank += " (abstained)"
+        table.add_row(
+            r.id,
+            rank,
+            "✓" if r.sentence_ok else "",
+            f"{r.em:.0f}",
+            f"{r.f1:.2f}",
+            r.prediction[:40],
+            r.question,
+        )
+    console.print(table)
+    console.print_json(report.model_dump_json(by_alias=True, exclude={"rows"}))

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from bot.settings import Settings
-from index import Embedder, Engine, EngineOptions, FusionConfig, IndexStore, load_embedder
+from index import (
+    Embedder,
+    Engine,
+    EngineOptions,
+    FusionConfig,
+    IndexStore,
+    configure_torch_threads,
+    load_embedder,
+)
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -39,3 +47,9 @@ def build_engine(
     return Engine(
         store=IndexStore(settings.index_dir), embedder=embedder, options=engine_options(settings)
     )
+
+
+def configure_serving_threads(settings: Settings) -> None:
+    """After a batch job in the same process (an evaluation's build), serve with the
+    serving thread count."""
+    configure_torch_threads(settings.torch_threads)

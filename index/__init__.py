@@ -4,11 +4,18 @@ from index.answers import (
     Answer,
     AnswerFigure,
     AnswerSentence,
+    AnswerSpan,
     Citation,
     UnsupportedFigureError,
     verify_answer,
 )
-from index.embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, load_embedder
+from index.embedder import (
+    Embedder,
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+    configure_torch_threads,
+    load_embedder,
+)
 from index.engine import (
     EmptyQuestionError,
     Engine,
@@ -34,6 +41,7 @@ __all__ = [
     "Answer",
     "AnswerFigure",
     "AnswerSentence",
+    "AnswerSpan",
     "ArticleInfo",
     "BuildLockedError",
     "BuildReport",
@@ -60,6 +68,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "UnsupportedFigureError",
     "check_question",
+    "configure_torch_threads",
     "evaluate",
     "load_embedder",
     "load_fixtures",

@@ -61,6 +61,17 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerSpan:
+    """The exact answer of a factoid question: a substring of the first answer sentence."""
+
+    text: str
+    citation: int
+    start: int  # offsets in that sentence's text
+    end: int
+    kind: str  # person, time, place, organization, number, definition, thing
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     language: str
@@ -73,6 +84,7 @@ class Answer:
     notices: tuple[str, ...] = field(default=())
     generation: int = 0
     latency_ms: float = 0.0
+    span: AnswerSpan | None = None
 
     @property
     def lead(self) -> str:
@@ -82,7 +94,11 @@ class Answer:
                 return "The articles do not answer this. The closest passages:"
             return f"文章中没有找到“{self.question}”的答案。最接近的段落："
         if not self.figures:
-            return ""
+            if self.span is None:
+                return ""
+            if self.language == "en":
+                return f"Answer: {self.span.text}[{self.span.citation}]"
+            return f"答：{self.span.text}[{self.span.citation}]"
         parts = [
             f"{af.figure.text}" + (f"（{af.period}）" if af.period else "") + f"[{af.citation}]"
             for af in self.figures

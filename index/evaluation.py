@@ -18,6 +18,7 @@ class Expect(BaseModel):
     passage_contains: list[str] = Field(default_factory=list)
     figures: list[str] = Field(default_factory=list)
     no_answer: bool = False
+    article: str | None = None  # the hit must come from this article id
 
 
 class Fixture(BaseModel):
@@ -84,8 +85,12 @@ class Report(BaseModel):
     rows: list[Row]
 
 
-def first_right_rank(hits: Sequence[Hit], wanted: Sequence[str]) -> int | None:
+def first_right_rank(
+    hits: Sequence[Hit], wanted: Sequence[str], article: str | None = None
+) -> int | None:
     for hit in hits:
+        if article is not None and hit.article.id != article:
+            continue
         if any(w in hit.passage.text for w in wanted):
             return hit.rank
     return None
@@ -118,7 +123,7 @@ def evaluate(fixtures: Sequence[Fixture], run: Callable[[str], Judged]) -> Repor
     rows: list[Row] = []
     for fx in fixtures:
         judged = run(fx.question)
-        rank = first_right_rank(judged.hits, fx.expect.passage_contains)
+        rank = first_right_rank(judged.hits, fx.expect.passage_contains, fx.expect.article)
         figures_ok = None
         if fx.expect.figures and judged.answer_text is not None:
             figures_ok = all(f in judged.answer_text for f in fx.expect.figures)
