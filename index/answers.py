@@ -15,6 +15,7 @@ from index.layout import UNIT_SLOTS
 from index.lexical import CJK
 from index.questions import QuestionProfile, TermWeights, profile_question
 from index.records import ArticleInfo, Hit
+from index.spans import alignment, answer_type, candidates, choose_span
 
 SENTENCE_POOL = 3  # passages whose sentences compete to answer
 
@@ -129,6 +130,24 @@ class _Candidate:
     figure_score: float = 0.0
 
 
+# Answer types whose candidates can be listed (spans.candidates); a sentence holding one
+# is of the wanted type.
+_TYPED = frozenset({"time", "person", "place", "organization", "number"})
+# A term of the article's title, for choosing the sentence: the topic weighs this much.
+_TOPIC_WEIGHT = 0.3
+# Source debris: a name with pronunciations stripped, "某某（；）", or punctuation alone.
+_EMPTY_BRACKETS = re.compile(r"[（(][\s；;，,、:：\-–—\"“”'‘’]*[)）]")
+_WORD_CHAR = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+def is_debris(sentence: str) -> bool:
+    """A sentence that says nothing: a name and empty brackets, or punctuation alone."""
+    words = len(_WORD_CHAR.findall(_EMPTY_BRACKETS.sub("", sentence)))
+    if words <= 2:
+        return True
+    return bool(_EMPTY_BRACKETS.search(sentence)) and words <= 8
+
+
 # A sentence that says where something is: the answer type of 哪里/where questions.
 _LOCATION = re.compile(r"位于|坐落|地处|落户|选址|在[\u4e00-\u9fff]{1,8}(?:区|市|县|园|省)")
 
@@ -170,17 +189,20 @@ class AnswerBuilder:
         hits: list[Hit],
         figures: dict[int, list[Figure]],
         units: dict[int, float],
+        kind: str,
     ) -> list[_Candidate]:
         out = []
         top = hits[0].score or 1.0
-        for hit in hits[:SENTENCE_POOL]:
+        for hit in hits:
             spans = split_sentences(hit.passage.text) or [(0, len(hit.passage.text))]
             # the passage around a sentence names what "这个…" refers to
-            around = self.weights.coverage(profile.terms, hit.passage.search_text) or 0.0
+            around = self._local_coverage(profile, hit.passage.search_text, hit.article.title)
             for i, (s, e) in enumerate(spans):
                 sentence = hit.passage.text[s:e]
+                if is_debris(sentence):
+                    continue
                 cand = _Candidate(hit, i, s, e)
-                own = self.weights.coverage(profile.terms, _norm(sentence)) or 0.0
+                own = self._local_coverage(profile, _norm(sentence), hit.article.title)
                 lex = 0.6 * own + 0.4 * around
                 dense = units.get(_unit_uid(hit.pid, i, len(spans)), hit.dense)
                 prior = hit.score / top
@@ -190,12 +212,36 @@ class AnswerBuilder:
                     cand.figure_score, cand.figure = max(scored, key=lambda x: x[0])
                 if profile.asks_place and _LOCATION.search(sentence):
                     cand.figure_score = max(cand.figure_score, 1.0)  # the answer's type matches
+                typed = kind in _TYPED and any(
+                    c.text(sentence) not in profile.text for c in candidates(sentence, kind)
+                )
+                type_ok = max(cand.figure_score, 1.0 if typed else 0.0)
                 if profile.language == "en":
                     cand.score = 0.55 * dense + 0.25 * cand.figure_score + 0.2 * prior
                 else:
-                    cand.score = 0.35 * lex + 0.15 * dense + 0.3 * cand.figure_score + 0.2 * prior
+                    align = alignment(profile.text, sentence)
+                    cand.score = (
+                        0.3 * lex
+                        + 0.15 * dense
+                        + 0.2 * cand.figure_score
+                        + 0.1 * type_ok
+                        + 0.15 * align
+                        + 0.2 * prior
+                    )
                 out.append(cand)
         return out
+
+    def _local_coverage(self, profile: QuestionProfile, text: str, title: str) -> float:
+        """Weighted share of the question's terms in a text, where a term of the article's
+        title (its topic, named in every sentence or implied by it) weighs less."""
+        total = found = 0.0
+        topic = _norm(title)
+        for t in profile.terms:
+            w = self.weights.weight(t) * (_TOPIC_WEIGHT if t in topic else 1.0)
+            total += w
+            if t in text:
+                found += w
+        return found / total if total > 0 else 0.0
 
     def build(
         self,
@@ -206,16 +252,24 @@ class AnswerBuilder:
         units: dict[int, float],
         same_metric: Callable[[str], list[tuple[Hit, Figure]]] | None = None,
         translations: Sequence[str] = (),
+        neighbours: Sequence[Hit] = (),
     ) -> Answer:
         """`translations`: an English question's words rendered in Chinese (the retriever's
-        lexicon); they stand in for its terms when figures are weighed."""
+        lexicon); they stand in for its terms when figures are weighed. `neighbours`: the
+        other pieces of the top passages' paragraphs, which compete to answer (a paragraph
+        cut in two is one unit for answering)."""
         profile = profile_question(question)
         if profile.language == "en" and translations:
             profile = dataclasses.replace(profile, terms=tuple(translations))
         why = self.rules.before_answering(profile, hits, pool=SENTENCE_POOL)
         if why is not None:
             return self._abstain(profile, hits, *why)
-        best = max(self._candidates(profile, hits, figures, units), key=lambda c: c.score)
+        kind = answer_type(question)
+        pool = [*hits[:SENTENCE_POOL], *neighbours]
+        found = self._candidates(profile, pool, figures, units, kind)
+        if not found:
+            return self._abstain(profile, hits)
+        best = max(found, key=lambda c: c.score)
         # the answering passage leads; ranks follow the new order
         ordered = [
             dataclasses.replace(h, rank=i)
@@ -247,6 +301,14 @@ class AnswerBuilder:
             for af in shown
             if af.citation == 1 and offset <= af.figure.start < offset + len(sentence_text)
         )
+        span = None
+        if best.figure is None:
+            found_span = choose_span(question, sentence_text, kind)
+            if found_span is not None:
+                span = AnswerSpan(
+                    found_span.text(sentence_text), 1, found_span.start, found_span.end, kind
+                )
+                highlights = ((span.start, span.end),)
         sentences = [AnswerSentence(sentence_text, 1, highlights)]
         for af in shown[1:]:
             cite = citations[af.citation - 1]
@@ -279,6 +341,7 @@ class AnswerBuilder:
             tuple(citations),
             tuple(ordered),
             metric=metric,
+            span=span,
         )
         verify_answer(answer)
         return answer

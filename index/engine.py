@@ -26,6 +26,8 @@ from index.writer import GenerationWriter
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 300
+# A passage of the same paragraph as a hit competes to answer with this share of its score.
+_NEIGHBOUR_PRIOR = 0.9
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
@@ -123,7 +125,8 @@ class Engine:
         gen = self.generation
         signals = self.retriever.signals(gen, question.text)
         hits = self.retriever.rank(gen, signals, k=k)
-        figures = gen.figures([h.pid for h in hits[:SENTENCE_POOL]])
+        neighbours = self._neighbours(gen, hits[:SENTENCE_POOL])
+        figures = gen.figures([h.pid for h in [*hits[:SENTENCE_POOL], *neighbours]])
 
         def same_metric(metric: str) -> list[tuple[Hit, Figure]]:
             pairs = gen.figures_with_metric(metric)
@@ -140,6 +143,7 @@ class Engine:
             units=signals.units,
             same_metric=same_metric,
             translations=signals.translations,
+            neighbours=neighbours,
         )
         return replace(
             answer,
@@ -147,6 +151,21 @@ class Engine:
             generation=gen.number,
             latency_ms=(time.perf_counter() - t0) * 1000,
         )
+
+    @staticmethod
+    def _neighbours(gen: Generation, hits: Sequence[Hit]) -> list[Hit]:
+        """The other pieces of the hits' paragraphs: a paragraph cut at the passage size is
+        one unit for answering. They rank just below the hit they join."""
+        seen = {h.pid for h in hits}
+        out: list[Hit] = []
+        for hit in hits:
+            for pid, passage in gen.paragraph_passages(
+                hit.passage.article_id, hit.passage.paragraph
+            ):
+                if pid not in seen:
+                    seen.add(pid)
+                    out.append(Hit(pid, passage, hit.article, hit.score * _NEIGHBOUR_PRIOR))
+        return out
 
     def has_index(self) -> bool:
         return self.store.current_number() is not None

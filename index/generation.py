@@ -131,6 +131,15 @@ class Generation:
             ).fetchall()
         return [(r["pid"], passage_from_row(r)) for r in rows]
 
+    def paragraph_passages(self, article_id: str, paragraph: int) -> list[tuple[int, Passage]]:
+        """The passages a paragraph was cut into, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM passages WHERE article_id = ? AND paragraph = ? ORDER BY seq",
+                (article_id, paragraph),
+            ).fetchall()
+        return [(r["pid"], passage_from_row(r)) for r in rows]
+
     def article_body(self, article_id: str) -> str:
         with self._lock:
             row = self._db.execute(
