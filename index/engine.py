@@ -126,7 +126,14 @@ class Engine:
         signals = self.retriever.signals(gen, question.text)
         hits = self.retriever.rank(gen, signals, k=k)
         neighbours = self._neighbours(gen, hits[:SENTENCE_POOL])
-        figures = gen.figures([h.pid for h in [*hits[:SENTENCE_POOL], *neighbours]])
+        pool = [h.pid for h in [*hits[:SENTENCE_POOL], *neighbours]]
+        figures = gen.figures(pool)
+        units = dict(signals.units)
+        if signals.query is not None:
+            # every sentence that may answer is scored against the question, not only the
+            # units the dense search happened to return
+            uids, vectors = gen.unit_vectors(pool)
+            units.update(zip(uids.tolist(), (vectors @ signals.query).tolist(), strict=True))
 
         def same_metric(metric: str) -> list[tuple[Hit, Figure]]:
             pairs = gen.figures_with_metric(metric)
@@ -140,7 +147,7 @@ class Engine:
             question.text,
             hits,
             figures=figures,
-            units=signals.units,
+            units=units,
             same_metric=same_metric,
             translations=signals.translations,
             neighbours=neighbours,

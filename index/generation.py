@@ -131,6 +131,20 @@ class Generation:
             ).fetchall()
         return [(r["pid"], passage_from_row(r)) for r in rows]
 
+    def unit_vectors(self, pids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The dense units of these passages: (unit ids, vectors)."""
+        if not pids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.manifest.dim), np.float32)
+        marks = ",".join("?" * len(pids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT uid, embedding FROM units WHERE pid IN ({marks})", [int(p) for p in pids]
+            ).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.manifest.dim), np.float32)
+        uids = np.array([r[0] for r in rows], dtype=np.int64)
+        return uids, np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
     def paragraph_passages(self, article_id: str, paragraph: int) -> list[tuple[int, Passage]]:
         """The passages a paragraph was cut into, in order."""
         with self._lock:

@@ -42,6 +42,7 @@ class Signals:
     units: dict[int, float] = field(default_factory=dict)  # dense score of each unit seen
     cross_lingual: bool = False  # an English question, BM25 over its expansion
     translations: tuple[str, ...] = ()  # an English question's words, rendered in Chinese
+    query: np.ndarray | None = None  # the question's vector
 
 
 class HybridRetriever:
@@ -86,6 +87,7 @@ class HybridRetriever:
             units,
             bool(expansion),
             translations,
+            qvec[0],
         )
 
     def fuse(self, sig: Signals) -> np.ndarray:
