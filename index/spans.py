@@ -76,11 +76,19 @@ _TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Where the hole is: the question word itself, with the words it swallows (多少分钟, 哪一年).
 _HOLE = re.compile(
     r"(?:什么|哪一?[个位家所支种类年天]?|多少|几)(?:时候|时间|地方|位置|人|原因)?|"
-    r"何时|何处|何地|何人|谁|多[大高长重远久深宽厚]|哪里|哪儿"
+    r"何(?:时|处|地|人|职|种|物|名|年|日|故)|谁|多[大高长重远久深宽厚]|哪里|哪儿"
 )
+_PREPOSITIONS = "由被于在为派给向从把对跟和与"
 _CLAUSE_BREAK = '，,；;。！？!?：:、（）()「」“”"'
 _TRIM_HEAD = "是为在于了被由的：:，,、 "
 _TRIM_TAIL = "的了，,。；; "
+_HEAD_WORDS = re.compile(r"位于|坐落于|地处|共有|即为|乃是|则|即|乃|自|与|同样")
+_TAIL_WORDS = re.compile(r"(?:则|而|等|之一|一起|以后|后)$")
+
+
+# A slot this short is the answer as it stands; a typed candidate this close to it answers.
+_SHORT_SLOT = 12
+_NEAR = 6
 
 
 def answer_type(question: str) -> str:
@@ -108,11 +116,11 @@ _TIME = re.compile(
 _MEASURE = (
     "个百分点|百分点|平方公里|平方千米|平方米|平方英里|公顷|公里|千米|厘米|毫米|英里|英尺|公尺|米|"
     "公斤|千克|克|吨|磅|亿美元|万美元|美元|亿元|万元|元|英镑|欧元|日元|小时|分钟|秒|天|日|周|"
-    "个月|年|岁|倍|%|％|°C|℃|度|人次|人|名|位|个|家|座|所|条|种|部|本|场|届|件|架|艘|辆|层|"
+    "个月|年|岁|倍|%|％|°C|℃|度|人次|人|名|位|个|家|座|所|条|种|部|本|场|届|件|架|艘|辆|层|册|日圆|"
     "级|项|枚|首|集|张|次|户|只|头|株|篇|卷|册|期|节|幅|台|款|间|支|队|分|票|球"
 )
 _NUMBER = re.compile(
-    rf"(?:约|大约|近|超过|逾|共|仅|达)?"
+    rf"(?:约|大约|近|超过|逾|共|仅|达)?第?"
     rf"(?:\d+(?:[,，]\d{{3}})*(?:\.\d+)?(?:\s*[-–~至到]\s*\d+(?:\.\d+)?)?|[{_CN}]+(?:[至到][{_CN}]+)?)"
     rf"(?:[万亿千百]+)?(?:多|余)?\s*(?:{_MEASURE})"
     rf"|\d+(?:\.\d+)?(?:[万亿]+)"
@@ -180,11 +188,19 @@ def candidates(sentence: str, kind: str) -> list[Span]:
 
 
 def _trim(sentence: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and sentence[start] in _TRIM_HEAD:
-        start += 1
-    while end > start and sentence[end - 1] in _TRIM_TAIL:
-        end -= 1
-    return start, end
+    """Without the function words and punctuation at either end: 位于胡志明市 -> 胡志明市."""
+    while True:
+        before = (start, end)
+        while start < end and sentence[start] in _TRIM_HEAD:
+            start += 1
+        while end > start and sentence[end - 1] in _TRIM_TAIL:
+            end -= 1
+        if m := _HEAD_WORDS.match(sentence, start, end):
+            start = m.end()
+        if m := _TAIL_WORDS.search(sentence[start:end]):
+            end = start + m.start()
+        if (start, end) == before:
+            return start, end
 
 
 # -- where the hole is ---------------------------------------------------------------------
@@ -231,14 +247,22 @@ def slot(question: str, sentence: str) -> tuple[int, int] | None:
         start = rs
         while start > 0 and sentence[start - 1] not in _CLAUSE_BREAK:
             start -= 1
+        # "是由谁捐献": the preposition before the hole bounds the answer on the left too
+        mark = left[-1:] if left and left[-1] in _PREPOSITIONS else ""
+        if mark and (at := sentence.rfind(mark, start, rs)) >= 0:
+            start = at + 1
         return _trim(sentence, start, rs)
     return None
 
 
 def slot_after(sentence: str, at: int) -> tuple[int, int] | None:
-    """The first clause with words after `at` (skipping empty brackets and punctuation)."""
+    """The first clause with words after `at`, past punctuation and bracketed asides
+    ("X（英语：…），中国作家": 中国作家)."""
     i = at
     while i < len(sentence) and (sentence[i] in _CLAUSE_BREAK or sentence[i].isspace()):
+        if sentence[i] in "（(":
+            close = sentence.find("）" if sentence[i] == "（" else ")", i)
+            i = close if close > i else i
         i += 1
     end = i
     while end < len(sentence) and sentence[end] not in _CLAUSE_BREAK:
@@ -269,22 +293,35 @@ def choose_span(question: str, sentence: str, kind: str) -> Span | None:
         return None
     hole = slot(question, sentence)
     typed = [c for c in candidates(sentence, kind) if c.text(sentence) not in question]
-    if typed:
-        if hole is None:
-            return typed[0] if len(typed) == 1 else None
-        hs, he = hole
+    if hole is None:
+        return _nearest_to_question(question, sentence, typed)
+    hs, he = hole
+    inside = [c for c in typed if hs <= c.start and c.end <= he]
+    short = 0 < he - hs <= _SHORT_SLOT and sentence[hs:he] not in question
+    if kind in ("time", "number"):
+        if inside:
+            return max(inside, key=lambda c: c.end - c.start)
+        near = [c for c in typed if min(abs(c.start - he), abs(hs - c.end)) <= _NEAR]
+        if near:
+            return min(near, key=lambda c: min(abs(c.start - he), abs(hs - c.end)))
+        return Span(hs, he, kind) if short else None
+    if inside:
+        return max(inside, key=lambda c: c.end - c.start)  # 德国, not 一位德国F1赛车手
+    if short or (he > hs and sentence[hs:he] not in question):
+        return Span(hs, he, kind)
+    return None
 
-        def distance(c: Span) -> int:
-            if c.start < he and hs < c.end:
-                return 0  # inside the slot
-            return min(abs(c.start - he), abs(hs - c.end))
 
-        best = min(typed, key=lambda c: (distance(c), -(c.end - c.start)))
-        if distance(best) <= 6:
-            return best
-    if hole is None or kind in ("number", "time"):
+def _nearest_to_question(question: str, sentence: str, typed: list[Span]) -> Span | None:
+    """Without a slot: the candidate nearest the question's words in the sentence."""
+    if not typed:
         return None
-    s, e = hole
-    if e - s < 1 or sentence[s:e] in question:
-        return None
-    return Span(s, e, kind)
+    marks = [
+        m.start()
+        for word, _ in jieba_words_with_tags(question)
+        if len(word) > 1
+        for m in re.finditer(re.escape(word), sentence)
+    ]
+    if not marks:
+        return typed[0] if len(typed) == 1 else None
+    return min(typed, key=lambda c: min(min(abs(c.start - p), abs(p - c.end)) for p in marks))
