@@ -48,9 +48,15 @@ class AbstentionRules:
         return self.weights.coverage(profile.terms, normalize_for_search(context))
 
     def before_answering(
-        self, profile: QuestionProfile, hits: Sequence[Hit], *, pool: int
+        self,
+        profile: QuestionProfile,
+        hits: Sequence[Hit],
+        *,
+        pool: int,
+        paragraph: Sequence[str] = (),
     ) -> Notices | None:
-        """From the ranked passages alone; the first `pool` are those that may answer."""
+        """From the ranked passages alone; the first `pool` are those that may answer;
+        `paragraph`: the other pieces of the first hit's paragraph."""
         if not hits:
             return ()
         if profile.language == "en":
@@ -70,7 +76,7 @@ class AbstentionRules:
             places = [(place, place) for place in profile.places]
         # a place the question names must be in the passage that would answer it, unless the
         # place is in most passages (the city the articles are about)
-        context = hits[0].article.title + hits[0].passage.text
+        context = hits[0].article.title + hits[0].passage.text + "".join(paragraph)
         for label, place in places:
             stem = re.sub(r"(?:省|市|县|区|自治区)$", "", place)
             if self.weights.weight(stem) == 0:
@@ -102,7 +108,10 @@ class AbstentionRules:
                 return (_scope_notice(profile, m.group(0)),)
         if profile.years:
             spoken = _years_spoken(sentences, [period for _, period in figures], article_date)
-            if not set(profile.years) & spoken:
+            # a year the cited passages state (1992年4月，…) is spoken of, even when the
+            # answering sentence does not repeat it
+            mentioned = {y for text in passages for y in YEAR.findall(text)}
+            if not set(profile.years) & (spoken | mentioned):
                 return (_other_year_notice(profile, sorted(spoken, reverse=True)),)
         return None
 

@@ -144,6 +144,7 @@ _WEIGHTS_ZH = {
     "align": 0.15,
     "prior": 0.8,
     "cue": 0.1,
+    "year": 0.3,  # the question names a year (1992年4月，…担任什么职务): sentences stating it
 }
 _FIGURE_WITH_UNIT = 0.5
 _WHY = re.compile(r"为什么|为何|原因|何故|目的")
@@ -282,6 +283,9 @@ class AnswerBuilder:
                         "bigram": _bigram_overlap(profile.text, sentence),
                     }
                     cand.features["cue"] = _cue(profile.text, kind, sentence)
+                    cand.features["year"] = (
+                        1.0 if any(y in sentence for y in profile.years) else 0.0
+                    )
                     cand.score = sum(_WEIGHTS_ZH[k] * cand.features[k] for k in _WEIGHTS_ZH)
                     if profile.units or profile.kind:
                         # the question names the unit it wants (多少倍, 比重): a figure of that
@@ -320,7 +324,16 @@ class AnswerBuilder:
         profile = profile_question(question)
         if profile.language == "en" and translations:
             profile = dataclasses.replace(profile, terms=tuple(translations))
-        why = self.rules.before_answering(profile, hits, pool=SENTENCE_POOL)
+        same_paragraph = [
+            n.passage.text
+            for n in neighbours
+            if hits
+            and n.passage.article_id == hits[0].passage.article_id
+            and n.passage.paragraph == hits[0].passage.paragraph
+        ]
+        why = self.rules.before_answering(
+            profile, hits, pool=SENTENCE_POOL, paragraph=same_paragraph
+        )
         if why is not None:
             return self._abstain(profile, hits, *why)
         kind = answer_type(question)
