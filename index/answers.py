@@ -147,6 +147,7 @@ _WEIGHTS_ZH = {
     "year": 0.3,  # the question names a year (1992年4月，…担任什么职务): sentences stating it
 }
 _FIGURE_WITH_UNIT = 0.5
+_TYPE_CHECKED = 6
 _WHY = re.compile(r"为什么|为何|原因|何故|目的")
 _CAUSE = re.compile(r"因为|由于|所以|因此|故|为了|导致|原因|因而|以致|致使|以便|目的")
 _DEFINITION = re.compile(r"^(.{1,20}?)(?:是什么|是指什么|指什么)$|^什么是(.{1,20}?)$")
@@ -264,10 +265,7 @@ class AnswerBuilder:
                     cand.figure_score, cand.figure = max(scored, key=lambda x: x[0])
                 if profile.asks_place and _LOCATION.search(sentence):
                     cand.figure_score = max(cand.figure_score, 1.0)  # the answer's type matches
-                typed = kind in _TYPED and any(
-                    c.text(sentence) not in profile.text for c in candidates(sentence, kind)
-                )
-                type_ok = max(cand.figure_score, 1.0 if typed else 0.0)
+                type_ok = cand.figure_score  # whether other types match is seen below
                 if profile.language == "en":
                     cand.score = 0.55 * dense + 0.25 * cand.figure_score + 0.2 * prior
                 else:
@@ -286,12 +284,26 @@ class AnswerBuilder:
                     cand.features["year"] = (
                         1.0 if any(y in sentence for y in profile.years) else 0.0
                     )
-                    cand.score = sum(_WEIGHTS_ZH[k] * cand.features[k] for k in _WEIGHTS_ZH)
+                    cand.score = sum(
+                        _WEIGHTS_ZH[k] * cand.features[k] for k in _WEIGHTS_ZH if k != "type"
+                    )
                     if profile.units or profile.kind:
                         # the question names the unit it wants (多少倍, 比重): a figure of that
                         # unit and metric is strong evidence
                         cand.score += _FIGURE_WITH_UNIT * cand.figure_score
                 out.append(cand)
+        if kind in _TYPED and profile.language == "zh":
+            # listing a sentence's candidates costs a part-of-speech pass: only the
+            # sentences that can still win are looked at
+            for cand in sorted(out, key=lambda c: -c.score)[:_TYPE_CHECKED]:
+                sentence = cand.hit.passage.text[cand.start : cand.end]
+                if cand.features["type"] < 1.0 and any(
+                    c.text(sentence) not in profile.text for c in candidates(sentence, kind)
+                ):
+                    cand.features["type"] = 1.0
+        for cand in out:
+            if cand.features:
+                cand.score += _WEIGHTS_ZH["type"] * cand.features["type"]
         return out
 
     def _local_coverage(self, profile: QuestionProfile, text: str, title: str) -> float:
