@@ -52,6 +52,7 @@ class AnswerFigure:
     figure: Figure
     citation: int
     period: str  # as written, with the year resolved: 今年前三季度（2022年）
+    qualifier: str = ""  # the words that set it apart from another figure of the metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,13 @@ class Answer:
                 return f"Answer: {self.span.text}[{self.span.citation}]"
             return f"答：{self.span.text}[{self.span.citation}]"
         parts = [
-            f"{af.figure.text}" + (f"（{af.period}）" if af.period else "") + f"[{af.citation}]"
+            f"{af.figure.text}"
+            + (
+                f"（{'，'.join(w for w in (af.qualifier, af.period) if w)}）"
+                if af.period or af.qualifier
+                else ""
+            )
+            + f"[{af.citation}]"
             for af in self.figures
         ]
         if self.language == "en":
@@ -171,6 +178,27 @@ _TOPIC_WEIGHT = 0.3
 # Source debris: a name with pronunciations stripped, "某某（；）", or punctuation alone.
 _EMPTY_BRACKETS = re.compile(r"[（(][\s；;，,、:：\-–—\"“”'‘’]*[)）]")
 _WORD_CHAR = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+# Words that set a figure apart from another of the same metric: a condition, a scope, a
+# comparison.
+_QUALIFYING = re.compile(
+    r"^(?:如|若|如果|假如|含|包括|包含|不含|不计|计入|按|扣除|剔除|其中|同比|环比|较|比|仅|"
+    r"预计|计划|目标|累计)"
+)
+_CLAUSE_BREAKS = "，,；;：:"
+
+
+def qualifying_words(text: str, fig: Figure) -> str:
+    """The clauses before a figure, in its sentence, that qualify it (如计入支线), else its
+    change words (同比增长) or period as written; "" when nothing sets it apart."""
+    sentence_start = max((s for s, e in split_sentences(text) if s <= fig.start), default=0)
+    before = text[sentence_start : fig.start]
+    clauses = [c.strip() for c in re.split(f"[{_CLAUSE_BREAKS}]", before) if c.strip()]
+    found = [c for c in clauses if _QUALIFYING.match(c)]
+    if found:
+        return found[-1][:20]
+    return fig.change or fig.qualifier
 
 
 def _next_sentence(text: str, end: int) -> str:
@@ -368,6 +396,26 @@ class AnswerBuilder:
             metric = best.figure.metric or best.figure.subject
             shown.append(AnswerFigure(best.figure, 1, self._period(best.figure, best.hit.article)))
             primary = best.figure
+            # the same metric twice in the answering passage (全长300公里; 如计入支线，全长420
+            # 公里): both are shown, each with the words that qualify it
+            twins = [
+                f
+                for f in figures.get(best.hit.pid, [])
+                if f.start != primary.start
+                and f.kind == primary.kind
+                and f.unit == primary.unit
+                and f.metric
+                and (f.metric in primary.metric or primary.metric in f.metric)
+            ]
+            if twins:
+                text = best.hit.passage.text
+                shown[0] = dataclasses.replace(shown[0], qualifier=qualifying_words(text, primary))
+                for f in twins:
+                    shown.append(
+                        AnswerFigure(
+                            f, 1, self._period(f, best.hit.article), qualifying_words(text, f)
+                        )
+                    )
             wide = same_metric is not None and len(primary.metric) >= 3
             others = same_metric(primary.metric) if same_metric and wide else []
             for hit, fig in others:
@@ -407,6 +455,8 @@ class AnswerBuilder:
             )
             text = cite.passage.text[s:e].strip()
             start = cite.passage.text.index(text, s)
+            if any(q.text == text and q.citation == af.citation for q in sentences):
+                continue  # a twin in the answering sentence: highlighted there
             sentences.append(
                 AnswerSentence(
                     text, af.citation, ((af.figure.start - start, af.figure.end - start),)
