@@ -74,6 +74,8 @@ def load_reading_sets(paths: list[Path]) -> ReadingSet:
             data = json.loads(path.read_text(encoding="utf-8"))["data"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path} is not a SQuAD-style file ({exc})") from exc
+        if not isinstance(data, list):
+            raise ValueError(f'{path} is not a SQuAD-style file: "data" is not a list')
         for entry in data:
             title = str(entry.get("title") or path.stem)
             for para in entry.get("paragraphs", []):

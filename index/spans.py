@@ -20,7 +20,7 @@ from index.lexical import jieba_words_with_tags
 # -- what a question asks for --------------------------------------------------------------
 # Questions whose answer is a sentence or several: reasons, manners, lists, descriptions.
 _SENTENCE_ANSWER = re.compile(
-    r"为什么|为何|何故|什么原因|原因是|怎么|怎样|如何|哪些|什么特点|什么特征|什么作用|什么用途|"
+    r"(?<![成作称算认视名改叫被])为什么|为何|何故|什么原因|原因是|怎么|怎样|如何|哪些|什么特点|什么特征|什么作用|什么用途|"
     r"什么功能|什么影响|什么意义|什么关系|什么区别|什么不同|什么贡献|什么成就|什么经历|"
     r"什么事|做了什么|干了什么|有何|经过|过程|内容是|主要工作|主要内容|\bwhy\b|"
     r"\bhow\b(?! many| much| long| old| far| big| large| tall)",
@@ -215,6 +215,17 @@ def _longest_piece(piece: str, sentence: str, *, suffix: bool, lo: int = 0) -> t
     return -1, -1
 
 
+def _anchor_left(left: str, sentence: str) -> tuple[int, int]:
+    """Where the longest run of the words before the hole ends in the sentence, when no
+    suffix of them is there (某某的职业 -> 某某)."""
+    for n in range(len(left) - 1, 1, -1):
+        for i in range(len(left) - n, -1, -1):
+            at = sentence.find(left[i : i + n])
+            if at >= 0:
+                return at, at + n
+    return -1, -1
+
+
 def _question_sides(question: str) -> tuple[str, str] | None:
     q = question.strip().rstrip("？?！!。. ")
     m = _HOLE.search(q)
@@ -234,6 +245,8 @@ def slot(question: str, sentence: str) -> tuple[int, int] | None:
     left, right = sides
     _ls, le = _longest_piece(left, sentence, suffix=True) if left else (-1, -1)
     rs, _ = _longest_piece(right, sentence, suffix=False, lo=max(le, 0)) if right else (-1, -1)
+    if le < 0 and rs < 0 and left:
+        _ls, le = _anchor_left(left, sentence)  # 某某的职业是什么: after 某某
     if le >= 0 and rs > le:
         return _trim(sentence, le, rs)
     if le >= 0:

@@ -1,0 +1,49 @@
+"""The CMRC 2018 trial set and the unanswerable questions about it, through the real model:
+floors under what the answers reach today (README, "Tuning and quality"), so a change that
+loses quality on articles the engine was not shaped on fails here."""
+
+from __future__ import annotations
+
+import pytest
+
+from index import Engine, EngineOptions, IndexStore
+from index.reading import evaluate_reading, load_reading_sets
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.model
+
+TRIAL = FIXTURES / "cmrc2018" / "cmrc2018_trial.json"
+UNANSWERABLE = FIXTURES / "cmrc2018" / "unanswerable.json"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, real_embedder):  # type: ignore[no-untyped-def]
+    reading = load_reading_sets([TRIAL, UNANSWERABLE])
+    engine = Engine(
+        store=IndexStore(tmp_path_factory.mktemp("cmrc") / "index"),
+        embedder=real_embedder,
+        options=EngineOptions(),
+    )
+    engine.build(list(reading.articles))
+    return evaluate_reading(reading.questions, engine.ask)
+
+
+def test_trial_set_passages_and_sentences(report):
+    assert report.answerable == 1000 and report.unanswerable == 79
+    assert report.hit_at_1 >= 0.90 and report.hit_at_5 >= 0.97
+    assert report.sentence_accuracy >= 0.75
+
+
+def test_trial_set_spans(report):
+    assert report.span_f1 >= 0.48
+    assert report.span_short["em"] >= 0.33 and report.span_short["f1"] >= 0.55
+
+
+def test_trial_set_abstention(report):
+    assert report.false_abstention_rate <= 0.03
+    assert report.unanswerable_abstain_rate is not None and report.unanswerable_abstain_rate >= 0.2
+
+
+def test_every_span_is_quoted_from_its_sentence(report):
+    named = [r for r in report.rows if r.prediction and not r.abstained]
+    assert len(named) > 900
