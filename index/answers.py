@@ -518,6 +518,15 @@ def verify_answer(answer: Answer) -> None:
             raise UnsupportedFigureError(
                 f"{af.figure.text} is not at the cited place [{af.citation}]"
             )
+    if answer.span is not None:
+        cite = by_n.get(answer.span.citation)
+        first = answer.sentences[0].text if answer.sentences else ""
+        if (
+            cite is None
+            or answer.span.text not in cite.passage.text
+            or first[answer.span.start : answer.span.end] != answer.span.text
+        ):
+            raise UnsupportedFigureError(f"{answer.span.text} is not at the cited place")
     sources = " ".join(c.passage.text for c in answer.citations)
     years = " ".join(c.article.date for c in answer.citations)
     allowed = {_canonical(n) for n in _NUMBER.findall(sources) + _NUMBER.findall(years)}

@@ -116,3 +116,18 @@ def test_two_figures_of_one_metric_with_their_qualifiers(tmp_path):
     shown = [(af.figure.text, af.qualifier) for af in answer.figures]
     assert shown == [("300公里", ""), ("420公里", "如计入支线")]
     assert "420公里（如计入支线）[1]" in answer.lead
+
+
+def test_a_forged_span_is_refused(tmp_path):
+    import dataclasses
+
+    from index import UnsupportedFigureError, verify_answer
+
+    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    engine.build([Article(id="rail", title="某某铁路", body=CONTEXT)])
+    answer = engine.ask("某某铁路由谁主持设计？")
+    assert answer.span is not None
+    verify_answer(answer)
+    forged = dataclasses.replace(answer, span=dataclasses.replace(answer.span, text="李四"))
+    with pytest.raises(UnsupportedFigureError):
+        verify_answer(forged)
