@@ -383,10 +383,20 @@ class AnswerBuilder:
             return self._abstain(profile, hits)
         best = max(found, key=lambda c: c.score)
         # the answering passage leads; ranks follow the new order
+        # the answering passage leads, the rest of its paragraph follows it (a paragraph cut
+        # in two is one unit), then the other hits
+        lead = [best.hit] + [
+            n
+            for n in neighbours
+            if n.passage.article_id == best.hit.passage.article_id
+            and n.passage.paragraph == best.hit.passage.paragraph
+            and n.pid != best.hit.pid
+        ]
+        taken = {h.pid for h in lead}
         ordered = [
             dataclasses.replace(h, rank=i)
-            for i, h in enumerate([best.hit, *[h for h in hits if h.pid != best.hit.pid]], 1)
-        ]
+            for i, h in enumerate([*lead, *[h for h in hits if h.pid not in taken]], 1)
+        ][: max(len(hits), len(lead))]
         citations = [Citation(1, best.hit.pid, best.hit.article, best.hit.passage)]
         sentence_text = best.hit.passage.text[best.start : best.end].strip()
         offset = best.hit.passage.text.index(sentence_text, best.start)

@@ -58,7 +58,7 @@ _TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"多少|几(?!乎)|多大|多高|多长|多重|多远|多久|多深|多宽|多厚|多少岁|"
+            r"多少|几(?!乎)|多大|多高|多长|多重|多远|多久|多深|多宽|多厚|多快|多少岁|"
             r"how (?:many|much|long|old|far|big|large|tall)",
             re.I,
         ),
@@ -76,13 +76,16 @@ _TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Where the hole is: the question word itself, with the words it swallows (多少分钟, 哪一年).
 _HOLE = re.compile(
     r"(?:什么|哪一?[个位家所支种类年天]?|多少|几)(?:时候|时间|地方|位置|人|原因)?|"
-    r"何(?:时|处|地|人|职|种|物|名|年|日|故)|谁|多[大高长重远久深宽厚]|哪里|哪儿"
+    r"何(?:时|处|地|人|职|种|物|名|年|日|故)|谁|多[大高长重远久深宽厚快]|哪里|哪儿"
 )
 _PREPOSITIONS = "由被于在为派给向从把对跟和与"
 _CLAUSE_BREAK = '，,；;。！？!?：:、（）()「」“”"'
 _TRIM_HEAD = "是为在于了被由的：:，,、 "
 _TRIM_TAIL = "的了，,。；; "
-_HEAD_WORDS = re.compile(r"位于|坐落于|地处|共有|即为|乃是|则|即|乃|自|与|同样")
+_HEAD_WORDS = re.compile(
+    r"位于|坐落于|地处|共有|即为|乃是|或称|又称|亦称|也称|称为|称作|叫做|叫作|简称|俗称|别称|"
+    r"又名|亦作|担任|出任|连任|升任|作为|则|即|乃|自|与|同样"
+)
 _TAIL_WORDS = re.compile(r"(?:则|而|等|之一|一起|以后|后)$")
 
 
@@ -180,6 +183,7 @@ def candidates(sentence: str, kind: str) -> list[Span]:
         spans += [m.span() for m in _FOREIGN_NAME.finditer(sentence)]
     elif kind == "place":
         spans = _tagged(sentence, _TAGS["place"])
+        spans += [m.span() for m in _ORG.finditer(sentence)]  # 毕业于哪儿: a school
     elif kind == "organization":
         spans = _tagged(sentence, _TAGS["organization"])
         spans += [m.span() for m in _ORG.finditer(sentence)]
@@ -313,7 +317,8 @@ def choose_span(question: str, sentence: str, kind: str) -> Span | None:
     short = 0 < he - hs <= _SHORT_SLOT and sentence[hs:he] not in question
     if kind in ("time", "number"):
         if inside:
-            return max(inside, key=lambda c: c.end - c.start)
+            best = max(inside, key=lambda c: c.end - c.start)
+            return _year_only(question, sentence, best)
         near = [c for c in typed if min(abs(c.start - he), abs(hs - c.end)) <= _NEAR]
         if near:
             return min(near, key=lambda c: min(abs(c.start - he), abs(hs - c.end)))
@@ -323,6 +328,23 @@ def choose_span(question: str, sentence: str, kind: str) -> Span | None:
     if short or (he > hs and sentence[hs:he] not in question):
         return Span(hs, he, kind)
     return None
+
+
+_ASKS_YEAR = re.compile(r"哪一?年|何年|what year", re.I)
+
+
+def _year_only(question: str, sentence: str, span: Span) -> Span:
+    """哪一年 asks for the year: 2006年, not 2006年2月14日."""
+    text = span.text(sentence)
+    cut = text.find("年")
+    if (
+        span.kind == "time"
+        and _ASKS_YEAR.search(question)
+        and 0 < cut < len(text) - 1
+        and not text[cut + 1 :].lstrip().startswith(("（", "("))
+    ):
+        return Span(span.start, span.start + cut + 1, span.kind)
+    return span
 
 
 def _nearest_to_question(question: str, sentence: str, typed: list[Span]) -> Span | None:
