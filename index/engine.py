@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from corpus import Article, Figure, Passage, extract_figures, split_article, split_sentences
-from index.answers import SENTENCE_POOL, Answer, AnswerBuilder
+from index.answers import Answer, AnswerBuilder
 from index.crosslingual import build_lexicon
 from index.embedder import Embedder
 from index.generation import Generation
@@ -20,6 +20,7 @@ from index.lexical import jieba_words
 from index.questions import TermWeights
 from index.records import BuildReport, Hit
 from index.retriever import FusionConfig, HybridRetriever
+from index.sentences import SENTENCE_POOL
 from index.store import IndexStore
 from index.writer import GenerationWriter
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from corpus import extract_figures
-from index.answers import is_debris, qualifying_words
+from index.answers import qualifying_words
+from index.sentences import is_debris
 from index.spans import answer_type, candidates, choose_span
 
 
