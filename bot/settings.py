@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     dense_weight: float = Field(_FUSION.dense_weight, ge=0.0, le=1.0)
     candidates: int = Field(_FUSION.candidates, ge=5)
     top_k: int = Field(5, ge=1, le=20)
+    lexicon_max_terms: int = Field(
+        _ENGINE.lexicon_max_terms,
+        ge=0,
+        description="most corpus words in the cross-lingual lexicon (English questions)",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where the model runs: cuda when one is there (auto), else cpu"
+    )
 
     telegram_token: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)

@@ -19,6 +19,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         max_passage_chars=settings.max_passage_chars,
         lexical_tokenizer=settings.lexical_tokenizer,
         faiss_index=settings.faiss_index,
+        lexicon_max_terms=settings.lexicon_max_terms,
         fusion=FusionConfig(
             method=settings.fusion,
             dense_weight=settings.dense_weight,
@@ -43,6 +44,7 @@ def build_engine(
         allow_download=settings.allow_download,
         batch_size=settings.embed_batch_size,
         dtype=settings.embed_dtype,
+        device=settings.device,
     )
     return Engine(
         store=IndexStore(settings.index_dir), embedder=embedder, options=engine_options(settings)

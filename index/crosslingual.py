@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,9 @@ from index.lexical import CJK, dictionary_tags
 
 TERMS_JSON = "terms.json"
 TERMS_NPY = "terms.npy"
-MAX_TERMS = 50_000
+MAX_TERMS = 20_000  # SHUZI_LEXICON_MAX_TERMS
+MIN_TERMS = 1_000
+TERMS_PER_PASSAGE = 2
 SIMILARITY_FLOOR = 0.88
 PER_WORD = 2
 TRANSLATION_FLOOR = 0.85
@@ -85,24 +86,33 @@ _EN_STOP = {
 }
 
 
-def vocabulary(documents: Iterable[Sequence[str]], *, max_terms: int = MAX_TERMS) -> list[str]:
-    """The content words among the documents' jieba words: two characters or more, Chinese,
-    and not a function word by jieba's dictionary (adverbs, conjunctions, prepositions,
-    pronouns, numerals, measure and time words); the most frequent max_terms, sorted.
+def is_content_word(word: str, tags: dict[str, str]) -> bool:
+    """Two characters or more, Chinese, and not a function word by jieba's dictionary
+    (adverbs, conjunctions, prepositions, pronouns, numerals, measure and time words). Words
+    outside the dictionary (names, new terms such as 智造 or 株机) are content words."""
+    return (
+        len(word) >= 2 and bool(CJK.search(word)) and tags.get(word, "x")[:1] not in _FUNCTION_TAGS
+    )
 
-    Words outside the dictionary (names, new terms such as 智造 or 株机) are kept. Dropping
-    the function words took the lexicon of the first article from 910 words to 800 with the
-    same ranks for every English question of the fixtures.
+
+def lexicon_size(passages: int, *, max_terms: int = MAX_TERMS) -> int:
+    """How many corpus words the lexicon holds: all of a small corpus's (up to MIN_TERMS),
+    TERMS_PER_PASSAGE per passage beyond that, never more than max_terms. Embedding a word
+    costs about a third of a passage's sentence units, so the lexicon stays a small part of
+    a build at any size (measured in bench/run.py)."""
+    return min(max_terms, max(MIN_TERMS, TERMS_PER_PASSAGE * passages))
+
+
+def vocabulary(frequencies: dict[str, int], *, size: int) -> list[str]:
+    """The `size` content words in most passages (ties by the word), sorted.
+
+    Dropping the function words took the lexicon of the first article from 910 words to 800
+    with the same ranks for every English question of the fixtures.
     """
     tags = dictionary_tags()
-    counts: Counter[str] = Counter()
-    for words in documents:
-        counts.update(
-            w
-            for w in set(words)
-            if len(w) >= 2 and CJK.search(w) and tags.get(w, "x")[:1] not in _FUNCTION_TAGS
-        )
-    return sorted(t for t, _ in counts.most_common(max_terms))
+    content = [(df, w) for w, df in frequencies.items() if is_content_word(w, tags)]
+    content.sort(key=lambda x: (-x[0], x[1]))
+    return sorted(w for _, w in content[:size])
 
 
 def english_words(question: str) -> list[str]:
@@ -165,16 +175,16 @@ class TermLexicon:
 
 def build_lexicon(
     embedder: Embedder,
-    documents: Iterable[Sequence[str]],
+    frequencies: dict[str, int],
     *,
-    base: TermLexicon | None = None,
+    size: int,
     reuse: dict[str, np.ndarray] | None = None,
 ) -> TermLexicon:
-    """The words of `documents` (each a passage's jieba words) added to `base` (an
-    incremental build keeps the words it had); known words' vectors are re-used, only new
-    words are embedded."""
-    reuse = {**(base.known() if base else {}), **(reuse or {})}
-    terms = sorted(set(vocabulary(documents)) | set(base.terms if base else ()))[: MAX_TERMS * 2]
+    """The lexicon of a corpus from its words' document frequencies: the `size` most common
+    content words; vectors of words known before (`reuse`, the parent's lexicon) are kept,
+    only new words are embedded."""
+    reuse = reuse or {}
+    terms = vocabulary(frequencies, size=size)
     vectors = np.zeros((len(terms), embedder.dim), dtype=np.float32)
     missing = []
     for i, t in enumerate(terms):

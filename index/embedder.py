@@ -169,6 +169,20 @@ def resolve_dtype(dtype: str) -> str:
     return dtype
 
 
+def resolve_device(device: str) -> str:
+    """auto: a CUDA GPU when torch sees one, else the CPU. The vectors are stored as float32
+    either way, so an index built on a GPU machine is served anywhere."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("SHUZI_DEVICE=cuda but torch sees no CUDA device; use auto or cpu")
+    return device
+
+
 def load_embedder(
     model_id: str,
     *,
@@ -177,6 +191,7 @@ def load_embedder(
     allow_download: bool = False,
     batch_size: int = 32,
     dtype: str = "auto",
+    device: str = "auto",
 ) -> SentenceTransformerEmbedder:
     """Load the configured model with no network unless `allow_download`.
 
@@ -194,11 +209,12 @@ def load_embedder(
 
     import torch
 
-    dtype = resolve_dtype(dtype)
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype) if device == "cpu" else ("float16" if dtype == "auto" else dtype)
     path: str = model_id
     if model_id == DEFAULT_MODEL_ID:
         materialized = materialize_e5_model(cache_dir / "multilingual-e5-small")
-        if dtype == "bfloat16":
+        if dtype == "bfloat16" and device == "cpu":
             materialized = derive_bfloat16_copy(
                 materialized, cache_dir / "multilingual-e5-small-bf16"
             )
@@ -209,7 +225,7 @@ def load_embedder(
     try:
         model = SentenceTransformer(
             path,
-            device="cpu",
+            device=device,
             local_files_only=not allow_download,
             cache_folder=str(cache_dir),
             model_kwargs={"dtype": torch_dtype},
@@ -221,7 +237,9 @@ def load_embedder(
             f"({exc})"
         ) from exc
     query_prompt, passage_prompt = _prompts_for(model_id, model)
-    log.info("loaded embedding model %s (dim %s)", model_id, _dimension(model))
+    log.info(
+        "loaded embedding model %s (dim %s) on %s, %s", model_id, _dimension(model), device, dtype
+    )
     return SentenceTransformerEmbedder(
         model,
         name=model_id,

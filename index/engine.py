@@ -12,12 +12,10 @@ import numpy as np
 
 from corpus import Article, Figure, Passage, extract_figures, split_article, split_sentences
 from index.answers import Answer, AnswerBuilder
-from index.crosslingual import build_lexicon
+from index.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
 from index.embedder import Embedder
 from index.generation import Generation
 from index.layout import IndexError_
-from index.lexical import jieba_words
-from index.questions import TermWeights
 from index.records import BuildReport, Hit
 from index.retriever import FusionConfig, HybridRetriever
 from index.sentences import SENTENCE_POOL
@@ -73,6 +71,7 @@ class EngineOptions:
     lexical_tokenizer: str = "jieba+bigram"
     faiss_index: str = "Flat"
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    lexicon_max_terms: int = MAX_TERMS
 
 
 class Engine:
@@ -109,7 +108,7 @@ class Engine:
     def _answer_builder(self, gen: Generation) -> AnswerBuilder:
         cached = self._builders.get(gen.number)
         if cached is None:
-            cached = AnswerBuilder(TermWeights(words=gen.passage_words()))
+            cached = AnswerBuilder(gen.term_weights())
             self._builders = {gen.number: cached}  # one generation serves at a time
         return cached
 
@@ -294,11 +293,16 @@ class Engine:
                 if progress:
                     progress("cross-lingual lexicon", 0, 1)
                 same_model = parent is not None and parent.manifest.model == self.embedder.name
-                base = parent.lexicon if same_model and parent and not fresh else None
                 reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
-                tokenizer = self.options.lexical_tokenizer
-                words = [jieba_words(t, toks, tokenizer) for t, toks in writer.tokenize_pending()]
-                lexicon = build_lexicon(self.embedder, words, base=base, reuse=reuse)
+                writer.tokenize_pending()
+                lexicon = build_lexicon(
+                    self.embedder,
+                    writer.term_frequencies(),
+                    size=lexicon_size(
+                        writer.passage_count(), max_terms=self.options.lexicon_max_terms
+                    ),
+                    reuse=reuse,
+                )
                 if progress:
                     progress("writing index", 0, 1)
                 manifest = writer.commit(lexicon=lexicon)

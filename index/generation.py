@@ -24,6 +24,7 @@ from index.layout import (
     passage_from_row,
 )
 from index.lexical import LexicalIndex, jieba_tokens, jieba_words
+from index.questions import TermWeights
 from index.records import ArticleInfo
 
 
@@ -64,6 +65,18 @@ class Generation:
                 content_hash=r["content_hash"],
                 passages=r["n"],
             )
+
+    def term_weights(self) -> TermWeights:
+        """Term weights from the stored document frequencies (a vocabulary-sized table, read
+        once), or from every passage's words for a generation built before they were stored."""
+        with self._lock:
+            try:
+                rows = self._db.execute("SELECT term, df FROM term_df").fetchall()
+            except sqlite3.OperationalError:
+                rows = []
+        if rows or not len(self.pids):
+            return TermWeights.from_frequencies({r[0]: r[1] for r in rows}, len(self.pids))
+        return TermWeights(words=self.passage_words())
 
     def passage_words(self) -> Iterator[list[str]]:
         """Each passage's jieba words: read off the stored lexical tokens when the index was

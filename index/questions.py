@@ -192,6 +192,14 @@ class TermWeights:
             self.n += 1
             self.df.update(set(passage_words))
 
+    @classmethod
+    def from_frequencies(cls, df: dict[str, int], n: int) -> TermWeights:
+        """From stored document frequencies over n passages."""
+        weights = cls()
+        weights.df = Counter(df)
+        weights.n = n
+        return weights
+
     def weight(self, term: str) -> float:
         df = self.df.get(term, 0)
         if self.n and df / self.n > 0.5:

@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import faiss
@@ -31,7 +32,7 @@ from index.layout import (
     generation_name,
     sha256_file,
 )
-from index.lexical import TOKENIZERS, LexicalIndex
+from index.lexical import TOKENIZERS, LexicalIndex, jieba_words
 from index.store import IndexStore
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,46 @@ class GenerationWriter:
             with connect(parent.folder / SQLITE_NAME, readonly=True) as src:
                 src.backup(self.db)
         self.db.executescript(SCHEMA)
+        self._ensure_term_df()
 
     # -- content -------------------------------------------------------------------------
     def article_hashes(self) -> dict[str, str]:
         return {r[0]: r[1] for r in self.db.execute("SELECT id, content_hash FROM articles")}
 
+    def _ensure_term_df(self) -> None:
+        """Document frequencies of jieba words, kept as passages come and go; a parent built
+        before they were stored gets them from its stored tokens once."""
+        has_df = self.db.execute("SELECT 1 FROM term_df LIMIT 1").fetchone()
+        has_tokens = self.db.execute("SELECT 1 FROM lexical_tokens LIMIT 1").fetchone()
+        if has_df or not has_tokens:
+            return
+        rows = self.db.execute(
+            "SELECT p.search_text, t.tokens FROM lexical_tokens t JOIN passages p "
+            "ON p.pid = t.pid WHERE t.tokenizer = ?",
+            (self.lexical_tokenizer,),
+        ).fetchall()
+        self._count_words([(r[0], json.loads(r[1])) for r in rows], +1)
+
+    def _count_words(self, passages: Sequence[tuple[str, Sequence[str]]], sign: int) -> None:
+        """Add (or, sign -1, take away) passages' words to the document frequencies; each
+        passage is its search text and lexical tokens."""
+        counts: Counter[str] = Counter()
+        for text, tokens in passages:
+            counts.update(set(jieba_words(text, tokens, self.lexical_tokenizer)))
+        self.db.executemany(
+            "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + ?",
+            [(t, sign * n, sign * n) for t, n in counts.items()],
+        )
+        if sign < 0:
+            self.db.execute("DELETE FROM term_df WHERE df <= 0")
+
     def remove_article(self, article_id: str) -> int:
+        removed = self.db.execute(
+            "SELECT p.search_text, t.tokens FROM lexical_tokens t JOIN passages p "
+            "ON p.pid = t.pid WHERE p.article_id = ? AND t.tokenizer = ?",
+            (article_id, self.lexical_tokenizer),
+        ).fetchall()
+        self._count_words([(r[0], json.loads(r[1])) for r in removed], -1)
         for table in ("units", "lexical_tokens"):
             self.db.execute(
                 f"DELETE FROM {table} WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
@@ -183,6 +218,7 @@ class GenerationWriter:
         }
 
     def clear(self) -> None:
+        self.db.execute("DELETE FROM term_df")
         self.db.execute("DELETE FROM lexical_tokens")
         self.db.execute("DELETE FROM figures")
         self.db.execute("DELETE FROM units")
@@ -199,6 +235,7 @@ class GenerationWriter:
         ).fetchall()
         tokenize = TOKENIZERS[self.lexical_tokenizer]
         tokens = [tokenize(text) for _, text in rows]
+        self._count_words([(text, toks) for (_, text), toks in zip(rows, tokens, strict=True)], +1)
         self.db.executemany(
             "INSERT OR REPLACE INTO lexical_tokens VALUES (?,?,?)",
             [
@@ -207,6 +244,13 @@ class GenerationWriter:
             ],
         )
         return [(text, toks) for (_, text), toks in zip(rows, tokens, strict=True)]
+
+    def passage_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+
+    def term_frequencies(self) -> dict[str, int]:
+        """Every jieba word of the passages and the number of passages holding it."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT term, df FROM term_df")}
 
     # -- finishing -----------------------------------------------------------------------
     def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
