@@ -13,6 +13,7 @@ import numpy as np
 from corpus import Article, Figure, Passage, extract_figures, split_article, split_sentences
 from index.answers import Answer, AnswerBuilder
 from index.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
+from index.embed_cache import CACHE_NAME, EmbeddingCache
 from index.embedder import Embedder
 from index.generation import Generation
 from index.layout import IndexError_
@@ -25,6 +26,8 @@ from index.writer import GenerationWriter
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 300
+# Units embedded between two writes to the embedding cache.
+_CACHE_CHUNK = 512
 # A passage of the same paragraph as a hit competes to answer with this share of its score.
 _NEIGHBOUR_PRIOR = 0.9
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -309,6 +312,7 @@ class Engine:
             except BaseException:
                 writer.abort()
                 raise
+            self._clear_embedding_cache()
         self.load(manifest.generation)
         return BuildReport(
             generation=manifest.generation,
@@ -323,23 +327,51 @@ class Engine:
             seconds=time.perf_counter() - t0,
         )
 
+    def _clear_embedding_cache(self) -> None:
+        path = self.store.root / CACHE_NAME
+        if path.exists():
+            cache = EmbeddingCache(path, model=self.embedder.name, dim=self.embedder.dim)
+            try:
+                cache.clear()
+            finally:
+                cache.close()
+
     def _embed_units(
         self, texts: list[str], reusable: dict[str, np.ndarray], tick: Callable[[int], None]
     ) -> tuple[np.ndarray, int]:
-        """Vectors for unit texts, re-using known ones; returns (vectors, newly embedded)."""
+        """Vectors for unit texts, re-using known ones (the parent's, and those an interrupted
+        build left in the embedding cache); returns (vectors, newly embedded). New vectors
+        reach the cache chunk by chunk, so an interrupted build loses at most one chunk."""
         vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        missing = []
-        for i, t in enumerate(texts):
-            known = reusable.get(t)
-            if known is not None and len(known) == self.embedder.dim:
-                vectors[i] = known
-            else:
-                missing.append(i)
-        if missing:
-            fresh = self.embedder.embed_passages(
-                [texts[i] for i in missing], progress=_accumulate(tick)
-            )
-            vectors[missing] = fresh
+        cache = EmbeddingCache(
+            self.store.root / CACHE_NAME, model=self.embedder.name, dim=self.embedder.dim
+        )
+        try:
+            cached = cache.get_many([t for t in texts if t not in reusable])
+            missing = []
+            for i, t in enumerate(texts):
+                known = reusable.get(t)
+                if known is None:
+                    known = cached.get(t)
+                if known is not None and len(known) == self.embedder.dim:
+                    vectors[i] = known
+                else:
+                    missing.append(i)
+            done = len(texts) - len(missing)
+            tick(done)
+            # longest last, like the embedder's own batches: little padding in each
+            missing.sort(key=lambda i: len(texts[i]))
+            step = _CACHE_CHUNK
+            for lo in range(0, len(missing), step):
+                chunk = missing[lo : lo + step]
+                chunk_texts = [texts[i] for i in chunk]
+                fresh = self.embedder.embed_passages(chunk_texts)
+                vectors[chunk] = fresh
+                cache.put_many(chunk_texts, fresh)
+                done += len(chunk)
+                tick(done)
+        finally:
+            cache.close()
         return vectors, len(missing)
 
     def build(
@@ -417,15 +449,3 @@ def dense_units(text: str) -> list[str]:
     sentences = [text[s:e].strip() for s, e in split_sentences(text)]
     sentences = [s for s in sentences if s]
     return sentences if len(sentences) > 1 else [text]
-
-
-def _accumulate(tick: Callable[[int], None]) -> Callable[[int], None]:
-    """Turn per-batch counts into a running total for a progress callback."""
-    seen = 0
-
-    def step(n: int) -> None:
-        nonlocal seen
-        seen += n
-        tick(seen)
-
-    return step

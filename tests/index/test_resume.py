@@ -1,0 +1,70 @@
+"""An interrupted build resumes without embedding again what it had embedded."""
+
+from __future__ import annotations
+
+import pytest
+
+from index import Engine, IndexStore
+from index.embed_cache import CACHE_NAME, EmbeddingCache
+from tests.conftest import CountingEmbedder, make_article
+
+
+class InterruptedEmbedder(CountingEmbedder):
+    """Embeds `allowed` chunks, then the process is interrupted (Ctrl-C)."""
+
+    def __init__(self, allowed: int) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def embed_passages(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
+        if self.allowed == 0:
+            raise KeyboardInterrupt
+        self.allowed -= 1
+        return super().embed_passages(texts, progress=progress)
+
+
+def _articles(n: int) -> list:
+    return [
+        make_article(
+            f"a{i}",
+            "\n\n".join(f"第{i}篇第{j}段讲的是编号{i * 100 + j}的事情。" for j in range(60)),
+        )
+        for i in range(n)
+    ]
+
+
+def test_interrupted_build_resumes_from_the_embedding_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr("index.engine._CACHE_CHUNK", 100)
+    articles = _articles(5)  # 300 passages, one unit each: three chunks of 100
+    store = IndexStore(tmp_path / "index")
+    first = InterruptedEmbedder(allowed=2)
+    with pytest.raises(KeyboardInterrupt):
+        Engine(store=store, embedder=first).build(articles)
+    assert len(first.embedded) == 200 and store.current_number() is None
+    cache = EmbeddingCache(store.root / CACHE_NAME, model=first.name, dim=first.dim)
+    assert len(cache) == 200
+    cache.close()
+
+    second = CountingEmbedder()
+    report = Engine(store=store, embedder=second).build(articles)
+    assert len(second.embedded) == 100  # only what the first build had not done
+    assert report.passages_total == 300
+    cache = EmbeddingCache(store.root / CACHE_NAME, model=second.name, dim=second.dim)
+    assert len(cache) == 0  # emptied once the generation is committed
+    cache.close()
+
+
+def test_resumed_vectors_are_the_same_as_fresh_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr("index.engine._CACHE_CHUNK", 100)
+    articles = _articles(2)
+    resumed = IndexStore(tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        Engine(store=resumed, embedder=InterruptedEmbedder(allowed=1)).build(articles)
+    a = Engine(store=resumed, embedder=CountingEmbedder())
+    a.build(articles)
+    b = Engine(store=IndexStore(tmp_path / "fresh"), embedder=CountingEmbedder())
+    b.build(articles)
+    question = "编号105的事情"
+    assert [h.passage.text for h in a.search(question).hits] == [
+        h.passage.text for h in b.search(question).hits
+    ]
