@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     max_passage_chars: int = Field(_ENGINE.max_passage_chars, ge=50, le=2000)
     lexical_tokenizer: Literal["bigram", "jieba", "jieba+bigram"] = _ENGINE.lexical_tokenizer  # type: ignore[assignment]
     faiss_index: str = Field(
-        _ENGINE.faiss_index, description="a faiss.index_factory string, e.g. Flat, HNSW32"
+        _ENGINE.faiss_index,
+        description="auto (exact while small, HNSW beyond), or a faiss.index_factory string",
     )
     fusion: Literal["convex", "rrf"] = _FUSION.method
     dense_weight: float = Field(_FUSION.dense_weight, ge=0.0, le=1.0)

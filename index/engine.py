@@ -72,7 +72,7 @@ def check_question(text: str, *, max_chars: int = MAX_QUESTION_CHARS) -> Questio
 class EngineOptions:
     max_passage_chars: int = 300
     lexical_tokenizer: str = "jieba+bigram"
-    faiss_index: str = "Flat"
+    faiss_index: str = "auto"
     fusion: FusionConfig = field(default_factory=FusionConfig)
     lexicon_max_terms: int = MAX_TERMS
 

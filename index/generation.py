@@ -22,6 +22,7 @@ from index.layout import (
     connect,
     figure_from_row,
     passage_from_row,
+    search_parameters,
 )
 from index.lexical import LexicalIndex, jieba_tokens, jieba_words
 from index.questions import TermWeights
@@ -37,6 +38,8 @@ class Generation:
         self._db = connect(folder / SQLITE_NAME, readonly=True)
         self._lock = threading.Lock()
         self.faiss = faiss.read_index(str(folder / FAISS_NAME))
+        if params := search_parameters(manifest.faiss_index):
+            faiss.ParameterSpace().set_index_parameters(self.faiss, params)  # type: ignore[arg-type]
         self.lexical = LexicalIndex.load(folder / LEXICAL_DIR)
         self.lexicon = TermLexicon.load(folder)
         self.pids = np.array(

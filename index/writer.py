@@ -30,6 +30,7 @@ from index.layout import (
     connect,
     fsync_dir,
     generation_name,
+    resolve_faiss_index,
     sha256_file,
 )
 from index.lexical import TOKENIZERS, LexicalIndex, jieba_words
@@ -55,6 +56,7 @@ class GenerationWriter:
         self.model, self.dim = model, dim
         self.lexical_tokenizer = lexical_tokenizer
         self.faiss_index = faiss_index
+        self.resolved_faiss_index = faiss_index
         self.parent = parent
         existing = store.generation_numbers()
         self.number = (max(existing) if existing else 0) + 1
@@ -254,11 +256,14 @@ class GenerationWriter:
 
     # -- finishing -----------------------------------------------------------------------
     def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
-        base = faiss.index_factory(self.dim, self.faiss_index, faiss.METRIC_INNER_PRODUCT)
+        factory = resolve_faiss_index(self.faiss_index, len(vectors))
+        self.resolved_faiss_index = factory
+        base = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
         if not base.is_trained:
             if len(vectors) < 64:
-                log.warning("too few passages to train %s; using an exact index", self.faiss_index)
+                log.warning("too few passages to train %s; using an exact index", factory)
                 base = faiss.IndexFlatIP(self.dim)
+                self.resolved_faiss_index = "Flat"
             else:
                 base.train(vectors)
         index = faiss.IndexIDMap2(base)
@@ -312,7 +317,7 @@ class GenerationWriter:
             dim=self.dim,
             chunker_version=CHUNKER_VERSION,
             lexical_tokenizer=self.lexical_tokenizer,
-            faiss_index=self.faiss_index,
+            faiss_index=self.resolved_faiss_index,
             counts=counts,
             files=files,
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -1,4 +1,5 @@
-"""An interrupted build resumes without embedding again what it had embedded."""
+"""An interrupted build resumes without embedding again what it had embedded; the dense index
+chosen by size."""
 
 from __future__ import annotations
 
@@ -68,3 +69,27 @@ def test_resumed_vectors_are_the_same_as_fresh_ones(tmp_path, monkeypatch):
     assert [h.passage.text for h in a.search(question).hits] == [
         h.passage.text for h in b.search(question).hits
     ]
+
+
+def test_auto_dense_index_is_exact_while_small_and_hnsw_beyond(tmp_path, monkeypatch):
+    import faiss
+
+    from index import EngineOptions
+
+    articles = _articles(2)  # 120 units
+    small = Engine(store=IndexStore(tmp_path / "small"), embedder=CountingEmbedder())
+    small.build(articles)
+    assert small.generation.manifest.faiss_index == "Flat"
+    monkeypatch.setattr("index.layout.AUTO_EXACT_MAX", 100)
+    big = Engine(
+        store=IndexStore(tmp_path / "big"),
+        embedder=CountingEmbedder(),
+        options=EngineOptions(faiss_index="auto"),
+    )
+    big.build(articles)
+    gen = big.generation
+    assert gen.manifest.faiss_index == "HNSW32,SQfp16"
+    hnsw = faiss.downcast_index(faiss.downcast_index(gen.faiss).index)
+    assert hnsw.hnsw.efSearch == 128  # the search parameters are applied when it is loaded
+    hits = big.search("编号105的事情").hits
+    assert hits and "编号105" in hits[0].passage.text
