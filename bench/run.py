@@ -23,8 +23,8 @@ import psutil
 from bot.settings import Settings
 from corpus import Article, discover_articles, load_article
 from index import Engine, EngineOptions, IndexStore, load_embedder
-from index.embedder import SentenceTransformerEmbedder
 from index.evaluation import load_fixtures, percentile
+from index.search.embedder import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "fixtures" / "qa.jsonl"

@@ -17,8 +17,8 @@ import numpy as np
 from bot.settings import Settings
 from corpus import discover_articles, load_article
 from index import Engine, EngineOptions, FusionConfig, IndexStore, Judged, evaluate, load_fixtures
-from index.embedder import load_embedder
-from index.retriever import HybridRetriever
+from index.search.embedder import load_embedder
+from index.search.retriever import HybridRetriever
 
 ROOT = Path(__file__).resolve().parents[1]
 

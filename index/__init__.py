@@ -1,6 +1,6 @@
 """Passages to vectors and BM25, ranked hits, cited answers. Knows nothing of Telegram."""
 
-from index.answers import (
+from index.answering.answers import (
     Answer,
     AnswerFigure,
     AnswerSentence,
@@ -8,13 +8,6 @@ from index.answers import (
     Citation,
     UnsupportedFigureError,
     verify_answer,
-)
-from index.embedder import (
-    Embedder,
-    HashEmbedder,
-    SentenceTransformerEmbedder,
-    configure_torch_threads,
-    load_embedder,
 )
 from index.engine import (
     EmptyQuestionError,
@@ -27,8 +20,15 @@ from index.engine import (
 )
 from index.evaluation import Fixture, Judged, Report, evaluate, load_fixtures
 from index.records import ArticleInfo, BuildReport, Hit
-from index.retriever import FusionConfig, HybridRetriever
-from index.store import (
+from index.search.embedder import (
+    Embedder,
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+    configure_torch_threads,
+    load_embedder,
+)
+from index.search.retriever import FusionConfig, HybridRetriever
+from index.stores.store import (
     BuildLockedError,
     IndexCorruptError,
     IndexError_,

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from corpus import Article, Figure, Passage, extract_figures, split_article, split_sentences
-from index.answers import Answer, AnswerBuilder
-from index.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
-from index.embed_cache import CACHE_NAME, EmbeddingCache
-from index.embedder import Embedder
-from index.generation import Generation
-from index.layout import IndexError_
+from index.answering.answers import Answer, AnswerBuilder
+from index.answering.sentences import SENTENCE_POOL
 from index.records import BuildReport, Hit
-from index.retriever import FusionConfig, HybridRetriever
-from index.sentences import SENTENCE_POOL
-from index.store import IndexStore
-from index.writer import GenerationWriter
+from index.search.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
+from index.search.embedder import Embedder
+from index.search.retriever import FusionConfig, HybridRetriever
+from index.stores.embed_cache import CACHE_NAME, EmbeddingCache
+from index.stores.generation import Generation
+from index.stores.layout import IndexError_, split_unit_id
+from index.stores.store import IndexStore
+from index.stores.writer import GenerationWriter
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +131,13 @@ class Engine:
         neighbours = self._neighbours(gen, hits[:SENTENCE_POOL])
         pool = [h.pid for h in [*hits[:SENTENCE_POOL], *neighbours]]
         figures = gen.figures(pool)
-        units = dict(signals.units)
+        scores = dict(signals.units)
         if signals.query is not None:
             # every sentence that may answer is scored against the question, not only the
             # units the dense search happened to return
             uids, vectors = gen.unit_vectors(pool)
-            units.update(zip(uids.tolist(), (vectors @ signals.query).tolist(), strict=True))
+            scores.update(zip(uids.tolist(), (vectors @ signals.query).tolist(), strict=True))
+        units = {split_unit_id(uid): score for uid, score in scores.items()}
 
         def same_metric(metric: str) -> list[tuple[Hit, Figure]]:
             pairs = gen.figures_with_metric(metric)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from index.lexical import CJK
 from index.records import Hit
+from index.text.tokens import CJK
 
 
 class Expect(BaseModel):

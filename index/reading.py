@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from corpus import Article
-from index.answers import Answer
+from index.answering.answers import Answer
 from index.evaluation import percentile
 
 # CMRC 2018's evaluation script: these characters are dropped before comparing.

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from index import UnsupportedFigureError, verify_answer
-from index.answers import AnswerFigure
+from index.answering.answers import AnswerFigure
 from index.evaluation import Judged, evaluate, load_fixtures
+from index.search.crosslingual import expand_question
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.model
@@ -101,13 +102,17 @@ def test_answer_quality(real_engine, name):
 def test_english_words_bring_their_chinese_neighbours(real_engine):
     lexicon = real_engine.generation.lexicon
     assert lexicon is not None and len(lexicon.terms) > 500
-    expansion = lexicon.expand(
-        real_engine.embedder, "How many software companies are there?"
+    expansion = expand_question(
+        lexicon, real_engine.embedder, "How many software companies are there?"
     ).split()
     assert "软件" in expansion and ({"企业", "公司"} & set(expansion))
-    assert lexicon.expand(real_engine.embedder, "株洲有多少软件企业？") == ""  # Chinese: untouched
+    assert (
+        expand_question(lexicon, real_engine.embedder, "株洲有多少软件企业？") == ""
+    )  # Chinese: untouched
     # words the Chinese text writes as they are (5G, GDP) join the BM25 query themselves
-    assert "5G" in lexicon.expand(real_engine.embedder, "How many 5G base stations?").split()
+    assert (
+        "5G" in expand_question(lexicon, real_engine.embedder, "How many 5G base stations?").split()
+    )
 
 
 def test_a_year_the_articles_do_not_cover_abstains_and_says_which_year_they_do(real_engine):
@@ -149,7 +154,7 @@ def test_english_questions_about_another_place_abstain(real_engine):
 
 
 def test_warm_up_pays_the_first_english_question_costs(real_engine):
-    from index.questions import _places_by_pinyin
+    from index.text.questions import _places_by_pinyin
 
     _places_by_pinyin.cache_clear()
     real_engine.warm_up()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from index.crosslingual import MIN_TERMS, build_lexicon, lexicon_size, vocabulary
-from index.lexical import jieba_tokens
+from index.search.crosslingual import MIN_TERMS, build_lexicon, lexicon_size, vocabulary
+from index.text.tokens import jieba_tokens
 from tests.conftest import CountingEmbedder
 
 

@@ -17,7 +17,7 @@ from index import (
     IndexMissingError,
     IndexStore,
 )
-from index.store import FAISS_NAME, MANIFEST_NAME, SQLITE_NAME
+from index.stores.store import FAISS_NAME, MANIFEST_NAME, SQLITE_NAME
 from tests.conftest import CountingEmbedder, make_article
 
 A = make_article("a", "株洲数字经济规模1118亿元，占GDP比重达42%。\n\n株洲有软件企业164家。")
@@ -62,16 +62,16 @@ def test_add_embeds_only_new_passages_and_keeps_ids(tmp_path):
 
 
 def test_add_tokenizes_only_new_passages_and_bm25_matches_a_fresh_build(tmp_path, monkeypatch):
-    import index.writer
+    import index.stores.writer
 
     seen: list[str] = []
-    real = dict(index.writer.TOKENIZERS)
+    real = dict(index.stores.writer.TOKENIZERS)
 
     def counting(text: str) -> list[str]:
         seen.append(text)
         return real["jieba+bigram"](text)
 
-    monkeypatch.setitem(index.writer.TOKENIZERS, "jieba+bigram", counting)
+    monkeypatch.setitem(index.stores.writer.TOKENIZERS, "jieba+bigram", counting)
     engine = _engine(tmp_path)
     engine.build([A])
     assert len(seen) == 2  # A's two passages, once
@@ -288,7 +288,7 @@ def test_readers_are_served_from_the_old_generation_while_a_build_runs(tmp_path)
 
 
 def test_term_weights_from_stored_tokens_equal_those_from_the_texts(tmp_path):
-    from index.questions import TermWeights
+    from index.text.questions import TermWeights
 
     engine = _engine(tmp_path)
     engine.build([A, B])
@@ -302,7 +302,7 @@ def test_term_weights_from_stored_tokens_equal_those_from_the_texts(tmp_path):
 def test_a_generation_built_before_tokens_were_stored_still_gives_words(tmp_path):
     import sqlite3
 
-    from index.generation import Generation
+    from index.stores.generation import Generation
 
     engine = _engine(tmp_path)
     engine.build([A])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.questions import profile_question
+from index.text.questions import profile_question
 
 
 @pytest.mark.parametrize(

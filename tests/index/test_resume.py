@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from index import Engine, IndexStore
-from index.embed_cache import CACHE_NAME, EmbeddingCache
+from index.stores.embed_cache import CACHE_NAME, EmbeddingCache
 from tests.conftest import CountingEmbedder, make_article
 
 
@@ -80,7 +80,7 @@ def test_auto_dense_index_is_exact_while_small_and_hnsw_beyond(tmp_path, monkeyp
     small = Engine(store=IndexStore(tmp_path / "small"), embedder=CountingEmbedder())
     small.build(articles)
     assert small.generation.manifest.faiss_index == "Flat"
-    monkeypatch.setattr("index.layout.AUTO_EXACT_MAX", 100)
+    monkeypatch.setattr("index.stores.layout.AUTO_EXACT_MAX", 100)
     big = Engine(
         store=IndexStore(tmp_path / "big"),
         embedder=CountingEmbedder(),

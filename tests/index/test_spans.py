@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from corpus import extract_figures
-from index.answers import qualifying_words
-from index.sentences import is_debris
-from index.spans import answer_type, candidates, choose_span
+from index.answering.answers import qualifying_words
+from index.answering.sentences import is_debris
+from index.answering.spans import answer_type, candidates, choose_span
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def test_device_setting():
     import pytest
     import torch
 
-    from index.embedder import resolve_device
+    from index.search.embedder import resolve_device
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto") == expected

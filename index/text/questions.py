@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from index.crosslingual import english_words
-from index.lexical import (
+from index.text.english import english_words
+from index.text.tokens import (
     CJK,
     dictionary_tags,
     jieba_frequencies,

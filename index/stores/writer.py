@@ -16,9 +16,9 @@ import faiss
 import numpy as np
 
 from corpus import CHUNKER_VERSION, Article, Figure, Passage
-from index.crosslingual import TermLexicon
-from index.generation import Generation
-from index.layout import (
+from index.stores.bm25 import LexicalIndex
+from index.stores.generation import Generation
+from index.stores.layout import (
     FAISS_NAME,
     LEXICAL_DIR,
     MANIFEST_NAME,
@@ -33,8 +33,9 @@ from index.layout import (
     resolve_faiss_index,
     sha256_file,
 )
-from index.lexical import TOKENIZERS, LexicalIndex, jieba_words
-from index.store import IndexStore
+from index.stores.lexicon import TermLexicon
+from index.stores.store import IndexStore
+from index.text.tokens import TOKENIZERS, jieba_words
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from corpus import extract_figures
-from index.lexical import jieba_words_with_tags
+from index.text.tokens import jieba_words_with_tags
 
 # -- what a question asks for --------------------------------------------------------------
 # Questions whose answer is a sentence or several: reasons, manners, lists, descriptions.

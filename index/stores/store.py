@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from corpus import CHUNKER_VERSION
-from index.generation import Generation
-from index.layout import (
+from index.stores.generation import Generation
+from index.stores.layout import (
     FAISS_NAME,
     FORMAT_VERSION,
     KEEP_GENERATIONS,

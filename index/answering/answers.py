@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from corpus import Figure, Passage, resolve_period, split_sentences
-from index.abstention import AbstentionRules
-from index.questions import QuestionProfile, TermWeights, profile_question
+from index.answering.abstention import AbstentionRules
+from index.answering.sentences import SENTENCE_POOL, SentenceRanker, next_sentence
+from index.answering.spans import answer_type, choose_span
 from index.records import ArticleInfo, Hit
-from index.sentences import SENTENCE_POOL, SentenceRanker, next_sentence
-from index.spans import answer_type, choose_span
+from index.text.questions import QuestionProfile, TermWeights, profile_question
 
 
 class UnsupportedFigureError(AssertionError):
@@ -158,7 +158,7 @@ class AnswerBuilder:
         hits: list[Hit],
         *,
         figures: dict[int, list[Figure]],
-        units: dict[int, float],
+        units: dict[tuple[int, int], float],
         same_metric: Callable[[str], list[tuple[Hit, Figure]]] | None = None,
         translations: Sequence[str] = (),
         neighbours: Sequence[Hit] = (),

@@ -7,11 +7,11 @@ from typing import Literal
 
 import numpy as np
 
-from index.crosslingual import english_words
-from index.embedder import Embedder
-from index.generation import Generation
-from index.layout import unit_pid
 from index.records import Hit
+from index.search.embedder import Embedder
+from index.stores.layout import unit_pid
+from index.stores.protocols import PassageStore
+from index.text.english import english_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,44 +50,38 @@ class HybridRetriever:
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
 
-    def signals(self, gen: Generation, question: str) -> Signals:
-        n = len(gen.pids)
+    def signals(self, store: PassageStore, question: str) -> Signals:
+        n = store.passage_count
         if n == 0:
             empty = np.zeros(0)
             return Signals(empty.astype(np.int64), empty, empty)
         k = min(self.fusion.candidates, n)
+        lexicon = store.lexicon
         # an English question's words are embedded in the same call as the question
-        words = english_words(question) if gen.lexicon else []
+        words = english_words(question) if lexicon else []
         vectors = self.embedder.embed_queries([question, *words]).astype(np.float32)
-        qvec = vectors[:1]
-        # Several units (passage, sentences) per passage: fetch more, keep each passage's best.
-        k_units = min(gen.faiss.ntotal, k * 4)
-        dense_scores, dense_ids = gen.faiss.search(qvec, k_units)
+        qvec = vectors[0]
+        # Several units (sentences) per passage: fetch more, keep each passage's best.
+        unit_ids, unit_scores = store.dense.search(qvec, k * 4)
+        units = {int(u): float(sc) for u, sc in zip(unit_ids, unit_scores, strict=True)}
         dense: dict[int, float] = {}
-        units = {
-            int(u): float(sc) for u, sc in zip(dense_ids[0], dense_scores[0], strict=True) if u >= 0
-        }
-        for pid, score in zip(unit_pid(dense_ids[0]), dense_scores[0], strict=True):
-            if pid >= 0 and float(score) > dense.get(int(pid), -2.0):
+        for pid, score in zip(unit_pid(unit_ids), unit_scores, strict=True):
+            if float(score) > dense.get(int(pid), -2.0):
                 dense[int(pid)] = float(score)
         expansion, translations = (
-            gen.lexicon.read(vectors[1:], words) if gen.lexicon and words else ("", ())
+            lexicon.read(vectors[1:], words) if lexicon and words else ("", ())
         )
-        lexical_all = gen.lexical.scores(expansion or question)
-        top_lex = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
-        cand = set(dense) | {int(gen.pids[i]) for i in top_lex if lexical_all[i] > 0}
-        pids = np.array(sorted(cand), dtype=np.int64)
+        lexical = store.lexical_search.search(expansion or question, k=k, include=list(dense))
+        pids = np.array(sorted(set(dense) | set(lexical)), dtype=np.int64)
         floor = min(dense.values()) if dense else 0.0
-        dense_arr = np.array([dense.get(int(p), floor) for p in pids], dtype=np.float32)
-        rows = np.searchsorted(gen.pids, pids)
         return Signals(
             pids,
-            dense_arr,
-            lexical_all[rows].astype(np.float32),
+            np.array([dense.get(int(p), floor) for p in pids], dtype=np.float32),
+            np.array([lexical.get(int(p), 0.0) for p in pids], dtype=np.float32),
             units,
             bool(expansion),
             translations,
-            qvec[0],
+            qvec,
         )
 
     def fuse(self, sig: Signals) -> np.ndarray:
@@ -106,14 +100,14 @@ class HybridRetriever:
         w = f.cross_lingual_dense_weight if sig.cross_lingual else f.dense_weight
         return (w * dense_n + (1 - w) * lex_n).astype(np.float32)
 
-    def search(self, gen: Generation, question: str, *, k: int = 5) -> list[Hit]:
-        return self.rank(gen, self.signals(gen, question), k=k)
+    def search(self, store: PassageStore, question: str, *, k: int = 5) -> list[Hit]:
+        return self.rank(store, self.signals(store, question), k=k)
 
-    def rank(self, gen: Generation, sig: Signals, *, k: int) -> list[Hit]:
+    def rank(self, store: PassageStore, sig: Signals, *, k: int) -> list[Hit]:
         fused = self.fuse(sig)
         order = np.argsort(-fused, kind="stable")[:k]
         chosen = [int(sig.pids[i]) for i in order]
-        passages = gen.passages(chosen)
+        passages = store.passages(chosen)
         hits = []
         for rank, i in enumerate(order, start=1):
             pid = int(sig.pids[i])
@@ -122,7 +116,7 @@ class HybridRetriever:
                 Hit(
                     pid=pid,
                     passage=passage,
-                    article=gen.articles[passage.article_id],
+                    article=store.articles[passage.article_id],
                     score=float(fused[i]),
                     dense=float(sig.dense[i]),
                     lexical=float(sig.lexical[i]),

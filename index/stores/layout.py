@@ -116,6 +116,11 @@ def search_parameters(factory: str) -> str:
     return next((p for family, p in SEARCH_PARAMETERS.items() if family in factory), "")
 
 
+def split_unit_id(uid: int) -> tuple[int, int]:
+    """(passage id, unit number) of a dense unit's id."""
+    return uid // UNIT_SLOTS, uid % UNIT_SLOTS
+
+
 def unit_pid(uid: np.ndarray) -> np.ndarray:
     return uid // UNIT_SLOTS
 

@@ -1,21 +1,16 @@
-"""Lexical search: BM25 (bm25s) over Chinese tokens, for exact names and figures."""
+"""Chinese text as tokens: jieba words, character bigrams, part-of-speech tags, and the
+Chinese-character pattern that tells Chinese text from English."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Sequence
 from functools import cache
-from pathlib import Path
-
-import bm25s
-import numpy as np
 
 from corpus import normalize_for_search
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # A Chinese character (the CJK Unified Ideographs block): tells Chinese text from English.
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -91,64 +86,3 @@ TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
     "jieba": jieba_tokens,
     "jieba+bigram": jieba_bigram_tokens,
 }
-
-
-class LexicalIndex:
-    """BM25 over one tokenizer; scores every document for a query."""
-
-    def __init__(self, *, tokenizer: str = "bigram", k1: float = 1.2, b: float = 0.75) -> None:
-        if tokenizer not in TOKENIZERS:
-            raise ValueError(
-                f"unknown lexical tokenizer {tokenizer!r}: one of {sorted(TOKENIZERS)}"
-            )
-        self.tokenizer = tokenizer
-        self._tokenize = TOKENIZERS[tokenizer]
-        self.k1, self.b = k1, b
-        self._bm25: bm25s.BM25 | None = None
-        self.size = 0
-
-    def build(self, texts: Sequence[str]) -> None:
-        self.build_from_tokens([self._tokenize(t) for t in texts])
-
-    def build_from_tokens(self, documents: Sequence[Sequence[str]]) -> None:
-        """BM25 over documents already tokenized with this index's tokenizer."""
-        self.size = len(documents)
-        if not documents:
-            self._bm25 = None
-            return
-        corpus = [list(tokens) or [""] for tokens in documents]
-        bm25 = bm25s.BM25(k1=self.k1, b=self.b)
-        bm25.index(corpus, show_progress=False)
-        self._bm25 = bm25
-
-    def scores(self, query: str) -> np.ndarray:
-        if self._bm25 is None:
-            return np.zeros(self.size, dtype=np.float32)
-        ids = self._bm25.get_tokens_ids(self._tokenize(query))
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(ids), dtype=np.float32)
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "shuzi-lexical.json").write_text(
-            json.dumps(
-                {
-                    "tokenizer": self.tokenizer,
-                    "k1": self.k1,
-                    "b": self.b,
-                    "size": self.size,
-                }
-            )
-        )
-        if self._bm25 is not None:
-            self._bm25.save(str(folder), show_progress=False)
-
-    @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
-        meta = json.loads((folder / "shuzi-lexical.json").read_text())
-        index = cls(tokenizer=meta["tokenizer"], k1=meta["k1"], b=meta["b"])
-        index.size = int(meta["size"])
-        if index.size:
-            index._bm25 = bm25s.BM25.load(str(folder), show_progress=False)
-        return index

@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from index.e5_weights import DEFAULT_MODEL_ID, derive_bfloat16_copy, materialize_e5_model
+from index.search.e5_weights import DEFAULT_MODEL_ID, derive_bfloat16_copy, materialize_e5_model
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,10 @@ import faiss
 import numpy as np
 
 from corpus import Article, Figure, Passage
-from index.crosslingual import TermLexicon
-from index.layout import (
+from index.records import ArticleInfo
+from index.stores.bm25 import Bm25Search, LexicalIndex
+from index.stores.dense import FaissDense
+from index.stores.layout import (
     FAISS_NAME,
     LEXICAL_DIR,
     SQLITE_NAME,
@@ -24,9 +26,9 @@ from index.layout import (
     passage_from_row,
     search_parameters,
 )
-from index.lexical import LexicalIndex, jieba_tokens, jieba_words
-from index.questions import TermWeights
-from index.records import ArticleInfo
+from index.stores.lexicon import TermLexicon
+from index.text.questions import TermWeights
+from index.text.tokens import jieba_tokens, jieba_words
 
 
 class Generation:
@@ -51,6 +53,18 @@ class Generation:
     @property
     def number(self) -> int:
         return self.manifest.generation
+
+    @property
+    def dense(self) -> FaissDense:
+        return FaissDense(self.faiss)
+
+    @property
+    def lexical_search(self) -> Bm25Search:
+        return Bm25Search(self.lexical, self.pids)
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.pids)
 
     def _article_infos(self) -> Iterator[ArticleInfo]:
         rows = self._db.execute(

@@ -9,11 +9,10 @@ import re
 from dataclasses import dataclass, field
 
 from corpus import Figure, normalize_for_search, split_sentences
-from index.layout import UNIT_SLOTS
-from index.lexical import CJK
-from index.questions import QuestionProfile, TermWeights
+from index.answering.spans import alignment, candidates
 from index.records import Hit
-from index.spans import alignment, candidates
+from index.text.questions import QuestionProfile, TermWeights
+from index.text.tokens import CJK
 
 SENTENCE_POOL = 3  # passages whose sentences compete to answer
 
@@ -115,8 +114,9 @@ def _figure_score(fig: Figure, profile: QuestionProfile, weights: TermWeights) -
     return score * 0.5 if fig.modifier else score
 
 
-def _unit_uid(pid: int, index: int, n_sentences: int) -> int:
-    return pid * UNIT_SLOTS + (index if n_sentences > 1 else 0)
+def _unit_key(pid: int, index: int, n_sentences: int) -> tuple[int, int]:
+    """A sentence's dense unit: the passage's own when it is one sentence."""
+    return pid, index if n_sentences > 1 else 0
 
 
 class SentenceRanker:
@@ -130,7 +130,7 @@ class SentenceRanker:
         profile: QuestionProfile,
         hits: list[Hit],
         figures: dict[int, list[Figure]],
-        units: dict[int, float],
+        units: dict[tuple[int, int], float],
         kind: str,
     ) -> list[Candidate]:
         out = []
@@ -146,7 +146,7 @@ class SentenceRanker:
                 cand = Candidate(hit, i, s, e)
                 own = self._local_coverage(profile, _norm(sentence), hit.article.title)
                 lex = 0.6 * own + 0.4 * around
-                dense = units.get(_unit_uid(hit.pid, i, len(spans)), hit.dense)
+                dense = units.get(_unit_key(hit.pid, i, len(spans)), hit.dense)
                 prior = hit.score / top
                 in_sentence = [f for f in figures.get(hit.pid, []) if s <= f.start < e]
                 if profile.wants_figure and in_sentence:

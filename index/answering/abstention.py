@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 
 from corpus import normalize_for_search
-from index.questions import YEAR, QuestionProfile, TermWeights
 from index.records import Hit
+from index.text.questions import YEAR, QuestionProfile, TermWeights
 
 # Calibrated on the no-answer and answerable questions of tests/fixtures (see README):
 # Chinese questions abstain when the best passage covers less than this share of the

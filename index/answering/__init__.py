@@ -1,0 +1,1 @@
+"""Cited answers from ranked passages: the sentence, the exact span, figures, abstention."""

@@ -1,0 +1,1 @@
+"""Search over a store: embedding (offline model), the cross-lingual lexicon, hybrid ranking."""
