@@ -95,6 +95,7 @@ def candidates(n: int) -> list[tuple[str, str]]:
         ("HNSW32,Flat", "efSearch=128"),
         ("HNSW32,SQ8", "efSearch=128"),
         ("HNSW32,SQfp16", "efSearch=128"),
+        ("HNSW32,SQfp16", "efSearch=256"),
         (f"IVF{nlist},Flat", "nprobe=16"),
         (f"IVF{nlist},Flat", "nprobe=64"),
         (f"IVF{nlist},SQ8", "nprobe=64"),
@@ -133,12 +134,14 @@ def measure(
     }
 
 
-def run_size(name: str, base: np.ndarray, queries: np.ndarray) -> list[dict]:
+def run_size(name: str, base: np.ndarray, queries: np.ndarray, only: str = "") -> list[dict]:
     exact = faiss.IndexFlatIP(base.shape[1])
     exact.add(base)
     truth = exact.search(queries, 10)[1]
     rows = []
     for factory, params in candidates(len(base)):
+        if only and only not in factory:
+            continue
         row = {"set": name, "n": len(base), **measure(factory, params, base, queries, truth)}
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -150,14 +153,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--threads", type=int, default=1, help="faiss threads while searching")
     parser.add_argument("--embed-threads", type=int, default=2)
+    parser.add_argument("--only", default="", help="only indexes whose factory string has this")
+    parser.add_argument("--skip-real", action="store_true", help="only the --sizes")
     args = parser.parse_args()
     real, queries = embedded(args.embed_threads)
     faiss.omp_set_num_threads(args.threads)
-    rows = run_size("real", real, queries)
-    rows += run_size("derived", derive(real, len(real)), queries)
+    rows = []
+    if not args.skip_real:
+        rows += run_size("real", real, queries, args.only)
+        rows += run_size("derived", derive(real, len(real)), queries, args.only)
     for n in args.sizes:
-        rows += run_size("derived", derive(real, n), queries)
-    out = ROOT / "bench" / "results" / "ann.json"
+        rows += run_size("derived", derive(real, n), queries, args.only)
+    out = ROOT / "bench" / "results" / ("ann.json" if not args.only else f"ann-{args.only}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
 
