@@ -10,14 +10,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from corpus import Article, Figure, Passage, extract_figures, split_article, split_sentences
+from corpus import Article, Figure, Passage, extract_figures, split_article
 from index.answering.answers import Answer, AnswerBuilder
 from index.answering.sentences import SENTENCE_POOL
 from index.records import BuildReport, Hit
+from index.search.batch import clear_embedding_cache, dense_units, embed_units
 from index.search.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
 from index.search.embedder import Embedder
 from index.search.retriever import FusionConfig, HybridRetriever
-from index.stores.embed_cache import CACHE_NAME, EmbeddingCache
+from index.stores.embed_cache import CACHE_NAME
 from index.stores.generation import Generation
 from index.stores.layout import IndexError_, split_unit_id
 from index.stores.store import IndexStore
@@ -26,8 +27,6 @@ from index.stores.writer import GenerationWriter
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 300
-# Units embedded between two writes to the embedding cache.
-_CACHE_CHUNK = 512
 # A passage of the same paragraph as a hit competes to answer with this share of its score.
 _NEIGHBOUR_PRIOR = 0.9
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -268,7 +267,13 @@ class Engine:
                         progress("embedding", n, len(flat))
 
                 tick(0)
-                vectors, embedded = self._embed_units(flat, reusable, tick)
+                vectors, embedded = embed_units(
+                    self.embedder,
+                    flat,
+                    reusable=reusable,
+                    cache_path=self.store.root / CACHE_NAME,
+                    tick=tick,
+                )
                 if progress:
                     progress("storing passages and figures", 0, len(todo))
                 pos = 0
@@ -313,7 +318,7 @@ class Engine:
             except BaseException:
                 writer.abort()
                 raise
-            self._clear_embedding_cache()
+            clear_embedding_cache(self.store.root / CACHE_NAME, self.embedder)
         self.load(manifest.generation)
         return BuildReport(
             generation=manifest.generation,
@@ -327,53 +332,6 @@ class Engine:
             passages_total=manifest.counts["passages"],
             seconds=time.perf_counter() - t0,
         )
-
-    def _clear_embedding_cache(self) -> None:
-        path = self.store.root / CACHE_NAME
-        if path.exists():
-            cache = EmbeddingCache(path, model=self.embedder.name, dim=self.embedder.dim)
-            try:
-                cache.clear()
-            finally:
-                cache.close()
-
-    def _embed_units(
-        self, texts: list[str], reusable: dict[str, np.ndarray], tick: Callable[[int], None]
-    ) -> tuple[np.ndarray, int]:
-        """Vectors for unit texts, re-using known ones (the parent's, and those an interrupted
-        build left in the embedding cache); returns (vectors, newly embedded). New vectors
-        reach the cache chunk by chunk, so an interrupted build loses at most one chunk."""
-        vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        cache = EmbeddingCache(
-            self.store.root / CACHE_NAME, model=self.embedder.name, dim=self.embedder.dim
-        )
-        try:
-            cached = cache.get_many([t for t in texts if t not in reusable])
-            missing = []
-            for i, t in enumerate(texts):
-                known = reusable.get(t)
-                if known is None:
-                    known = cached.get(t)
-                if known is not None and len(known) == self.embedder.dim:
-                    vectors[i] = known
-                else:
-                    missing.append(i)
-            done = len(texts) - len(missing)
-            tick(done)
-            # longest last, like the embedder's own batches: little padding in each
-            missing.sort(key=lambda i: len(texts[i]))
-            step = _CACHE_CHUNK
-            for lo in range(0, len(missing), step):
-                chunk = missing[lo : lo + step]
-                chunk_texts = [texts[i] for i in chunk]
-                fresh = self.embedder.embed_passages(chunk_texts)
-                vectors[chunk] = fresh
-                cache.put_many(chunk_texts, fresh)
-                done += len(chunk)
-                tick(done)
-        finally:
-            cache.close()
-        return vectors, len(missing)
 
     def build(
         self,
@@ -437,16 +395,3 @@ class Engine:
                 self.store.switch(number)
                 return number
         raise LookupError("there is no earlier generation to roll back to")
-
-
-def dense_units(text: str) -> list[str]:
-    """What gets a vector: each sentence of the passage (the passage itself when it is one).
-
-    A question usually matches one sentence, and a passage scores by its best unit. Measured
-    on the QA fixtures (bench/tune_fusion.py), sentence units beat one vector per passage,
-    and adding the passage vector beside its sentences gained nothing while it doubled the
-    embedding work.
-    """
-    sentences = [text[s:e].strip() for s, e in split_sentences(text)]
-    sentences = [s for s in sentences if s]
-    return sentences if len(sentences) > 1 else [text]

@@ -35,7 +35,7 @@ def _articles(n: int) -> list:
 
 
 def test_interrupted_build_resumes_from_the_embedding_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr("index.engine._CACHE_CHUNK", 100)
+    monkeypatch.setattr("index.search.batch.CACHE_CHUNK", 100)
     articles = _articles(5)  # 300 passages, one unit each: three chunks of 100
     store = IndexStore(tmp_path / "index")
     first = InterruptedEmbedder(allowed=2)
@@ -56,7 +56,7 @@ def test_interrupted_build_resumes_from_the_embedding_cache(tmp_path, monkeypatc
 
 
 def test_resumed_vectors_are_the_same_as_fresh_ones(tmp_path, monkeypatch):
-    monkeypatch.setattr("index.engine._CACHE_CHUNK", 100)
+    monkeypatch.setattr("index.search.batch.CACHE_CHUNK", 100)
     articles = _articles(2)
     resumed = IndexStore(tmp_path / "resumed")
     with pytest.raises(KeyboardInterrupt):
