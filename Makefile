@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-scale clean
+SCALE_N ?= 1000000
 
 setup: $(STAMP)
 
@@ -37,6 +38,11 @@ test: lint
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.run
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.bot_bench
+
+# An archive of SCALE_N passages (synthesised from real text, see bench/scale.py): build,
+# serve, add, remove; the last line printed is one JSON object.
+bench-scale: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.scale --n $(SCALE_N)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis

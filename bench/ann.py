@@ -114,7 +114,7 @@ def measure(
     index.add(base)
     build_s = time.perf_counter() - t0
     if params:
-        faiss.ParameterSpace().set_index_parameters(index, params)
+        faiss.ParameterSpace().set_index_parameters(index, params)  # type: ignore[arg-type]
     found = index.search(queries, 10)[1]
     recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
     samples = []
