@@ -96,6 +96,8 @@ def candidates(n: int) -> list[tuple[str, str]]:
         ("HNSW32,SQ8", "efSearch=128"),
         ("HNSW32,SQfp16", "efSearch=128"),
         ("HNSW32,SQfp16", "efSearch=256"),
+        ("HNSW64,SQfp16", "efSearch=256"),
+        ("HNSW64,SQfp16", "efSearch=512"),
         (f"IVF{nlist},Flat", "nprobe=16"),
         (f"IVF{nlist},Flat", "nprobe=64"),
         (f"IVF{nlist},SQ8", "nprobe=64"),

@@ -86,7 +86,7 @@ _HEAD_WORDS = re.compile(
     r"位于|坐落于|地处|共有|即为|乃是|或称|又称|亦称|也称|称为|称作|叫做|叫作|简称|俗称|别称|"
     r"又名|亦作|担任|出任|连任|升任|作为|则|即|乃|自|与|同样"
 )
-_TAIL_WORDS = re.compile(r"(?:则|而|等|之一|一起|以后|后)$")
+_TAIL_WORDS = re.compile(r"(?:则|而|等|之一|一起)$")
 
 
 # A slot this short is the answer as it stands; a typed candidate this close to it answers.
@@ -108,7 +108,7 @@ def answer_type(question: str) -> str:
 _CN = "〇零一二三四五六七八九十百千万两"
 _TIME = re.compile(
     rf"(?:公元前?|前)?\d{{1,4}}(?:年代|年)(?:\d{{1,2}}月)?(?:\d{{1,2}}日)?"
-    rf"(?:[初末底中]|前后|左右|以后|之后|以前|上半年|下半年)?"
+    rf"(?:[初末底中]|前后|左右|以后|以来|之后|以前|上半年|下半年)?"
     rf"|\d{{1,2}}月\d{{1,2}}日|\d{{1,2}}月(?:[初末底]|上旬|中旬|下旬)?"
     rf"|[\u4e00-\u9fff]{{2}}(?:元年|\d{{1,3}}年|[{_CN}]{{1,4}}年)(?:\s*[（(]\d{{3,4}}年[）)])?"
     rf"(?:\d{{1,2}}月(?:\d{{1,2}}日)?|[{_CN}]{{1,3}}月(?:[{_CN}]{{1,3}}日)?)?"
@@ -120,6 +120,7 @@ _MEASURE = (
     "个百分点|百分点|平方公里|平方千米|平方米|平方英里|公顷|公里|千米|厘米|毫米|英里|英尺|公尺|米|"
     "公斤|千克|克|吨|磅|亿美元|万美元|美元|亿元|万元|元|英镑|欧元|日元|小时|分钟|秒|天|日|周|"
     "个月|年|岁|倍|%|％|°C|℃|度|人次|人|名|位|个|家|座|所|条|种|部|本|场|届|件|架|艘|辆|层|册|日圆|"
+    "公分|km|KM|cm|CM|mm|kg|处|股|类|"
     "级|项|枚|首|集|张|次|户|只|头|株|篇|卷|册|期|节|幅|台|款|间|支|队|分|票|球"
 )
 _NUMBER = re.compile(
@@ -310,8 +311,10 @@ def choose_span(question: str, sentence: str, kind: str) -> Span | None:
         return None
     hole = slot(question, sentence)
     typed = [c for c in candidates(sentence, kind) if c.text(sentence) not in question]
+    if kind == "number":
+        typed = _of_asked_unit(question, sentence, typed)
     if hole is None:
-        return _nearest_to_question(question, sentence, typed)
+        return _nearest_to_question(question, sentence, typed, any_of_many=kind == "number")
     hs, he = hole
     inside = [c for c in typed if hs <= c.start and c.end <= he]
     short = 0 < he - hs <= _SHORT_SLOT and sentence[hs:he] not in question
@@ -322,12 +325,45 @@ def choose_span(question: str, sentence: str, kind: str) -> Span | None:
         near = [c for c in typed if min(abs(c.start - he), abs(hs - c.end)) <= _NEAR]
         if near:
             return min(near, key=lambda c: min(abs(c.start - he), abs(hs - c.end)))
-        return Span(hs, he, kind) if short else None
+        if short:
+            return Span(hs, he, kind)
+        # the type is strong evidence: the candidate nearest the question's words
+        return _nearest_to_question(question, sentence, typed, any_of_many=True)
     if inside:
         return max(inside, key=lambda c: c.end - c.start)  # 德国, not 一位德国F1赛车手
     if short or (he > hs and sentence[hs:he] not in question):
         return Span(hs, he, kind)
     return None
+
+
+# The measure a number question names (多少名观众, 几条跑道), or the units its 多长/多重 wants.
+_ASKED_MEASURE = re.compile(
+    r"(?:多少|几)(个百分点|百分点|平方公里|公里|千米|公分|公尺|厘米|日圆|美元|亿元|万元|元|"
+    r"[个名位条类处股所家座种部本场届件架艘辆层册次年岁天人倍只头株篇首张枚项台])"
+)
+_DIMENSION_UNITS = {
+    "多长": ("米", "公里", "千米", "公尺", "公分", "厘米", "km", "英里"),
+    "多高": ("米", "公尺", "厘米", "公分", "cm", "CM"),
+    "多远": ("米", "公里", "千米", "km", "英里"),
+    "多重": ("克", "公斤", "千克", "吨", "磅", "kg"),
+    "多深": ("米", "公尺"),
+    "多宽": ("米", "公尺", "公里"),
+    "多久": ("年", "月", "天", "日", "周", "小时", "分钟", "秒"),
+    "多大": ("岁", "平方", "公顷", "亩"),
+}
+
+
+def _of_asked_unit(question: str, sentence: str, typed: list[Span]) -> list[Span]:
+    """The number candidates in the unit the question asks for, when there are any."""
+    m = _ASKED_MEASURE.search(question)
+    units: tuple[str, ...] = (m.group(1),) if m else ()
+    for word, dimension in _DIMENSION_UNITS.items():
+        if word in question:
+            units += dimension
+    if not units:
+        return typed
+    wanted = [c for c in typed if any(u in c.text(sentence) for u in units)]
+    return wanted or typed
 
 
 _ASKS_YEAR = re.compile(r"哪一?年|何年|what year", re.I)
@@ -347,8 +383,11 @@ def _year_only(question: str, sentence: str, span: Span) -> Span:
     return span
 
 
-def _nearest_to_question(question: str, sentence: str, typed: list[Span]) -> Span | None:
-    """Without a slot: the candidate nearest the question's words in the sentence."""
+def _nearest_to_question(
+    question: str, sentence: str, typed: list[Span], *, any_of_many: bool = False
+) -> Span | None:
+    """Without a slot: the candidate nearest the question's words in the sentence (of
+    several, only when `any_of_many`: else one candidate or none)."""
     if not typed:
         return None
     marks = [
@@ -358,5 +397,5 @@ def _nearest_to_question(question: str, sentence: str, typed: list[Span]) -> Spa
         for m in re.finditer(re.escape(word), sentence)
     ]
     if not marks:
-        return typed[0] if len(typed) == 1 else None
+        return typed[0] if len(typed) == 1 or any_of_many else None
     return min(typed, key=lambda c: min(min(abs(c.start - p), abs(p - c.end)) for p in marks))

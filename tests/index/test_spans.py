@@ -101,3 +101,18 @@ def test_qualifying_words_of_two_figures_of_one_metric():
     first, second = [f for f in extract_figures(text) if f.unit == "公里"]
     assert qualifying_words(text, second) == "如计入支线"
     assert qualifying_words(text, first) == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "answer"),
+    [
+        # the measure the question names picks the number
+        ("机场有几条跑道？", "机场占地1,980米见方，共有三条跑道。", "三条"),
+        ("这座山有多高？", "山上有20个村庄，主峰高1,200米。", "1,200米"),
+        # 以来 belongs to the time
+        ("这里从什么时候开始热闹？", "这里从1990年代以来一直很热闹。", "1990年代以来"),
+    ],
+)
+def test_numbers_and_times_of_the_asked_kind(question, sentence, answer):
+    span = choose_span(question, sentence, answer_type(question))
+    assert span is not None and span.text(sentence) == answer
