@@ -325,10 +325,11 @@ def choose_span(question: str, sentence: str, kind: str) -> Span | None:
         near = [c for c in typed if min(abs(c.start - he), abs(hs - c.end)) <= _NEAR]
         if near:
             return min(near, key=lambda c: min(abs(c.start - he), abs(hs - c.end)))
-        if short:
-            return Span(hs, he, kind)
         # the type is strong evidence: the candidate nearest the question's words
-        return _nearest_to_question(question, sentence, typed, any_of_many=True)
+        nearest = _nearest_to_question(question, sentence, typed, any_of_many=True)
+        if nearest is not None:
+            return nearest
+        return Span(hs, he, kind) if short else None
     if inside:
         return max(inside, key=lambda c: c.end - c.start)  # 德国, not 一位德国F1赛车手
     if short or (he > hs and sentence[hs:he] not in question):
