@@ -75,7 +75,8 @@ _TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 # Where the hole is: the question word itself, with the words it swallows (多少分钟, 哪一年).
 _HOLE = re.compile(
-    r"(?:什么|哪一?[个位家所支种类年天]?|多少|几)(?:时候|时间|地方|位置|人|原因)?|"
+    r"(?:什么|哪一?[个位家所支种类年天部座条首名张次届项本场片国]?|多少|几)"
+    r"(?:时候|时间|地方|位置|人|原因)?|"
     r"何(?:时|处|地|人|职|种|物|名|年|日|故)|谁|多[大高长重远久深宽厚快]|哪里|哪儿"
 )
 _PREPOSITIONS = "由被于在为派给向从把对跟和与"
@@ -253,7 +254,11 @@ def slot(question: str, sentence: str) -> tuple[int, int] | None:
     if le < 0 and rs < 0 and left:
         _ls, le = _anchor_left(left, sentence)  # 某某的职业是什么: after 某某
     if le >= 0 and rs > le:
-        return _trim(sentence, le, rs)
+        # "实行什么制度" and "「一领具足」制度": the category the question names after its
+        # question word belongs to the answer
+        category = _category(right)
+        end = rs + len(category) if category and sentence.startswith(category, rs) else rs
+        return _trim(sentence, le, end)
     if le >= 0:
         end = le
         while end < len(sentence) and sentence[end] not in _CLAUSE_BREAK:
@@ -271,6 +276,14 @@ def slot(question: str, sentence: str) -> tuple[int, int] | None:
             start = at + 1
         return _trim(sentence, start, rs)
     return None
+
+
+def _category(right: str) -> str:
+    """The noun that opens the words after the hole (制度 in 什么制度), or ""."""
+    words = jieba_words_with_tags(right[:8]) if right else []
+    if words and words[0][1].startswith("n") and len(words[0][0]) >= 2:
+        return words[0][0]
+    return ""
 
 
 def slot_after(sentence: str, at: int) -> tuple[int, int] | None:

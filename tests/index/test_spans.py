@@ -64,6 +64,8 @@ def test_numbers_keep_their_measure_word():
         ("这座教堂建于哪一年？", "这座教堂建于1889年，由乔治设计。", "1889年"),
         ("西贡商信银行的总部在哪里？", "西贡商信银行总部位于胡志明市。", "胡志明市"),
         ("若游戏中离，则多少分钟内不得进行配对？", "若游戏中离，则4分钟内不得进行配对。", "4分钟"),
+        # the category the question names after its question word belongs to the answer
+        ("这个国家实行什么制度？", "这个国家实行「议会」制度，已有百年。", "「议会」制度"),
     ],
 )
 def test_the_span_fills_the_questions_hole(question, sentence, answer):
