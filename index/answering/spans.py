@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from corpus import extract_figures
-from index.text.tokens import jieba_words_with_tags
+from index.text.tokens import CJK, jieba_words_with_tags
 
 # -- what a question asks for --------------------------------------------------------------
 # Questions whose answer is a sentence or several: reasons, manners, lists, descriptions.
@@ -320,8 +320,8 @@ def alignment(question: str, sentence: str) -> float:
 
 def choose_span(question: str, sentence: str, kind: str) -> Span | None:
     """The exact answer in the sentence, or None when the sentence is the answer."""
-    if kind == "sentence":
-        return None
+    if kind == "sentence" or not CJK.search(question):
+        return None  # an English question has no words to find the slot by
     hole = slot(question, sentence)
     typed = [c for c in candidates(sentence, kind) if c.text(sentence) not in question]
     if kind == "number":

@@ -118,3 +118,8 @@ def test_qualifying_words_of_two_figures_of_one_metric():
 def test_numbers_and_times_of_the_asked_kind(question, sentence, answer):
     span = choose_span(question, sentence, answer_type(question))
     assert span is not None and span.text(sentence) == answer
+
+
+def test_english_questions_keep_the_sentence():
+    # no words of an English question stand in the Chinese sentence to find the slot by
+    assert choose_span("Who designed the church?", "教堂由乔治设计。", "person") is None
