@@ -30,6 +30,13 @@ _WIDER_SCOPES = (
     (re.compile(r"全球|全世界|\b(?:worldwide|global)\b", re.I), ("全球", "全世界", "世界")),
 )
 
+# China's provinces, autonomous regions and municipalities, as jieba names them without 省.
+_PROVINCES = frozenset(
+    "河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 "  # noqa: SIM905
+    "贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 北京 天津 上海 重庆".split()
+)
+_PROVINCE_SCOPE = ("全省", "省内", "本省")
+
 # Figures that state a share or a rank of something, never its amount.
 _SHARES = frozenset({"percent", "points", "rank"})
 
@@ -82,6 +89,8 @@ class AbstentionRules:
             if self.weights.weight(stem) == 0:
                 continue  # the city the articles are about
             if place not in context and stem not in context:
+                if self._ranked_in_province(profile, stem, context):
+                    continue
                 return (_place_notice(profile, label),)
         return None
 
@@ -114,6 +123,16 @@ class AbstentionRules:
             if not set(profile.years) & (spoken | mentioned):
                 return (_other_year_notice(profile, sorted(spoken, reverse=True)),)
         return None
+
+    def _ranked_in_province(self, profile: QuestionProfile, stem: str, context: str) -> bool:
+        """在湖南省排第几: the articles rank the city within its province as 居全省第二, without
+        naming the province there. Only a rank, only for a province the articles name."""
+        return (
+            profile.kind == "rank"
+            and stem in _PROVINCES
+            and self.weights.df.get(stem, 0) > 0
+            and any(w in context for w in _PROVINCE_SCOPE)
+        )
 
     def _english_place(self, readings: tuple[tuple[str, int], ...]) -> str:
         """The place a pinyin word names: the reading the articles use (Zhuzhou is 株洲, not

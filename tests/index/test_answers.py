@@ -166,3 +166,11 @@ def test_an_amount_question_is_not_answered_with_a_share(real_engine):
     assert gdp.abstained and gdp.notices == ("文章里没有这个数额。",)
     size = real_engine.ask("株洲数字经济规模多少？")
     assert not size.abstained and size.figures[0].figure.kind == "amount"
+
+
+def test_a_rank_within_the_province_is_answered_a_province_total_is_not(real_engine):
+    # the article ranks the city as 居全省第二 without naming 湖南 in that passage
+    ranked = real_engine.ask("株洲的数字智慧城市能力资源在湖南省排第几？")
+    assert not ranked.abstained and "全省" in ranked.sentences[0].text
+    assert real_engine.ask("湖南省全省的数字经济规模是多少？").abstained
+    assert real_engine.ask("株洲的数字经济在广东省排第几？").abstained  # a province it never names
