@@ -174,3 +174,9 @@ def test_a_rank_within_the_province_is_answered_a_province_total_is_not(real_eng
     assert not ranked.abstained and "全省" in ranked.sentences[0].text
     assert real_engine.ask("湖南省全省的数字经济规模是多少？").abstained
     assert real_engine.ask("株洲的数字经济在广东省排第几？").abstained  # a province it never names
+
+
+def test_what_kind_of_answer_a_list_question_wants_is_not_what_it_is_about(real_engine):
+    # 特点 names the kind of answer; the article's features answer it without the word
+    assert not real_engine.ask("株洲数字经济的发展有哪些特点？").abstained
+    assert real_engine.ask("株洲的气候有什么特点？").abstained  # the article says nothing of it
