@@ -58,6 +58,10 @@ class GenerationWriter:
         self.lexical_tokenizer = lexical_tokenizer
         self.faiss_index = faiss_index
         self.resolved_faiss_index = faiss_index
+        # what changed against the parent: the dense index is updated, not rebuilt, when it can
+        self._cleared = False
+        self._removed_uids: list[int] = []
+        self._added_pids: list[int] = []
         self.parent = parent
         existing = store.generation_numbers()
         self.number = (max(existing) if existing else 0) + 1
@@ -110,6 +114,14 @@ class GenerationWriter:
             (article_id, self.lexical_tokenizer),
         ).fetchall()
         self._count_words([(r[0], json.loads(r[1])) for r in removed], -1)
+        self._removed_uids += [
+            r[0]
+            for r in self.db.execute(
+                "SELECT uid FROM units "
+                "WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
+                (article_id,),
+            )
+        ]
         for table in ("units", "lexical_tokens"):
             self.db.execute(
                 f"DELETE FROM {table} WHERE pid IN (SELECT pid FROM passages WHERE article_id = ?)",
@@ -155,6 +167,7 @@ class GenerationWriter:
         )
         first = self._next_pid()
         pids = list(range(first, first + len(passages)))
+        self._added_pids += pids
         self.db.executemany(
             "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
             [
@@ -221,6 +234,7 @@ class GenerationWriter:
         }
 
     def clear(self) -> None:
+        self._cleared = True
         self.db.execute("DELETE FROM term_df")
         self.db.execute("DELETE FROM lexical_tokens")
         self.db.execute("DELETE FROM figures")
@@ -256,6 +270,53 @@ class GenerationWriter:
         return {r[0]: r[1] for r in self.db.execute("SELECT term, df FROM term_df")}
 
     # -- finishing -----------------------------------------------------------------------
+    def _unit_vectors(
+        self, sql: str, params: Sequence[object] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute(sql, params).fetchall()
+        uids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = (
+            np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            if rows
+            else np.zeros((0, self.dim), dtype=np.float32)
+        )
+        if vectors.shape[1] != self.dim:
+            raise IndexMismatchError(
+                f"stored vectors have dimension {vectors.shape[1]}, the model gives {self.dim}; "
+                "run `shuzi index build`"
+            )
+        return uids, vectors
+
+    def _updated_faiss(self, n_units: int) -> faiss.Index | None:
+        """The parent's dense index with this change applied (removed units taken out, new
+        ones added), when that gives the same index as a rebuild would: same kind for this
+        size, and removal only where the index supports it (exact search). An add to an
+        archive then costs its own units, not a rebuild over all (12 of 23 s at 50,000
+        passages, bench/scale.py). None: rebuild."""
+        parent = self.parent
+        if parent is None or self._cleared or parent.manifest.model != self.model:
+            return None
+        factory = resolve_faiss_index(self.faiss_index, n_units)
+        if parent.manifest.faiss_index != factory:
+            return None
+        if self._removed_uids and factory != "Flat":
+            return None  # HNSW cannot take vectors out: rebuilt
+        index = faiss.read_index(str(parent.folder / FAISS_NAME))
+        if self._removed_uids:
+            index.remove_ids(np.array(self._removed_uids, dtype=np.int64))  # type: ignore[arg-type]
+        if self._added_pids:
+            lo, hi = min(self._added_pids) * UNIT_SLOTS, (max(self._added_pids) + 1) * UNIT_SLOTS
+            uids, vectors = self._unit_vectors(
+                "SELECT uid, embedding FROM units WHERE uid >= ? AND uid < ? ORDER BY uid",
+                (lo, hi),
+            )
+            if len(uids):
+                index.add_with_ids(vectors, uids)
+        if index.ntotal != n_units:
+            return None  # not what a rebuild would hold: rebuild
+        self.resolved_faiss_index = factory
+        return index
+
     def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
         factory = resolve_faiss_index(self.faiss_index, len(vectors))
         self.resolved_faiss_index = factory
@@ -275,19 +336,12 @@ class GenerationWriter:
     def commit(
         self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
     ) -> Manifest:
-        units = self.db.execute("SELECT uid, embedding FROM units ORDER BY uid").fetchall()
-        uids = np.array([r[0] for r in units], dtype=np.int64)
-        vectors = (
-            np.stack([np.frombuffer(r[1], dtype=np.float32) for r in units])
-            if units
-            else np.zeros((0, self.dim), dtype=np.float32)
-        )
-        if vectors.shape[1] != self.dim:
-            raise IndexMismatchError(
-                f"stored vectors have dimension {vectors.shape[1]}, the model gives {self.dim}; "
-                "run `shuzi index build --fresh`"
-            )
-        faiss.write_index(self._build_faiss(uids, vectors), str(self.folder / FAISS_NAME))
+        n_units = int(self.db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+        index = self._updated_faiss(n_units)
+        if index is None:
+            uids, vectors = self._unit_vectors("SELECT uid, embedding FROM units ORDER BY uid")
+            index = self._build_faiss(uids, vectors)
+        faiss.write_index(index, str(self.folder / FAISS_NAME))
         self.tokenize_pending()
         rows = self.db.execute(
             "SELECT t.tokens FROM passages p JOIN lexical_tokens t ON t.pid = p.pid ORDER BY p.pid"
@@ -301,7 +355,7 @@ class GenerationWriter:
         counts = {
             "articles": n_articles,
             "passages": len(rows),
-            "units": len(units),
+            "units": n_units,
             **(extra_counts or {}),
         }
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),))

@@ -93,3 +93,56 @@ def test_auto_dense_index_is_exact_while_small_and_hnsw_beyond(tmp_path, monkeyp
     assert hnsw.hnsw.efSearch == 128  # the search parameters are applied when it is loaded
     hits = big.search("编号105的事情").hits
     assert hits and "编号105" in hits[0].passage.text
+
+
+def test_adds_and_removes_update_the_dense_index_instead_of_rebuilding_it(tmp_path, monkeypatch):
+    from index.stores.writer import GenerationWriter
+
+    articles = _articles(3)
+    engine = Engine(store=IndexStore(tmp_path / "inc"), embedder=CountingEmbedder())
+    engine.build(articles[:2])
+    rebuilt: list[int] = []
+    real_build = GenerationWriter._build_faiss
+
+    def counting(self, ids, vectors):  # type: ignore[no-untyped-def]
+        rebuilt.append(len(ids))
+        return real_build(self, ids, vectors)
+
+    monkeypatch.setattr(GenerationWriter, "_build_faiss", counting)
+    engine.add(articles[2:])
+    engine.remove(["a0"])
+    assert rebuilt == []  # the parent's exact index was updated both times
+    fresh = Engine(store=IndexStore(tmp_path / "fresh"), embedder=CountingEmbedder())
+    fresh.build(articles[1:])
+    assert engine.generation.faiss.ntotal == fresh.generation.faiss.ntotal == 120
+    for question in ("编号105的事情", "编号250的事情", "编号5的事情"):
+        assert [h.passage.text for h in engine.search(question).hits] == [
+            h.passage.text for h in fresh.search(question).hits
+        ]
+
+
+def test_an_approximate_index_is_rebuilt_when_vectors_leave_it(tmp_path, monkeypatch):
+    from index import EngineOptions
+    from index.stores.writer import GenerationWriter
+
+    monkeypatch.setattr("index.stores.layout.AUTO_EXACT_MAX", 50)
+    engine = Engine(
+        store=IndexStore(tmp_path / "hnsw"),
+        embedder=CountingEmbedder(),
+        options=EngineOptions(faiss_index="auto"),
+    )
+    articles = _articles(3)
+    engine.build(articles[:2])
+    rebuilt: list[int] = []
+    real_build = GenerationWriter._build_faiss
+
+    def counting(self, ids, vectors):  # type: ignore[no-untyped-def]
+        rebuilt.append(len(ids))
+        return real_build(self, ids, vectors)
+
+    monkeypatch.setattr(GenerationWriter, "_build_faiss", counting)
+    engine.add(articles[2:])
+    assert rebuilt == []  # HNSW takes new vectors
+    engine.remove(["a0"])
+    assert rebuilt == [120]  # but cannot give any back
+    assert engine.generation.manifest.faiss_index == "HNSW32,SQfp16"
