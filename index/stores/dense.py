@@ -9,17 +9,22 @@ import numpy as np
 class FaissDense:
     """DenseIndex over a loaded FAISS index."""
 
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: faiss.Index, dead: np.ndarray | None = None) -> None:
         self.index = index
+        self.dead = dead if dead is not None and len(dead) else None  # removed units
 
     @property
     def size(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) - (len(self.dead) if self.dead is not None else 0)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, self.size)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        # dead units take places in the result: ask for more, then drop them
+        wanted = min(int(self.index.ntotal), k * 2 if self.dead is not None else k)
+        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), wanted)
         keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        if self.dead is not None:
+            keep &= ~np.isin(ids[0], self.dead)
+        return ids[0][keep][:k], scores[0][keep][:k]

@@ -49,6 +49,11 @@ class Generation:
             dtype=np.int64,
         )
         self.articles: dict[str, ArticleInfo] = {info.id: info for info in self._article_infos()}
+        try:
+            dead = [r[0] for r in self._db.execute("SELECT uid FROM dead_units")]
+        except sqlite3.OperationalError:  # built before removed units were kept
+            dead = []
+        self._dead = np.array(sorted(dead), dtype=np.int64)
 
     @property
     def number(self) -> int:
@@ -56,7 +61,7 @@ class Generation:
 
     @property
     def dense(self) -> FaissDense:
-        return FaissDense(self.faiss)
+        return FaissDense(self.faiss, self._dead)
 
     @property
     def lexical_search(self) -> Bm25Search:

@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS lexical_tokens (
     pid INTEGER PRIMARY KEY REFERENCES passages(pid), tokenizer TEXT NOT NULL, tokens TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_units (uid INTEGER PRIMARY KEY);
 """
 
 
@@ -101,6 +102,9 @@ UNIT_SLOTS = 1024
 # 0.1-0.3 ms, with two thirds of the memory.
 AUTO_EXACT_MAX = 50_000
 AUTO_APPROXIMATE = "HNSW32,SQfp16"
+# An approximate index cannot give vectors back: removed units stay in it, marked dead and
+# filtered out of searches, until they are this share of it and it is rebuilt.
+DEAD_SHARE_REBUILD = 0.2
 # Search parameters by index family (faiss.ParameterSpace names).
 SEARCH_PARAMETERS = {"HNSW": "efSearch=128", "IVF": "nprobe=64"}
 

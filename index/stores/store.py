@@ -125,7 +125,7 @@ class IndexStore:
         gen = Generation(self.generations / generation_name(number), manifest)
         try:
             n = len(gen.pids)
-            units = manifest.counts.get("units")
+            units = manifest.counts.get("dense_entries", manifest.counts.get("units"))
             if n != manifest.counts.get("passages") or gen.faiss.ntotal != units:
                 raise IndexCorruptError(
                     f"{gen.folder}: {n} passages in {SQLITE_NAME} and {gen.faiss.ntotal} vectors "

@@ -19,6 +19,7 @@ from corpus import CHUNKER_VERSION, Article, Figure, Passage
 from index.stores.bm25 import LexicalIndex
 from index.stores.generation import Generation
 from index.stores.layout import (
+    DEAD_SHARE_REBUILD,
     FAISS_NAME,
     LEXICAL_DIR,
     MANIFEST_NAME,
@@ -299,11 +300,17 @@ class GenerationWriter:
         factory = resolve_faiss_index(self.faiss_index, n_units)
         if parent.manifest.faiss_index != factory:
             return None
-        if self._removed_uids and factory != "Flat":
-            return None  # HNSW cannot take vectors out: rebuilt
         index = faiss.read_index(str(parent.folder / FAISS_NAME))
-        if self._removed_uids:
+        if self._removed_uids and factory == "Flat":
             index.remove_ids(np.array(self._removed_uids, dtype=np.int64))  # type: ignore[arg-type]
+        elif self._removed_uids:
+            # HNSW cannot take vectors out: they stay, marked dead, until a rebuild
+            self.db.executemany(
+                "INSERT OR IGNORE INTO dead_units VALUES (?)", [(u,) for u in self._removed_uids]
+            )
+        dead = int(self.db.execute("SELECT COUNT(*) FROM dead_units").fetchone()[0])
+        if dead > DEAD_SHARE_REBUILD * max(n_units + dead, 1):
+            return None
         if self._added_pids:
             lo, hi = min(self._added_pids) * UNIT_SLOTS, (max(self._added_pids) + 1) * UNIT_SLOTS
             uids, vectors = self._unit_vectors(
@@ -312,7 +319,7 @@ class GenerationWriter:
             )
             if len(uids):
                 index.add_with_ids(vectors, uids)
-        if index.ntotal != n_units:
+        if index.ntotal != n_units + dead:
             return None  # not what a rebuild would hold: rebuild
         self.resolved_faiss_index = factory
         return index
@@ -339,6 +346,7 @@ class GenerationWriter:
         n_units = int(self.db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
         index = self._updated_faiss(n_units)
         if index is None:
+            self.db.execute("DELETE FROM dead_units")
             uids, vectors = self._unit_vectors("SELECT uid, embedding FROM units ORDER BY uid")
             index = self._build_faiss(uids, vectors)
         faiss.write_index(index, str(self.folder / FAISS_NAME))
@@ -356,6 +364,7 @@ class GenerationWriter:
             "articles": n_articles,
             "passages": len(rows),
             "units": n_units,
+            "dense_entries": int(index.ntotal),
             **(extra_counts or {}),
         }
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),))

@@ -121,7 +121,7 @@ def test_adds_and_removes_update_the_dense_index_instead_of_rebuilding_it(tmp_pa
         ]
 
 
-def test_an_approximate_index_is_rebuilt_when_vectors_leave_it(tmp_path, monkeypatch):
+def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkeypatch):
     from index import EngineOptions
     from index.stores.writer import GenerationWriter
 
@@ -131,8 +131,8 @@ def test_an_approximate_index_is_rebuilt_when_vectors_leave_it(tmp_path, monkeyp
         embedder=CountingEmbedder(),
         options=EngineOptions(faiss_index="auto"),
     )
-    articles = _articles(3)
-    engine.build(articles[:2])
+    articles = _articles(6)
+    engine.build(articles[:5])
     rebuilt: list[int] = []
     real_build = GenerationWriter._build_faiss
 
@@ -141,8 +141,16 @@ def test_an_approximate_index_is_rebuilt_when_vectors_leave_it(tmp_path, monkeyp
         return real_build(self, ids, vectors)
 
     monkeypatch.setattr(GenerationWriter, "_build_faiss", counting)
-    engine.add(articles[2:])
-    assert rebuilt == []  # HNSW takes new vectors
-    engine.remove(["a0"])
-    assert rebuilt == [120]  # but cannot give any back
-    assert engine.generation.manifest.faiss_index == "HNSW32,SQfp16"
+    engine.add(articles[5:])
+    engine.remove(["a0"])  # 60 of 360 units: under the rebuild share
+    assert rebuilt == []  # HNSW took the new vectors and kept the removed ones, marked dead
+    gen = engine.generation
+    assert gen.manifest.faiss_index == "HNSW32,SQfp16"
+    assert gen.faiss.ntotal == 360 and gen.dense.size == 300
+    hits = engine.search("编号5的事情", k=20).hits
+    assert hits and all(h.article.id != "a0" for h in hits)
+    engine.remove(["a1"])  # 120 of 360 dead: over the share, rebuilt without them
+    assert rebuilt == [240]
+    assert engine.generation.faiss.ntotal == 240
+    # the generation still opens and verifies like any other
+    assert engine.load().dense.size == 240
