@@ -45,8 +45,9 @@ def answer_blocks(answer: Answer) -> list[str]:
     if answer.figures:
         parts = []
         for af in answer.figures:
-            period = f"（{escape(af.period)}）" if af.period else ""
-            parts.append(f"<b>{escape(af.figure.text)}</b>{period} [{af.citation}]")
+            words = "，".join(w for w in (af.qualifier, af.period) if w)
+            note = f"（{escape(words)}）" if words else ""
+            parts.append(f"<b>{escape(af.figure.text)}</b>{note} [{af.citation}]")
         sep = "; " if answer.language == "en" else "；"
         if answer.language == "en":
             what = f"“{escape(answer.metric)}”" if answer.metric else "The figure"
@@ -54,6 +55,9 @@ def answer_blocks(answer: Answer) -> list[str]:
         else:
             head = f"{escape(answer.metric)}：" if answer.metric else ""
             blocks.append(head + sep.join(parts))
+    elif answer.span is not None:
+        label = "Answer" if answer.language == "en" else "答"
+        blocks.append(f"{label}：<b>{escape(answer.span.text)}</b> [{answer.span.citation}]")
     for s in answer.sentences:
         blocks.append(f"「{bold_spans(s.text, s.highlights)}」[{s.citation}]")
     blocks.append("\n".join(citation_line(c, answer.language) for c in answer.citations))

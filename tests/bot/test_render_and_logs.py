@@ -77,3 +77,18 @@ def test_an_abstention_shows_why_before_the_closest_passages():
     blocks = answer_blocks(answer)
     assert blocks[0] == "<i>文章里没有2023年的数据，最接近的段落说的是2022年。</i>"
     assert blocks[1].startswith("文章中没有找到")
+
+
+def test_the_exact_answer_and_qualified_figures_reach_the_chat(tmp_path):
+    from bot.render import answer_blocks
+    from corpus import Article
+    from index import Engine, HashEmbedder, IndexStore
+
+    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    body = "某某铁路是一条铁路，全长300公里，如计入支线，全长420公里。该铁路于2001年通车，由王五主持设计。"
+    engine.build([Article(id="rail", title="某某铁路", body=body)])
+    span = answer_blocks(engine.ask("某某铁路由谁主持设计？"))
+    assert span[0] == "答：<b>王五</b> [1]"
+    assert "<b>王五</b>" in span[1]  # bold in the quoted sentence too
+    figures = answer_blocks(engine.ask("某某铁路全长多少公里？"))
+    assert "<b>420公里</b>（如计入支线） [1]" in figures[0]
