@@ -145,13 +145,7 @@ def _rss_child(data_dir: str) -> None:
             samples.append(engine.ask(f.question).latency_ms)
 
     def run(question: str) -> Judged:
-        answer = engine.ask(question)
-        return Judged(
-            hits=list(answer.hits),
-            latency_ms=answer.latency_ms,
-            answer_text=answer.text,
-            abstained=answer.abstained,
-        )
+        return Judged.of_answer(engine.ask(question))
 
     report = evaluate(fixtures, run)
     print(

@@ -364,13 +364,7 @@ def _eval_fixtures(file: Path, *, as_json: bool, k: int) -> None:
     engine.warm_up()
 
     def run(question: str) -> Judged:
-        answer = engine.ask(question, k=k)
-        return Judged(
-            hits=list(answer.hits),
-            latency_ms=answer.latency_ms,
-            answer_text=answer.text,
-            abstained=answer.abstained,
-        )
+        return Judged.of_answer(engine.ask(question, k=k))
 
     report = evaluate(fixtures, run)
     if as_json:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from index.answering.answers import Answer
 from index.records import Hit
 from index.text.tokens import CJK
 
@@ -55,6 +56,16 @@ class Judged(BaseModel):
     abstained: bool | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @classmethod
+    def of_answer(cls, answer: Answer) -> Judged:
+        """What an answer shows, in the terms the fixtures judge."""
+        return cls(
+            hits=list(answer.hits),
+            latency_ms=answer.latency_ms,
+            answer_text=answer.text,
+            abstained=answer.abstained,
+        )
 
 
 class Row(BaseModel):

@@ -95,12 +95,10 @@ def test_auto_dense_index_is_exact_while_small_and_hnsw_beyond(tmp_path, monkeyp
     assert hits and "编号105" in hits[0].passage.text
 
 
-def test_adds_and_removes_update_the_dense_index_instead_of_rebuilding_it(tmp_path, monkeypatch):
+def _count_rebuilds(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """Records the size of every dense index the writer builds from scratch."""
     from index.stores.writer import GenerationWriter
 
-    articles = _articles(3)
-    engine = Engine(store=IndexStore(tmp_path / "inc"), embedder=CountingEmbedder())
-    engine.build(articles[:2])
     rebuilt: list[int] = []
     real_build = GenerationWriter._build_faiss
 
@@ -109,6 +107,14 @@ def test_adds_and_removes_update_the_dense_index_instead_of_rebuilding_it(tmp_pa
         return real_build(self, ids, vectors)
 
     monkeypatch.setattr(GenerationWriter, "_build_faiss", counting)
+    return rebuilt
+
+
+def test_adds_and_removes_update_the_dense_index_instead_of_rebuilding_it(tmp_path, monkeypatch):
+    articles = _articles(3)
+    engine = Engine(store=IndexStore(tmp_path / "inc"), embedder=CountingEmbedder())
+    engine.build(articles[:2])
+    rebuilt = _count_rebuilds(monkeypatch)
     engine.add(articles[2:])
     engine.remove(["a0"])
     assert rebuilt == []  # the parent's exact index was updated both times
@@ -123,7 +129,6 @@ def test_adds_and_removes_update_the_dense_index_instead_of_rebuilding_it(tmp_pa
 
 def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkeypatch):
     from index import EngineOptions
-    from index.stores.writer import GenerationWriter
 
     monkeypatch.setattr("index.stores.layout.AUTO_EXACT_MAX", 50)
     engine = Engine(
@@ -133,14 +138,7 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
     )
     articles = _articles(6)
     engine.build(articles[:5])
-    rebuilt: list[int] = []
-    real_build = GenerationWriter._build_faiss
-
-    def counting(self, ids, vectors):  # type: ignore[no-untyped-def]
-        rebuilt.append(len(ids))
-        return real_build(self, ids, vectors)
-
-    monkeypatch.setattr(GenerationWriter, "_build_faiss", counting)
+    rebuilt = _count_rebuilds(monkeypatch)
     engine.add(articles[5:])
     engine.remove(["a0"])  # 60 of 360 units: under the rebuild share
     assert rebuilt == []  # HNSW took the new vectors and kept the removed ones, marked dead
