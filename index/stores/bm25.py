@@ -1,22 +1,36 @@
-"""Lexical search: BM25 (bm25s) over a generation's passages, for exact names and figures."""
+"""Lexical search: BM25 over a generation's passages, for exact names and figures."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
+from scipy import sparse
 
 from index.text.tokens import TOKENIZERS
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+META = "shuzi-lexical.json"
+VOCAB = "vocab.json"
+POSTINGS = "postings.npz"
+LENGTHS = "lengths.npy"
+
 
 class LexicalIndex:
-    """BM25 over one tokenizer; scores every document for a query."""
+    """BM25 (the Lucene variant bm25s computes) over one tokenizer; scores every document.
+
+    The postings are a term-frequency matrix (documents x terms, CSC) with the documents'
+    lengths, so the statistics (document frequencies, average length) are computed when a
+    query is scored, and an add or remove changes rows instead of rebuilding the index.
+    Scores equal bm25s's own (tests/index/test_bm25.py); generations written by bm25s are
+    still read.
+    """
 
     def __init__(self, *, tokenizer: str = "bigram", k1: float = 1.2, b: float = 0.75) -> None:
         if tokenizer not in TOKENIZERS:
@@ -26,54 +40,110 @@ class LexicalIndex:
         self.tokenizer = tokenizer
         self._tokenize = TOKENIZERS[tokenizer]
         self.k1, self.b = k1, b
-        self._bm25: bm25s.BM25 | None = None
-        self.size = 0
+        self.vocab: dict[str, int] = {}
+        self.tf = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self.lengths = np.zeros(0, dtype=np.float32)
+        self._df = np.zeros(0, dtype=np.float32)
+        self._legacy: bm25s.BM25 | None = None  # a generation written by bm25s
+        self._legacy_size = 0
+
+    @property
+    def size(self) -> int:
+        return int(self.tf.shape[0]) if self._legacy is None else self._legacy_size
 
     def build(self, texts: Sequence[str]) -> None:
         self.build_from_tokens([self._tokenize(t) for t in texts])
 
     def build_from_tokens(self, documents: Sequence[Sequence[str]]) -> None:
         """BM25 over documents already tokenized with this index's tokenizer."""
-        self.size = len(documents)
-        if not documents:
-            self._bm25 = None
+        self.vocab = {}
+        self.tf = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self.lengths = np.zeros(0, dtype=np.float32)
+        self._legacy = None
+        self.append(documents)
+
+    def append(self, documents: Sequence[Sequence[str]]) -> None:
+        """New documents after the present ones (passages are added in id order)."""
+        rows, cols, counts = [], [], []
+        lengths = []
+        for row, tokens in enumerate(documents):
+            tokens = list(tokens) or [""]  # as bm25s counts an empty document
+            lengths.append(len(tokens))
+            for token, n in Counter(tokens).items():
+                col = self.vocab.setdefault(token, len(self.vocab))
+                rows.append(row)
+                cols.append(col)
+                counts.append(n)
+        new = sparse.csc_matrix(
+            (np.asarray(counts, dtype=np.float32), (rows, cols)),
+            shape=(len(documents), len(self.vocab)),
+        )
+        old = self.tf
+        old.resize((old.shape[0], len(self.vocab)))
+        self.tf = sparse.vstack([old, new], format="csc")
+        self.lengths = np.concatenate([self.lengths, np.asarray(lengths, dtype=np.float32)])
+        self._df = np.diff(self.tf.indptr).astype(np.float32)
+
+    def remove_rows(self, rows: Sequence[int]) -> None:
+        """Take documents out (their terms stay in the vocabulary, with fewer documents)."""
+        if not len(rows):
             return
-        corpus = [list(tokens) or [""] for tokens in documents]
-        bm25 = bm25s.BM25(k1=self.k1, b=self.b)
-        bm25.index(corpus, show_progress=False)
-        self._bm25 = bm25
+        keep = np.ones(self.tf.shape[0], dtype=bool)
+        keep[np.asarray(rows, dtype=np.int64)] = False
+        self.tf = self.tf[keep].tocsc()
+        self.lengths = self.lengths[keep]
+        self._df = np.diff(self.tf.indptr).astype(np.float32)
 
     def scores(self, query: str) -> np.ndarray:
-        if self._bm25 is None:
-            return np.zeros(self.size, dtype=np.float32)
-        ids = self._bm25.get_tokens_ids(self._tokenize(query))
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(ids), dtype=np.float32)
+        if self._legacy is not None:
+            ids = self._legacy.get_tokens_ids(self._tokenize(query))
+            if not ids:
+                return np.zeros(self.size, dtype=np.float32)
+            return np.asarray(self._legacy.get_scores(ids), dtype=np.float32)
+        n = self.size
+        out = np.zeros(n, dtype=np.float32)
+        ids = [self.vocab[t] for t in self._tokenize(query) if t in self.vocab]
+        if not ids or not n:
+            return out
+        norm = self.k1 * ((1 - self.b) + self.b * self.lengths / float(self.lengths.mean()))
+        indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
+        for col in ids:  # a token twice in the query counts twice, as in bm25s
+            lo, hi = indptr[col], indptr[col + 1]
+            if lo == hi:
+                continue
+            df = self._df[col]
+            idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            rows, tf = indices[lo:hi], data[lo:hi]
+            out[rows] += (idf * tf / (norm[rows] + tf)).astype(np.float32)
+        return out
 
     def save(self, folder: Path) -> None:
+        if self._legacy is not None:
+            raise RuntimeError("a bm25s index is read only: rebuild it from its tokens")
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "shuzi-lexical.json").write_text(
-            json.dumps(
-                {
-                    "tokenizer": self.tokenizer,
-                    "k1": self.k1,
-                    "b": self.b,
-                    "size": self.size,
-                }
-            )
-        )
-        if self._bm25 is not None:
-            self._bm25.save(str(folder), show_progress=False)
+        meta = {"tokenizer": self.tokenizer, "k1": self.k1, "b": self.b, "size": self.size}
+        (folder / META).write_text(json.dumps(meta))
+        (folder / VOCAB).write_text(json.dumps(list(self.vocab), ensure_ascii=False))
+        sparse.save_npz(folder / POSTINGS, self.tf, compressed=False)
+        np.save(folder / LENGTHS, self.lengths)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        meta = json.loads((folder / "shuzi-lexical.json").read_text())
+        meta = json.loads((folder / META).read_text())
         index = cls(tokenizer=meta["tokenizer"], k1=meta["k1"], b=meta["b"])
-        index.size = int(meta["size"])
-        if index.size:
-            index._bm25 = bm25s.BM25.load(str(folder), show_progress=False)
+        if (folder / POSTINGS).exists():
+            index.vocab = {t: i for i, t in enumerate(json.loads((folder / VOCAB).read_text()))}
+            index.tf = sparse.load_npz(folder / POSTINGS).tocsc().astype(np.float32)
+            index.lengths = np.load(folder / LENGTHS)
+            index._df = np.diff(index.tf.indptr).astype(np.float32)
+        elif int(meta["size"]):
+            index._legacy = bm25s.BM25.load(str(folder), show_progress=False)
+            index._legacy_size = int(meta["size"])
         return index
+
+    @property
+    def updatable(self) -> bool:
+        return self._legacy is None
 
 
 class Bm25Search:

@@ -62,6 +62,7 @@ class GenerationWriter:
         # what changed against the parent: the dense index is updated, not rebuilt, when it can
         self._cleared = False
         self._removed_uids: list[int] = []
+        self._removed_pids: list[int] = []
         self._added_pids: list[int] = []
         self.parent = parent
         existing = store.generation_numbers()
@@ -115,6 +116,10 @@ class GenerationWriter:
             (article_id, self.lexical_tokenizer),
         ).fetchall()
         self._count_words([(r[0], json.loads(r[1])) for r in removed], -1)
+        self._removed_pids += [
+            r[0]
+            for r in self.db.execute("SELECT pid FROM passages WHERE article_id = ?", (article_id,))
+        ]
         self._removed_uids += [
             r[0]
             for r in self.db.execute(
@@ -324,6 +329,38 @@ class GenerationWriter:
         self.resolved_faiss_index = factory
         return index
 
+    def _tokens(self, where: str, params: Sequence[object] = ()) -> list[list[str]]:
+        rows = self.db.execute(
+            "SELECT t.tokens FROM passages p JOIN lexical_tokens t ON t.pid = p.pid " + where,
+            params,
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def _updated_lexical(self, n_passages: int) -> LexicalIndex | None:
+        """The parent's BM25 postings with this change applied: removed passages' rows taken
+        out, new passages' rows appended (their ids are above every older one). None:
+        rebuild from the stored tokens."""
+        parent = self.parent
+        if (
+            parent is None
+            or self._cleared
+            or parent.manifest.lexical_tokenizer != self.lexical_tokenizer
+        ):
+            return None
+        lexical = LexicalIndex.load(parent.folder / LEXICAL_DIR)
+        if not lexical.updatable or lexical.size != len(parent.pids):
+            return None
+        removed = np.intersect1d(np.asarray(self._removed_pids, dtype=np.int64), parent.pids)
+        lexical.remove_rows(np.searchsorted(parent.pids, removed).tolist())
+        if self._added_pids:
+            lexical.append(
+                self._tokens(
+                    "WHERE p.pid >= ? AND p.pid <= ? ORDER BY p.pid",
+                    (min(self._added_pids), max(self._added_pids)),
+                )
+            )
+        return lexical if lexical.size == n_passages else None
+
     def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
         factory = resolve_faiss_index(self.faiss_index, len(vectors))
         self.resolved_faiss_index = factory
@@ -351,18 +388,18 @@ class GenerationWriter:
             index = self._build_faiss(uids, vectors)
         faiss.write_index(index, str(self.folder / FAISS_NAME))
         self.tokenize_pending()
-        rows = self.db.execute(
-            "SELECT t.tokens FROM passages p JOIN lexical_tokens t ON t.pid = p.pid ORDER BY p.pid"
-        ).fetchall()
-        lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
-        lexical.build_from_tokens([json.loads(r[0]) for r in rows])
+        n_passages = self.passage_count()
+        lexical = self._updated_lexical(n_passages)
+        if lexical is None:
+            lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
+            lexical.build_from_tokens(self._tokens("ORDER BY p.pid"))
         lexical.save(self.folder / LEXICAL_DIR)
         if lexicon is not None:
             lexicon.save(self.folder)
         n_articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         counts = {
             "articles": n_articles,
-            "passages": len(rows),
+            "passages": n_passages,
             "units": n_units,
             "dense_entries": int(index.ntotal),
             **(extra_counts or {}),
