@@ -44,6 +44,7 @@ class LexicalIndex:
         self.tf = sparse.csc_matrix((0, 0), dtype=np.float32)
         self.lengths = np.zeros(0, dtype=np.float32)
         self._df = np.zeros(0, dtype=np.float32)
+        self._norm = np.zeros(0, dtype=np.float32)
         self._legacy: bm25s.BM25 | None = None  # a generation written by bm25s
         self._legacy_size = 0
 
@@ -82,7 +83,7 @@ class LexicalIndex:
         old.resize((old.shape[0], len(self.vocab)))
         self.tf = sparse.vstack([old, new], format="csc")
         self.lengths = np.concatenate([self.lengths, np.asarray(lengths, dtype=np.float32)])
-        self._df = np.diff(self.tf.indptr).astype(np.float32)
+        self._refresh_statistics()
 
     def remove_rows(self, rows: Sequence[int]) -> None:
         """Take documents out (their terms stay in the vocabulary, with fewer documents)."""
@@ -92,7 +93,14 @@ class LexicalIndex:
         keep[np.asarray(rows, dtype=np.int64)] = False
         self.tf = self.tf[keep].tocsc()
         self.lengths = self.lengths[keep]
+        self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """Document frequencies and length norms, derived once per change of the postings,
+        not per query."""
         self._df = np.diff(self.tf.indptr).astype(np.float32)
+        mean = float(self.lengths.mean()) if len(self.lengths) else 1.0
+        self._norm = (self.k1 * ((1 - self.b) + self.b * self.lengths / mean)).astype(np.float32)
 
     def scores(self, query: str) -> np.ndarray:
         if self._legacy is not None:
@@ -105,7 +113,7 @@ class LexicalIndex:
         ids = [self.vocab[t] for t in self._tokenize(query) if t in self.vocab]
         if not ids or not n:
             return out
-        norm = self.k1 * ((1 - self.b) + self.b * self.lengths / float(self.lengths.mean()))
+        norm = self._norm
         indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
         for col in ids:  # a token twice in the query counts twice, as in bm25s
             lo, hi = indptr[col], indptr[col + 1]
@@ -135,7 +143,7 @@ class LexicalIndex:
             index.vocab = {t: i for i, t in enumerate(json.loads((folder / VOCAB).read_text()))}
             index.tf = sparse.load_npz(folder / POSTINGS).tocsc().astype(np.float32)
             index.lengths = np.load(folder / LENGTHS)
-            index._df = np.diff(index.tf.indptr).astype(np.float32)
+            index._refresh_statistics()
         elif int(meta["size"]):
             index._legacy = bm25s.BM25.load(str(folder), show_progress=False)
             index._legacy_size = int(meta["size"])

@@ -64,6 +64,8 @@ class EmbeddingCache:
         return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
     def clear(self) -> None:
+        if not len(self):
+            return  # nothing left by an interrupted build: no rewrite of the file
         self._db.execute("DELETE FROM vectors")
         self._db.commit()
         self._db.execute("VACUUM")
