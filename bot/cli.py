@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -176,6 +177,20 @@ def index_rollback() -> None:
         console.print(f"now serving generation {_engine().rollback()}")
 
 
+@index_app.command("migrate")
+def index_migrate(
+    to: Annotated[str, typer.Option("--to", help="local (files in the index folder) or milvus")],
+) -> None:
+    """Copy the serving generation's vectors and postings to Milvus or back, without
+    embedding again; the copy becomes the serving generation (rollback returns)."""
+    with _friendly_errors():
+        report = _engine(batch_job=True).migrate(to)
+        console.print(
+            f"generation {report.generation} serves from {to}: {report.passages_total} passages "
+            f"in {report.seconds:.1f} s. Set SHUZI_STORE={to} so that later adds write there too."
+        )
+
+
 @index_app.command("list")
 def index_list() -> None:
     """The articles in the serving generation."""
@@ -313,7 +328,9 @@ def bot() -> None:
 
     settings = Settings()
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    setup_logging(secrets=[token])
+    setup_logging(
+        secrets=[token, settings.milvus_token.get_secret_value() if settings.milvus_token else ""]
+    )
     with _friendly_errors():
         if not token:
             raise RuntimeError("SHUZI_TELEGRAM_TOKEN is not set (environment or .env)")
@@ -387,15 +404,21 @@ def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
     settings = Settings()
     reading = load_reading_sets(files)
     with tempfile.TemporaryDirectory(prefix="shuzi-eval-") as tmp:
-        throwaway = settings.model_copy(
-            update={"data_dir": Path(tmp), "model_cache": settings.model_cache_dir}
-        )
+        overrides: dict[str, object] = {
+            "data_dir": Path(tmp),
+            "model_cache": settings.model_cache_dir,
+        }
+        if settings.milvus_uri:  # a shared server: collections of their own, dropped after
+            overrides["milvus_prefix"] = f"{settings.milvus_prefix}_eval{os.getpid()}"
+        throwaway = settings.model_copy(update=overrides)
         engine = _engine(throwaway, batch_job=True)
         with _progress() as update:
             engine.build(list(reading.articles), progress=update)  # type: ignore[arg-type]
         configure_serving_threads(throwaway)
         engine.warm_up()
         report = evaluate_reading(reading.questions, lambda q: engine.ask(q, k=k))
+        if engine.store.milvus.connected:
+            engine.store.milvus.drop_unused(set())
     if as_json:
         sys.stdout.write(report.model_dump_json(by_alias=True, indent=2) + "\n")
         return

@@ -50,6 +50,21 @@ class Settings(BaseSettings):
         ge=0,
         description="most corpus words in the cross-lingual lexicon (English questions)",
     )
+    store: Literal["local", "milvus"] = Field(
+        "local", description="where new generations keep vectors and BM25: files or Milvus"
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="a file path (Milvus Lite, default DATA_DIR/index/milvus.db) or "
+        "http(s)://host:19530 (Milvus standalone or cluster)",
+    )
+    milvus_token: SecretStr | None = Field(None, description="user:password or an API key")
+    milvus_prefix: str = Field("shuzi", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+    milvus_index: str = Field("auto", description="auto (FLAT on Lite, HNSW on servers)")
+    milvus_bm25: Literal["shuzi", "jieba"] = Field(
+        "shuzi",
+        description="BM25 over the index's own tokens (as the local engine) or Milvus's jieba",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where the model runs: cuda when one is there (auto), else cpu"
     )

@@ -9,6 +9,8 @@ from index import (
     EngineOptions,
     FusionConfig,
     IndexStore,
+    MilvusConfig,
+    MilvusConnection,
     configure_torch_threads,
     load_embedder,
 )
@@ -19,6 +21,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         max_passage_chars=settings.max_passage_chars,
         lexical_tokenizer=settings.lexical_tokenizer,
         faiss_index=settings.faiss_index,
+        store=settings.store,
         lexicon_max_terms=settings.lexicon_max_terms,
         fusion=FusionConfig(
             method=settings.fusion,
@@ -46,9 +49,20 @@ def build_engine(
         dtype=settings.embed_dtype,
         device=settings.device,
     )
-    return Engine(
-        store=IndexStore(settings.index_dir), embedder=embedder, options=engine_options(settings)
+    return Engine(store=index_store(settings), embedder=embedder, options=engine_options(settings))
+
+
+def index_store(settings: Settings) -> IndexStore:
+    """The index folder, and the Milvus connection its Milvus generations are read through
+    (made on first use)."""
+    milvus = MilvusConfig(
+        uri=settings.milvus_uri or str(settings.index_dir / "milvus.db"),
+        token=settings.milvus_token.get_secret_value() if settings.milvus_token else "",
+        prefix=settings.milvus_prefix,
+        index_type=settings.milvus_index,
+        bm25=settings.milvus_bm25,
     )
+    return IndexStore(settings.index_dir, milvus=MilvusConnection(milvus))
 
 
 def configure_serving_threads(settings: Settings) -> None:

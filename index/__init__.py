@@ -28,6 +28,7 @@ from index.search.embedder import (
     load_embedder,
 )
 from index.search.retriever import FusionConfig, HybridRetriever
+from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusUnavailableError
 from index.stores.store import (
     BuildLockedError,
     IndexCorruptError,
@@ -61,6 +62,9 @@ __all__ = [
     "IndexMissingError",
     "IndexStore",
     "Judged",
+    "MilvusConfig",
+    "MilvusConnection",
+    "MilvusUnavailableError",
     "Progress",
     "Question",
     "Report",

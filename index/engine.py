@@ -21,6 +21,7 @@ from index.search.retriever import FusionConfig, HybridRetriever
 from index.stores.embed_cache import CACHE_NAME
 from index.stores.generation import Generation
 from index.stores.layout import IndexError_, split_unit_id
+from index.stores.milvus_writer import MilvusGenerationWriter
 from index.stores.store import IndexStore
 from index.stores.writer import GenerationWriter
 
@@ -72,6 +73,7 @@ class EngineOptions:
     max_passage_chars: int = 300
     lexical_tokenizer: str = "jieba+bigram"
     faiss_index: str = "auto"
+    store: str = "local"  # where new generations keep vectors and postings: local | milvus
     fusion: FusionConfig = field(default_factory=FusionConfig)
     lexicon_max_terms: int = MAX_TERMS
 
@@ -192,7 +194,15 @@ class Engine:
     def _split(self, article: Article) -> list[Passage]:
         return split_article(article, max_chars=self.options.max_passage_chars)
 
-    def _writer(self, parent: Generation | None) -> GenerationWriter:
+    def _writer(self, parent: Generation | None, *, store: str | None = None) -> GenerationWriter:
+        if (store or self.options.store) == "milvus":
+            return MilvusGenerationWriter(
+                self.store,
+                model=self.embedder.name,
+                dim=self.embedder.dim,
+                lexical_tokenizer=self.options.lexical_tokenizer,
+                parent=parent,
+            )
         return GenerationWriter(
             self.store,
             model=self.embedder.name,
@@ -380,6 +390,29 @@ class Engine:
         """Rebuild everything from the articles stored in the index."""
         return self.build(self.generation.stored_articles(), progress=progress, force=True)
 
+    def migrate(self, to: str) -> BuildReport:
+        """A new generation with the serving one's content, its vectors and postings written
+        to the other store (local files or Milvus): nothing is embedded again."""
+        t0 = time.perf_counter()
+        if to not in ("local", "milvus"):
+            raise LookupError(f"unknown store {to!r}: local or milvus")
+        with self.store.build_lock():
+            parent = self.generation
+            if parent.manifest.store == to:
+                raise LookupError(f"generation {parent.number} is already on {to}")
+            writer = self._writer(parent, store=to)
+            try:
+                manifest = writer.commit(lexicon=parent.lexicon)
+            except BaseException:
+                writer.abort()
+                raise
+        self.load(manifest.generation)
+        return BuildReport(
+            generation=manifest.generation,
+            passages_total=manifest.counts["passages"],
+            seconds=time.perf_counter() - t0,
+        )
+
     def rollback(self) -> int:
         """Serve the newest valid generation older than the current one."""
         with self.store.build_lock():
@@ -388,10 +421,10 @@ class Engine:
             for number in reversed(older):
                 try:
                     self.store.verify(number)
+                    self.load(number)
                 except Exception as exc:  # a broken old generation is skipped, not served
                     log.warning("generation %s is not usable: %s", number, exc)
                     continue
-                self.load(number)
                 self.store.switch(number)
                 return number
         raise LookupError("there is no earlier generation to roll back to")

@@ -19,7 +19,9 @@ from index.stores.dense import FaissDense
 from index.stores.layout import (
     FAISS_NAME,
     LEXICAL_DIR,
+    REBUILD_HINT,
     SQLITE_NAME,
+    IndexCorruptError,
     Manifest,
     connect,
     figure_from_row,
@@ -39,10 +41,7 @@ class Generation:
         self.manifest = manifest
         self._db = connect(folder / SQLITE_NAME, readonly=True)
         self._lock = threading.Lock()
-        self.faiss = faiss.read_index(str(folder / FAISS_NAME))
-        if params := search_parameters(manifest.faiss_index):
-            faiss.ParameterSpace().set_index_parameters(self.faiss, params)  # type: ignore[arg-type]
-        self.lexical = LexicalIndex.load(folder / LEXICAL_DIR)
+        self._load_search()
         self.lexicon = TermLexicon.load(folder)
         self.pids = np.array(
             [r[0] for r in self._db.execute("SELECT pid FROM passages ORDER BY pid")],
@@ -54,6 +53,29 @@ class Generation:
         except sqlite3.OperationalError:  # built before removed units were kept
             dead = []
         self._dead = np.array(sorted(dead), dtype=np.int64)
+
+    def _load_search(self) -> None:
+        """The dense and lexical indexes: here files in the folder."""
+        self.faiss = faiss.read_index(str(self.folder / FAISS_NAME))
+        if params := search_parameters(self.manifest.faiss_index):
+            faiss.ParameterSpace().set_index_parameters(self.faiss, params)  # type: ignore[arg-type]
+        self.lexical = LexicalIndex.load(self.folder / LEXICAL_DIR)
+
+    def check_counts(self) -> None:
+        """Raise IndexCorruptError unless the passages and vectors are what the manifest says."""
+        n = len(self.pids)
+        counts = self.manifest.counts
+        units = counts.get("dense_entries", counts.get("units"))
+        if n != counts.get("passages") or self.faiss.ntotal != units:
+            raise IndexCorruptError(
+                f"{self.folder}: {n} passages in {SQLITE_NAME} and {self.faiss.ntotal} vectors "
+                f"in {FAISS_NAME}, manifest says {counts.get('passages')} and {units}; "
+                f"{REBUILD_HINT}"
+            )
+        if self.faiss.d != self.manifest.dim:
+            raise IndexCorruptError(
+                f"{self.folder}: vector dimension {self.faiss.d} != {self.manifest.dim}"
+            )
 
     @property
     def number(self) -> int:
@@ -222,3 +244,6 @@ class Generation:
 
     def close(self) -> None:
         self._db.close()
+
+    def dead_unit_ids(self) -> np.ndarray:
+        return self._dead

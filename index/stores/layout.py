@@ -142,6 +142,10 @@ class Manifest:
     created_at: str
     parent: int | None = None
     format: int = FORMAT_VERSION
+    # where the vectors and BM25 postings live: "local" (files in the folder) or "milvus"
+    # (the collections named by `collection`, see index/stores/milvus.py)
+    store: str = "local"
+    collection: str = ""
 
     def to_json(self) -> str:
         return json.dumps(

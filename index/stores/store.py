@@ -30,6 +30,7 @@ from index.stores.layout import (
     generation_name,
     sha256_file,
 )
+from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusGeneration
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,19 @@ __all__ = [
 class IndexStore:
     """The index folder: finds, verifies, writes and switches generations."""
 
-    def __init__(self, root: Path, *, keep: int = KEEP_GENERATIONS) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        keep: int = KEEP_GENERATIONS,
+        milvus: MilvusConnection | None = None,
+    ) -> None:
         self.root = root
         self.generations = root / "generations"
         self.keep = keep
+        # generations whose vectors live in Milvus are read through this connection; it
+        # connects on first use, so a local-only index never starts Milvus
+        self.milvus = milvus or MilvusConnection(MilvusConfig(uri=str(root / "milvus.db")))
 
     # -- reading -------------------------------------------------------------------------
     def current_number(self) -> int | None:
@@ -122,20 +132,19 @@ class IndexStore:
                 f"the index in {self.root} was split by chunker version "
                 f"{manifest.chunker_version}, this Shuzi uses {CHUNKER_VERSION}; {REBUILD_HINT}"
             )
-        gen = Generation(self.generations / generation_name(number), manifest)
+        folder = self.generations / generation_name(number)
+        gen: Generation
+        if manifest.store == "milvus":
+            gen = MilvusGeneration(folder, manifest, self.milvus)
+        elif manifest.store == "local":
+            gen = Generation(folder, manifest)
+        else:
+            raise IndexMismatchError(
+                f"{folder} keeps its vectors in {manifest.store!r}, which this Shuzi does not "
+                f"know; {REBUILD_HINT}"
+            )
         try:
-            n = len(gen.pids)
-            units = manifest.counts.get("dense_entries", manifest.counts.get("units"))
-            if n != manifest.counts.get("passages") or gen.faiss.ntotal != units:
-                raise IndexCorruptError(
-                    f"{gen.folder}: {n} passages in {SQLITE_NAME} and {gen.faiss.ntotal} vectors "
-                    f"in {FAISS_NAME}, manifest says {manifest.counts.get('passages')} and "
-                    f"{units}; {REBUILD_HINT}"
-                )
-            if gen.faiss.d != manifest.dim:
-                raise IndexCorruptError(
-                    f"{gen.folder}: vector dimension {gen.faiss.d} != {manifest.dim}"
-                )
+            gen.check_counts()
         except IndexError_:
             gen.close()
             raise
@@ -182,3 +191,21 @@ class IndexStore:
         for n in numbers[: max(0, len(numbers) - self.keep)]:
             if n != current:
                 shutil.rmtree(self.generations / generation_name(n), ignore_errors=True)
+        self.drop_unused_collections()
+
+    def collections_in_use(self) -> set[str]:
+        """The Milvus collections that kept generations read."""
+        used = set()
+        for n in self.generation_numbers():
+            with contextlib.suppress(IndexError_):
+                manifest = self.read_manifest(n)
+                if manifest.store == "milvus":
+                    used.add(manifest.collection)
+        return used
+
+    def drop_unused_collections(self) -> None:
+        """Drop this index's Milvus collections that no kept generation reads (left by
+        pruned generations or by builds that crashed), when Milvus is in use at all."""
+        if not self.milvus.connected:
+            return
+        self.milvus.drop_unused(self.collections_in_use())

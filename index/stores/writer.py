@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 class GenerationWriter:
     """Writes one new generation from an optional parent; commit() makes it current."""
 
+    store_kind = "local"
+    collection = ""
+
     def __init__(
         self,
         store: IndexStore,
@@ -300,7 +303,12 @@ class GenerationWriter:
         archive then costs its own units, not a rebuild over all (12 of 23 s at 50,000
         passages, bench/scale.py). None: rebuild."""
         parent = self.parent
-        if parent is None or self._cleared or parent.manifest.model != self.model:
+        if (
+            parent is None
+            or self._cleared
+            or parent.manifest.model != self.model
+            or parent.manifest.store != "local"
+        ):
             return None
         factory = resolve_faiss_index(self.faiss_index, n_units)
         if parent.manifest.faiss_index != factory:
@@ -344,6 +352,7 @@ class GenerationWriter:
         if (
             parent is None
             or self._cleared
+            or parent.manifest.store != "local"
             or parent.manifest.lexical_tokenizer != self.lexical_tokenizer
         ):
             return None
@@ -377,23 +386,29 @@ class GenerationWriter:
             index.add_with_ids(vectors, ids)
         return index
 
-    def commit(
-        self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
-    ) -> Manifest:
-        n_units = int(self.db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+    def write_search_indexes(self, n_units: int, n_passages: int) -> int:
+        """Write the dense and lexical indexes for the stored passages; returns the number of
+        dense entries. Here: the FAISS file and the BM25 postings in the folder."""
         index = self._updated_faiss(n_units)
         if index is None:
             self.db.execute("DELETE FROM dead_units")
             uids, vectors = self._unit_vectors("SELECT uid, embedding FROM units ORDER BY uid")
             index = self._build_faiss(uids, vectors)
         faiss.write_index(index, str(self.folder / FAISS_NAME))
-        self.tokenize_pending()
-        n_passages = self.passage_count()
         lexical = self._updated_lexical(n_passages)
         if lexical is None:
             lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
             lexical.build_from_tokens(self._tokens("ORDER BY p.pid"))
         lexical.save(self.folder / LEXICAL_DIR)
+        return int(index.ntotal)
+
+    def commit(
+        self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
+    ) -> Manifest:
+        n_units = int(self.db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+        self.tokenize_pending()
+        n_passages = self.passage_count()
+        dense_entries = self.write_search_indexes(n_units, n_passages)
         if lexicon is not None:
             lexicon.save(self.folder)
         n_articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
@@ -401,7 +416,7 @@ class GenerationWriter:
             "articles": n_articles,
             "passages": n_passages,
             "units": n_units,
-            "dense_entries": int(index.ntotal),
+            "dense_entries": dense_entries,
             **(extra_counts or {}),
         }
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.number),))
@@ -423,6 +438,8 @@ class GenerationWriter:
             files=files,
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
             parent=self.parent.number if self.parent else None,
+            store=self.store_kind,
+            collection=self.collection,
         )
         with (self.folder / MANIFEST_NAME).open("w") as f:
             f.write(manifest.to_json())
