@@ -63,6 +63,9 @@ SERVER_INDEX = "HNSW"
 SERVER_INDEX_PARAMS = {"M": 32, "efConstruction": 200}
 SERVER_SEARCH_PARAMS = {"ef": 128}
 INSERT_BATCH = 2000
+# The local BM25's parameters (index/stores/bm25.py). Milvus scores carry Lucene's older
+# (k1 + 1) factor, which the local engine drops: divided out, the two give the same numbers.
+BM25_K1, BM25_B = 1.2, 0.75
 MAX_TEXT = 65535  # VARCHAR bytes
 
 
@@ -218,7 +221,12 @@ class MilvusConnection:
             index = client.prepare_index_params()
             index.add_index("dense", index_type=index_type, metric_type="IP", params=dense_params)
             for field in ("sparse", "tokens_sparse"):
-                index.add_index(field, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                index.add_index(
+                    field,
+                    index_type="SPARSE_INVERTED_INDEX",
+                    metric_type="BM25",
+                    params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+                )
             client.create_collection(
                 passages, schema=schema, index_params=index, consistency_level="Strong"
             )
@@ -339,10 +347,13 @@ class MilvusLexical:
                 search_params={"metric_type": "BM25"},
             )
         )
-        return {int(h["id"]): float(h["distance"]) for h in (result[0] if result else [])}
+        scale = 1.0 / (1.0 + BM25_K1)
+        return {int(h["id"]): float(h["distance"]) * scale for h in (result[0] if result else [])}
 
     def search(self, query: str, *, k: int, include: Sequence[int] = ()) -> dict[int, float]:
         query = query.strip()[: MAX_TEXT // 4]
+        if self.own_tokens:
+            query = " ".join(t for t in self.tokenize(query) if t.strip())
         if not query or k <= 0:
             return {}
         scores = self._search(query, min(k, 16384), self.expr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
 
@@ -27,6 +28,11 @@ def bigram_tokens(text: str) -> list[str]:
         tokens.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
     tokens.extend(_WORD.findall(text))
     return tokens
+
+
+# jieba 0.42 and milvus-lite 2.5 import pkg_resources (setuptools < 81 is pinned for them),
+# which warns on every start; the warning is theirs to fix, not the reader's to see.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 
 @cache

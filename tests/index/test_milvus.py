@@ -174,3 +174,16 @@ def test_a_lost_connection_fails_one_question_and_the_next_reconnects(tmp_path):
         engine.ask("株洲有多少家软件企业？")
     answer = engine.ask("株洲有多少家软件企业？")
     assert "164" in answer.lead
+
+
+def test_milvus_bm25_on_the_index_tokens_gives_the_local_scores(tmp_path):
+    engine = _engine(tmp_path, store="local")
+    engine.build([A, B, C])
+    questions = ["株洲有多少家软件企业？", "湘潭 虚构 企业", "灯塔", "Zhuzhou software"]
+    local = [engine.generation.lexical_search.search(q, k=5) for q in questions]
+    engine.migrate("milvus")
+    milvus = [engine.generation.lexical_search.search(q, k=5) for q in questions]
+    assert any(local)
+    for a, b in zip(local, milvus, strict=True):
+        assert a.keys() == b.keys()
+        assert all(abs(a[p] - b[p]) < 1e-4 * max(1.0, a[p]) for p in a)
