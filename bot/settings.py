@@ -59,6 +59,7 @@ class Settings(BaseSettings):
         "http(s)://host:19530 (Milvus standalone or cluster)",
     )
     milvus_token: SecretStr | None = Field(None, description="user:password or an API key")
+    milvus_timeout: float = Field(10.0, gt=0, description="seconds to connect or answer")
     milvus_prefix: str = Field("shuzi", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
     milvus_index: str = Field("auto", description="auto (FLAT on Lite, HNSW on servers)")
     milvus_bm25: Literal["shuzi", "jieba"] = Field(

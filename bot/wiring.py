@@ -61,6 +61,7 @@ def index_store(settings: Settings) -> IndexStore:
         prefix=settings.milvus_prefix,
         index_type=settings.milvus_index,
         bm25=settings.milvus_bm25,
+        timeout=settings.milvus_timeout,
     )
     return IndexStore(settings.index_dir, milvus=MilvusConnection(milvus))
 

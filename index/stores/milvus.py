@@ -112,6 +112,10 @@ class MilvusConnection:
     def _connect(self) -> MilvusClient:
         from pymilvus import MilvusClient
 
+        # pymilvus logs each failed call with a traceback of its own; ours says the same in
+        # one line with the URI (MilvusUnavailableError), and the bot's error handler logs it
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+
         if self.config.is_lite:
             Path(self.config.uri).parent.mkdir(parents=True, exist_ok=True)
             # the embedded engine's search library logs every commit at INFO on stderr

@@ -62,8 +62,8 @@ def valid_telegram_html(text: str) -> bool:
     return not checker.errors and not checker.stack
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):  # type: ignore[no-untyped-def]
+def _run_bot(tmp_path_factory, extra_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Build the index with the CLI, start `shuzi bot` against a fake Bot API server."""
     server = FakeTelegram(TOKEN).start()
     data = tmp_path_factory.mktemp("botdata")
     corpus = tmp_path_factory.mktemp("botcorpus")
@@ -80,6 +80,7 @@ def fake(tmp_path_factory):  # type: ignore[no-untyped-def]
         "SHUZI_PROGRESS_EVERY_S": "0",
         "SHUZI_USER_QUOTA_PER_MINUTE": "1000",
         "HF_HUB_OFFLINE": "1",
+        **extra_env,
     }
     subprocess.run([SHUZI, "index", "build"], env=env, check=True, capture_output=True)
     log_path = data / "bot.log"
@@ -88,11 +89,26 @@ def fake(tmp_path_factory):  # type: ignore[no-untyped-def]
         try:
             server.wait_for(lambda c: c.method == "deleteWebhook", timeout=60)
             server.log_path = log_path  # type: ignore[attr-defined]
+            server.data_dir = data  # type: ignore[attr-defined]
             yield server
         finally:
             proc.terminate()
             proc.wait(timeout=20)
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):  # type: ignore[no-untyped-def]
+    yield from _run_bot(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def fake_on_milvus(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The same bot with its vectors and BM25 in Milvus Lite (a file in the data dir)."""
+    pytest.importorskip("milvus_lite")
+    yield from _run_bot(
+        tmp_path_factory, {"SHUZI_STORE": "milvus", "SHUZI_MILVUS_TOKEN": "milvus-secret-9876"}
+    )
 
 
 def _text(calls) -> str:  # type: ignore[no-untyped-def]
@@ -454,3 +470,14 @@ def test_admin_reindex_rollback_and_stats(fake):
     assert "p95" in stats[-1].params["text"] and "questions" in stats[-1].params["text"]
     _, text = ask(fake, "株洲数字经济规模多少？")  # still answering after the rollback
     assert "1118亿元" in text
+
+
+def test_the_bot_end_to_end_on_milvus(fake_on_milvus):
+    """Questions, an editor's upload and removal, reindex and rollback, all on Milvus."""
+    manifest = next((fake_on_milvus.data_dir / "index" / "generations").glob("*/manifest.json"))
+    assert '"store": "milvus"' in manifest.read_text()
+    test_qa_fixtures_through_the_bot(fake_on_milvus)
+    test_editor_upload_then_reader_question(fake_on_milvus)
+    test_admin_reindex_rollback_and_stats(fake_on_milvus)
+    log = fake_on_milvus.log_path.read_text()
+    assert "milvus-secret-9876" not in log and TOKEN not in log

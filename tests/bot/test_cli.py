@@ -117,3 +117,39 @@ def test_eval_json(shuzi, tmp_path):
         assert key in report
     assert report["n"] == 2 and report["hit@1"] == 1.0
     assert report["rows"][0]["id"] == "x1" and report["rows"][0]["rank"] == 1
+
+
+def test_migrate_to_milvus_and_back_keeps_the_answer(env, tmp_path):
+    pytest.importorskip("milvus_lite")
+    runner = CliRunner()
+    mine = {**env, "SHUZI_DATA_DIR": str(tmp_path)}
+    assert runner.invoke(app, ["index", "build"], env=mine).exit_code == 0
+    before = runner.invoke(app, ["ask", "株洲数字经济规模多少？"], env=mine).output
+    out = runner.invoke(app, ["index", "migrate", "--to", "milvus"], env=mine)
+    assert out.exit_code == 0 and "serves from milvus" in out.output, out.output
+    on_milvus = runner.invoke(app, ["ask", "株洲数字经济规模多少？"], env=mine).output
+    out = runner.invoke(app, ["index", "migrate", "--to", "local"], env=mine)
+    assert out.exit_code == 0, out.output
+    after = runner.invoke(app, ["ask", "株洲数字经济规模多少？"], env=mine).output
+    assert "1118亿元" in on_milvus
+
+    def strip(text: str) -> str:  # the generation number and the latency differ
+        return "\n".join(line for line in text.splitlines() if "generation" not in line)
+
+    assert strip(before) == strip(after)
+
+
+def test_unreachable_milvus_is_one_clear_line_naming_the_uri(env, tmp_path):
+    pytest.importorskip("milvus_lite")
+    mine = {
+        **env,
+        "SHUZI_DATA_DIR": str(tmp_path),
+        "SHUZI_STORE": "milvus",
+        "SHUZI_MILVUS_URI": "http://127.0.0.1:9",
+        "SHUZI_MILVUS_TOKEN": "root:secret-password-1",
+        "SHUZI_MILVUS_TIMEOUT": "2",
+    }
+    out = CliRunner().invoke(app, ["index", "build"], env=mine)
+    assert out.exit_code == 1
+    assert "Milvus at http://127.0.0.1:9 cannot be reached" in out.output, out.output
+    assert "Traceback" not in out.output and "secret-password-1" not in out.output
