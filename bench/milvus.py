@@ -83,7 +83,9 @@ def _dev(engine: Engine) -> tuple[dict[str, Any], list[str]]:
     }, texts
 
 
-def _reading(engine: Engine, questions: list[ReadingQuestion] | tuple[ReadingQuestion, ...]) -> dict[str, Any]:
+def _reading(
+    engine: Engine, questions: list[ReadingQuestion] | tuple[ReadingQuestion, ...]
+) -> dict[str, Any]:
     report = evaluate_reading(questions, lambda q: engine.ask(q))
     return {
         "hit@1": report.hit_at_1,

@@ -300,6 +300,9 @@ class Engine:
                     writer.add_article(article, passages, units, figures)
                     if progress:
                         progress("storing passages and figures", n, len(todo))
+                # stored: the SQLite copy is the one the index is built from (at a million
+                # passages this array alone is gigabytes)
+                del vectors
                 if not (added or replaced or removed or fresh):
                     writer.abort()
                     current = parent.number if parent else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -20,6 +20,9 @@ META = "shuzi-lexical.json"
 VOCAB = "vocab.json"
 POSTINGS = "postings.npz"
 LENGTHS = "lengths.npy"
+
+
+_BLOCK = 1 << 20  # postings gathered per numpy block while building
 
 
 class LexicalIndex:
@@ -55,7 +58,7 @@ class LexicalIndex:
     def build(self, texts: Sequence[str]) -> None:
         self.build_from_tokens([self._tokenize(t) for t in texts])
 
-    def build_from_tokens(self, documents: Sequence[Sequence[str]]) -> None:
+    def build_from_tokens(self, documents: Iterable[Sequence[str]]) -> None:
         """BM25 over documents already tokenized with this index's tokenizer."""
         self.vocab = {}
         self.tf = sparse.csc_matrix((0, 0), dtype=np.float32)
@@ -63,25 +66,49 @@ class LexicalIndex:
         self._legacy = None
         self.append(documents)
 
-    def append(self, documents: Sequence[Sequence[str]]) -> None:
-        """New documents after the present ones (passages are added in id order)."""
-        rows, cols, counts = [], [], []
-        lengths = []
+    def append(self, documents: Iterable[Sequence[str]]) -> None:
+        """New documents after the present ones (passages are added in id order). The
+        documents are read once, as they come: the postings are gathered in numpy blocks,
+        not Python lists, so that a million passages fit in memory (bench/scale.py)."""
+        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[int] = []
+        lengths: list[int] = []
+
+        def flush() -> None:
+            blocks.append(
+                (
+                    np.asarray(rows, dtype=np.int32),
+                    np.asarray(cols, dtype=np.int32),
+                    np.asarray(counts, dtype=np.float32),
+                )
+            )
+            rows.clear()
+            cols.clear()
+            counts.clear()
+
         for row, tokens in enumerate(documents):
             tokens = list(tokens) or [""]  # as bm25s counts an empty document
             lengths.append(len(tokens))
             for token, n in Counter(tokens).items():
-                col = self.vocab.setdefault(token, len(self.vocab))
                 rows.append(row)
-                cols.append(col)
+                cols.append(self.vocab.setdefault(token, len(self.vocab)))
                 counts.append(n)
+            if len(rows) >= _BLOCK:
+                flush()
+        flush()
         new = sparse.csc_matrix(
-            (np.asarray(counts, dtype=np.float32), (rows, cols)),
-            shape=(len(documents), len(self.vocab)),
+            (
+                np.concatenate([b[2] for b in blocks]),
+                (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])),
+            ),
+            shape=(len(lengths), len(self.vocab)),
         )
+        blocks.clear()
         old = self.tf
         old.resize((old.shape[0], len(self.vocab)))
-        self.tf = sparse.vstack([old, new], format="csc")
+        self.tf = sparse.vstack([old, new], format="csc") if old.shape[0] else new
         self.lengths = np.concatenate([self.lengths, np.asarray(lengths, dtype=np.float32)])
         self._refresh_statistics()
 

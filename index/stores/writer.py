@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import faiss
 import numpy as np
@@ -39,6 +39,11 @@ from index.stores.store import IndexStore
 from index.text.tokens import TOKENIZERS, jieba_words
 
 log = logging.getLogger(__name__)
+
+# A full build adds vectors to the dense index this many at a time, and trains an index that
+# needs training (IVF, scalar quantizers) on a random sample of this many.
+ADD_CHUNK = 50_000
+TRAIN_SAMPLE = 200_000
 
 
 class GenerationWriter:
@@ -337,12 +342,15 @@ class GenerationWriter:
         self.resolved_faiss_index = factory
         return index
 
-    def _tokens(self, where: str, params: Sequence[object] = ()) -> list[list[str]]:
-        rows = self.db.execute(
+    def _tokens(self, where: str, params: Sequence[object] = ()) -> Iterator[list[str]]:
+        """The stored lexical tokens of passages, one passage at a time."""
+        cursor = self.db.execute(
             "SELECT t.tokens FROM passages p JOIN lexical_tokens t ON t.pid = p.pid " + where,
             params,
-        ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        )
+        while rows := cursor.fetchmany(10_000):
+            for r in rows:
+                yield json.loads(r[0])
 
     def _updated_lexical(self, n_passages: int) -> LexicalIndex | None:
         """The parent's BM25 postings with this change applied: removed passages' rows taken
@@ -370,21 +378,35 @@ class GenerationWriter:
             )
         return lexical if lexical.size == n_passages else None
 
-    def _build_faiss(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
-        factory = resolve_faiss_index(self.faiss_index, len(vectors))
+    def _build_faiss(self, n_units: int) -> faiss.Index:
+        """The dense index over every stored unit, streamed from SQLite in chunks: trained on
+        a sample where the index needs training, so that a build holds the index and one
+        chunk, not every vector twice (bench/scale.py)."""
+        factory = resolve_faiss_index(self.faiss_index, n_units)
         self.resolved_faiss_index = factory
         base = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
         if not base.is_trained:
-            if len(vectors) < 64:
+            if n_units < 64:
                 log.warning("too few passages to train %s; using an exact index", factory)
                 base = faiss.IndexFlatIP(self.dim)
                 self.resolved_faiss_index = "Flat"
             else:
-                base.train(vectors)
+                _, sample = self._unit_vectors(
+                    "SELECT uid, embedding FROM units ORDER BY RANDOM() LIMIT ?",
+                    (TRAIN_SAMPLE,),
+                )
+                base.train(sample)
         index = faiss.IndexIDMap2(base)
-        if len(vectors):
-            index.add_with_ids(vectors, ids)
-        return index
+        last = -1
+        while True:
+            uids, vectors = self._unit_vectors(
+                "SELECT uid, embedding FROM units WHERE uid > ? ORDER BY uid LIMIT ?",
+                (last, ADD_CHUNK),
+            )
+            if not len(uids):
+                return index
+            index.add_with_ids(vectors, uids)
+            last = int(uids[-1])
 
     def write_search_indexes(self, n_units: int, n_passages: int) -> int:
         """Write the dense and lexical indexes for the stored passages; returns the number of
@@ -392,8 +414,7 @@ class GenerationWriter:
         index = self._updated_faiss(n_units)
         if index is None:
             self.db.execute("DELETE FROM dead_units")
-            uids, vectors = self._unit_vectors("SELECT uid, embedding FROM units ORDER BY uid")
-            index = self._build_faiss(uids, vectors)
+            index = self._build_faiss(n_units)
         faiss.write_index(index, str(self.folder / FAISS_NAME))
         lexical = self._updated_lexical(n_passages)
         if lexical is None:

@@ -102,9 +102,9 @@ def _count_rebuilds(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     rebuilt: list[int] = []
     real_build = GenerationWriter._build_faiss
 
-    def counting(self, ids, vectors):  # type: ignore[no-untyped-def]
-        rebuilt.append(len(ids))
-        return real_build(self, ids, vectors)
+    def counting(self, n_units):  # type: ignore[no-untyped-def]
+        rebuilt.append(n_units)
+        return real_build(self, n_units)
 
     monkeypatch.setattr(GenerationWriter, "_build_faiss", counting)
     return rebuilt
@@ -152,3 +152,30 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
     assert engine.generation.faiss.ntotal == 240
     # the generation still opens and verifies like any other
     assert engine.load().dense.size == 240
+
+
+def test_a_full_build_streams_vectors_into_the_dense_index_in_chunks(tmp_path, monkeypatch):
+    """Chunked adds (and a sampled training set for an index that needs one) give the index
+    a one-shot build gives."""
+    from index import EngineOptions
+
+    articles = _articles(4)
+    whole = Engine(
+        store=IndexStore(tmp_path / "whole"),
+        embedder=CountingEmbedder(),
+        options=EngineOptions(faiss_index="IVF4,Flat"),
+    )
+    whole.build(articles)
+    monkeypatch.setattr("index.stores.writer.ADD_CHUNK", 7)
+    chunked = Engine(
+        store=IndexStore(tmp_path / "chunked"),
+        embedder=CountingEmbedder(),
+        options=EngineOptions(faiss_index="IVF4,Flat"),
+    )
+    chunked.build(articles)
+    assert chunked.generation.faiss.ntotal == whole.generation.faiss.ntotal == 240
+    assert chunked.generation.manifest.faiss_index == "IVF4,Flat"
+    for question in ("编号105的事情", "编号250的事情", "编号5的事情"):
+        assert [h.pid for h in chunked.search(question).hits] == [
+            h.pid for h in whole.search(question).hits
+        ]
