@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -17,9 +20,64 @@ from index.text.tokens import TOKENIZERS
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 META = "shuzi-lexical.json"
-VOCAB = "vocab.json"
-POSTINGS = "postings.npz"
+VOCAB = "vocab.json"  # before vocab.sqlite: read, no longer written
+VOCAB_DB = "vocab.sqlite"
+POSTINGS = "postings.npz"  # before the three arrays below: read, no longer written
+POSTING_ARRAYS = ("data", "indices", "indptr")
 LENGTHS = "lengths.npy"
+
+
+class MappedPostings:
+    """Saved CSC postings, memory-mapped: what scoring reads (indptr, indices, data) without
+    loading it; tocsc() gives an in-memory matrix to change."""
+
+    def __init__(self, folder: Path, shape: tuple[int, int]) -> None:
+        self.data, self.indices, self.indptr = (
+            np.load(folder / f"postings-{name}.npy", mmap_mode="r") for name in POSTING_ARRAYS
+        )
+        self.shape = shape
+
+    def tocsc(self) -> sparse.csc_matrix:
+        return sparse.csc_matrix(
+            (np.array(self.data), np.array(self.indices), np.array(self.indptr)),
+            shape=self.shape,
+        )
+
+
+class DiskVocabulary:
+    """Term -> column, in a read-only SQLite file beside the postings: a serving index looks
+    up a question's few tokens there instead of holding every corpus token in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def columns(self, tokens: Iterable[str]) -> dict[str, int]:
+        wanted = list(set(tokens))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT term, col FROM vocab WHERE term IN ({marks})", wanted
+            ).fetchall()
+        return dict(rows)
+
+    def load_all(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT term, col FROM vocab ORDER BY col").fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def write(path: Path, vocab: dict[str, int]) -> None:
+        path.unlink(missing_ok=True)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(
+                "CREATE TABLE vocab (term TEXT PRIMARY KEY, col INTEGER NOT NULL) WITHOUT ROWID"
+            )
+            db.executemany("INSERT INTO vocab VALUES (?, ?)", vocab.items())
+            db.commit()
 
 
 _BLOCK = 1 << 20  # postings gathered per numpy block while building
@@ -44,7 +102,8 @@ class LexicalIndex:
         self._tokenize = TOKENIZERS[tokenizer]
         self.k1, self.b = k1, b
         self.vocab: dict[str, int] = {}
-        self.tf = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self._disk_vocab: DiskVocabulary | None = None  # a loaded index's, until it changes
+        self.tf: sparse.csc_matrix | MappedPostings = sparse.csc_matrix((0, 0), dtype=np.float32)
         self.lengths = np.zeros(0, dtype=np.float32)
         self._df = np.zeros(0, dtype=np.float32)
         self._norm = np.zeros(0, dtype=np.float32)
@@ -61,15 +120,23 @@ class LexicalIndex:
     def build_from_tokens(self, documents: Iterable[Sequence[str]]) -> None:
         """BM25 over documents already tokenized with this index's tokenizer."""
         self.vocab = {}
+        self._disk_vocab = None
         self.tf = sparse.csc_matrix((0, 0), dtype=np.float32)
         self.lengths = np.zeros(0, dtype=np.float32)
         self._legacy = None
         self.append(documents)
 
+    def _load_vocab(self) -> None:
+        """The whole vocabulary in memory, to change it (writers only)."""
+        if self._disk_vocab is not None:
+            self.vocab = self._disk_vocab.load_all()
+            self._disk_vocab = None
+
     def append(self, documents: Iterable[Sequence[str]]) -> None:
         """New documents after the present ones (passages are added in id order). The
         documents are read once, as they come: the postings are gathered in numpy blocks,
         not Python lists, so that a million passages fit in memory (bench/scale.py)."""
+        self._load_vocab()
         blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         rows: list[int] = []
         cols: list[int] = []
@@ -106,7 +173,7 @@ class LexicalIndex:
             shape=(len(lengths), len(self.vocab)),
         )
         blocks.clear()
-        old = self.tf
+        old = self.tf.tocsc()
         old.resize((old.shape[0], len(self.vocab)))
         self.tf = sparse.vstack([old, new], format="csc") if old.shape[0] else new
         self.lengths = np.concatenate([self.lengths, np.asarray(lengths, dtype=np.float32)])
@@ -118,7 +185,7 @@ class LexicalIndex:
             return
         keep = np.ones(self.tf.shape[0], dtype=bool)
         keep[np.asarray(rows, dtype=np.int64)] = False
-        self.tf = self.tf[keep].tocsc()
+        self.tf = self.tf.tocsc()[keep].tocsc()
         self.lengths = self.lengths[keep]
         self._refresh_statistics()
 
@@ -137,7 +204,9 @@ class LexicalIndex:
             return np.asarray(self._legacy.get_scores(ids), dtype=np.float32)
         n = self.size
         out = np.zeros(n, dtype=np.float32)
-        ids = [self.vocab[t] for t in self._tokenize(query) if t in self.vocab]
+        tokens = self._tokenize(query)
+        vocab = self._disk_vocab.columns(tokens) if self._disk_vocab is not None else self.vocab
+        ids = [vocab[t] for t in tokens if t in vocab]
         if not ids or not n:
             return out
         norm = self._norm
@@ -156,17 +225,33 @@ class LexicalIndex:
         if self._legacy is not None:
             raise RuntimeError("a bm25s index is read only: rebuild it from its tokens")
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {"tokenizer": self.tokenizer, "k1": self.k1, "b": self.b, "size": self.size}
+        self._load_vocab()
+        meta = {
+            "tokenizer": self.tokenizer,
+            "k1": self.k1,
+            "b": self.b,
+            "size": self.size,
+            "shape": list(self.tf.shape),
+        }
         (folder / META).write_text(json.dumps(meta))
-        (folder / VOCAB).write_text(json.dumps(list(self.vocab), ensure_ascii=False))
-        sparse.save_npz(folder / POSTINGS, self.tf, compressed=False)
+        DiskVocabulary.write(folder / VOCAB_DB, self.vocab)
+        tf = self.tf.tocsc()
+        for name in POSTING_ARRAYS:
+            np.save(folder / f"postings-{name}.npy", getattr(tf, name))
         np.save(folder / LENGTHS, self.lengths)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
+        """A saved index for serving: postings memory-mapped (the OS pages in the columns a
+        question touches), the vocabulary looked up in SQLite."""
         meta = json.loads((folder / META).read_text())
         index = cls(tokenizer=meta["tokenizer"], k1=meta["k1"], b=meta["b"])
-        if (folder / POSTINGS).exists():
+        if (folder / VOCAB_DB).exists():
+            index._disk_vocab = DiskVocabulary(folder / VOCAB_DB)
+            index.tf = MappedPostings(folder, (int(meta["shape"][0]), int(meta["shape"][1])))
+            index.lengths = np.load(folder / LENGTHS)
+            index._refresh_statistics()
+        elif (folder / POSTINGS).exists():
             index.vocab = {t: i for i, t in enumerate(json.loads((folder / VOCAB).read_text()))}
             index.tf = sparse.load_npz(folder / POSTINGS).tocsc().astype(np.float32)
             index.lengths = np.load(folder / LENGTHS)

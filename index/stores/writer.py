@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # A full build adds vectors to the dense index this many at a time, and trains an index that
 # needs training (IVF, scalar quantizers) on a random sample of this many.
 ADD_CHUNK = 50_000
+TOKENIZE_BLOCK = 20_000  # passages tokenized per block
 TRAIN_SAMPLE = 200_000
 
 
@@ -256,25 +257,35 @@ class GenerationWriter:
         self.db.execute("DELETE FROM passages")
         self.db.execute("DELETE FROM articles")
 
-    def tokenize_pending(self) -> list[tuple[str, list[str]]]:
+    def tokenize_pending(self) -> int:
         """Lexical tokens for the passages that have none for this tokenizer yet, stored so
-        that later builds never tokenize them again; returns (search text, tokens) of each."""
-        rows = self.db.execute(
-            "SELECT p.pid, p.search_text FROM passages p LEFT JOIN lexical_tokens t "
-            "ON t.pid = p.pid AND t.tokenizer = ? WHERE t.pid IS NULL ORDER BY p.pid",
-            (self.lexical_tokenizer,),
-        ).fetchall()
+        that later builds never tokenize them again, a block of passages at a time; returns
+        how many passages were tokenized."""
         tokenize = TOKENIZERS[self.lexical_tokenizer]
-        tokens = [tokenize(text) for _, text in rows]
-        self._count_words([(text, toks) for (_, text), toks in zip(rows, tokens, strict=True)], +1)
-        self.db.executemany(
-            "INSERT OR REPLACE INTO lexical_tokens VALUES (?,?,?)",
-            [
-                (pid, self.lexical_tokenizer, json.dumps(toks, ensure_ascii=False))
-                for (pid, _), toks in zip(rows, tokens, strict=True)
-            ],
-        )
-        return [(text, toks) for (_, text), toks in zip(rows, tokens, strict=True)]
+        done = 0
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT p.pid, p.search_text FROM passages p LEFT JOIN lexical_tokens t "
+                "ON t.pid = p.pid AND t.tokenizer = ? WHERE t.pid IS NULL AND p.pid > ? "
+                "ORDER BY p.pid LIMIT ?",
+                (self.lexical_tokenizer, last, TOKENIZE_BLOCK),
+            ).fetchall()
+            if not rows:
+                return done
+            tokens = [tokenize(text) for _, text in rows]
+            self._count_words(
+                [(text, toks) for (_, text), toks in zip(rows, tokens, strict=True)], +1
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO lexical_tokens VALUES (?,?,?)",
+                [
+                    (pid, self.lexical_tokenizer, json.dumps(toks, ensure_ascii=False))
+                    for (pid, _), toks in zip(rows, tokens, strict=True)
+                ],
+            )
+            done += len(rows)
+            last = rows[-1][0]
 
     def passage_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])

@@ -50,3 +50,39 @@ def test_appending_and_removing_equals_building_afresh(tmp_path):
         np.testing.assert_allclose(
             loaded.scores(query), _bm25s_scores(kept, query), rtol=1e-4, atol=1e-5
         )
+
+
+def test_a_loaded_index_maps_its_postings_and_looks_words_up_on_disk(tmp_path):
+    """Serving does not hold the postings or the vocabulary in memory; scores are the same,
+    and the index still changes (append, remove) after loading."""
+    import json
+
+    from scipy import sparse
+
+    from index.stores.bm25 import MappedPostings
+
+    docs = ["株洲数字经济规模1118亿元", "长沙是湖南省会", "株洲软件企业164家", "湘潭虚构企业"]
+    built = LexicalIndex(tokenizer="jieba+bigram")
+    built.build(docs)
+    built.save(tmp_path / "new")
+    loaded = LexicalIndex.load(tmp_path / "new")
+    assert isinstance(loaded.tf, MappedPostings) and isinstance(loaded.tf.data, np.memmap)
+    assert loaded.vocab == {}  # looked up per question
+    for q in ("株洲软件", "湖南 省会", "没有的词"):
+        assert np.allclose(loaded.scores(q), built.scores(q))
+    loaded.remove_rows([1])
+    loaded.append([TOKENIZERS["jieba+bigram"]("衡阳灯塔")])
+    fresh = LexicalIndex(tokenizer="jieba+bigram")
+    fresh.build([docs[0], docs[2], docs[3], "衡阳灯塔"])
+    for q in ("株洲软件", "灯塔", "企业"):
+        assert np.allclose(loaded.scores(q), fresh.scores(q))
+    # an index saved before (one npz, a JSON vocabulary) is still read
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "shuzi-lexical.json").write_text(
+        json.dumps({"tokenizer": "jieba+bigram", "k1": 1.2, "b": 0.75, "size": 4})
+    )
+    (old / "vocab.json").write_text(json.dumps(list(built.vocab), ensure_ascii=False))
+    sparse.save_npz(old / "postings.npz", built.tf, compressed=False)
+    np.save(old / "lengths.npy", built.lengths)
+    assert np.allclose(LexicalIndex.load(old).scores("株洲软件"), built.scores("株洲软件"))
