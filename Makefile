@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench bench-scale clean
+.PHONY: setup run test lint bench bench-scale bench-milvus clean
 SCALE_N ?= 1000000
 
 setup: $(STAMP)
@@ -43,6 +43,10 @@ bench: setup
 # serve, add, remove; the last line printed is one JSON object.
 bench-scale: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.scale --n $(SCALE_N)
+
+# Milvus Lite against the local store: quality, latency, migrate round trip, memory.
+bench-milvus: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.milvus
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis

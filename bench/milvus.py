@@ -175,7 +175,11 @@ def _compare(
         out[f"milvus_{bm25}"] = score(engine)
         out[f"milvus_{bm25}_search"] = hits(_search_hits(engine))
     for label, ranker in _rankers().items():
-        out[label] = hits(lambda q, r=ranker: _hybrid_hits(engine, q, r))
+
+        def hybrid(question: str, ranker: Any = ranker) -> list[Hit]:
+            return _hybrid_hits(engine, question, ranker)
+
+        out[label] = hits(hybrid)
     _use_bm25(engine, "shuzi")
     return out, engine
 
@@ -188,7 +192,7 @@ def lite_memory(n: int, dim: int = 384) -> dict[str, float]:
     server = next(
         p
         for p in psutil.Process().children(recursive=True)
-        if "milvus" in " ".join(p.cmdline()).lower()
+        if str(tmp / "mem.db") in " ".join(p.cmdline())
     )
     before = server.memory_info().rss
     conn.create_lineage("mem_g000001", model="random", dim=dim)
@@ -225,8 +229,16 @@ def lite_memory(n: int, dim: int = 384) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory-vectors", type=int, default=200_000)
+    parser.add_argument("--only-memory", action="store_true")
     args = parser.parse_args()
+    out = ROOT / "bench" / "results" / "milvus.json"
     results: dict[str, Any] = {}
+    if args.only_memory:
+        results = json.loads(out.read_text()) if out.exists() else {}
+        results["lite_memory"] = lite_memory(args.memory_vectors)
+        out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
+        print(json.dumps(results["lite_memory"]))
+        return
 
     seed = [load_article(p) for p in discover_articles(Settings().corpus_dir)]
     runs: list[list[str]] = []  # answer texts: local, milvus (shuzi BM25), milvus (jieba)
@@ -257,7 +269,6 @@ def main() -> None:
     )
     print(json.dumps({"trial": results["trial"]}, ensure_ascii=False), flush=True)
     results["lite_memory"] = lite_memory(args.memory_vectors)
-    out = ROOT / "bench" / "results" / "milvus.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print(json.dumps(results, ensure_ascii=False))
