@@ -39,6 +39,7 @@ from index import (
     evaluate,
     load_fixtures,
 )
+from index.evaluation import answered_right, evaluate_conversations, load_conversations
 from index.reading import evaluate_reading, is_squad_file, load_reading_sets
 
 app = typer.Typer(
@@ -372,7 +373,38 @@ def eval_(
             return
         if len(files) != 1:
             raise RuntimeError("give one JSONL fixture file, or SQuAD-style .json files only")
+        if '"turns"' in files[0].read_text(encoding="utf-8").split("\n", 1)[0]:
+            _eval_conversations(files[0], as_json=as_json, k=k)
+            return
         _eval_fixtures(files[0], as_json=as_json, k=k)
+
+
+def _eval_conversations(file: Path, *, as_json: bool, k: int) -> None:
+    """Conversations: each last turn asked after its earlier turns, and alone."""
+    conversations = load_conversations(file)
+    engine = _engine()
+    engine.warm_up()
+
+    def ask(question: str, previous: Answer | None) -> tuple[Judged, Answer]:
+        answer = engine.ask(question, k=k, previous=previous)
+        return Judged.of_answer(answer), answer
+
+    report = evaluate_conversations(conversations, ask)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    table = Table(title=f"{file.name}: {report.n} conversations")
+    for col in ("id", "in conversation", "alone", "last turn"):
+        table.add_column(col)
+    for c, a, b in zip(conversations, report.rows_in_conversation, report.rows_alone, strict=True):
+        table.add_row(
+            c.id, "✓" if answered_right(a) else "", "✓" if answered_right(b) else "", c.turns[-1]
+        )
+    console.print(table)
+    console.print(
+        f"answered right: {report.right_in_conversation:.3f} in conversation, "
+        f"{report.right_alone:.3f} asked alone"
+    )
 
 
 def _eval_fixtures(file: Path, *, as_json: bool, k: int) -> None:

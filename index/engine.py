@@ -24,6 +24,8 @@ from index.stores.layout import IndexError_, split_unit_id
 from index.stores.milvus_writer import MilvusGenerationWriter
 from index.stores.store import IndexStore
 from index.stores.writer import GenerationWriter
+from index.text.followup import read_followup
+from index.text.tokens import CJK
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +124,22 @@ class Engine:
         self.ask("株洲数字经济")
         self.ask("Zhuzhou digital economy")
 
-    def ask(self, text: str, *, k: int = 5) -> Answer:
-        """The cited answer to a question, or an abstention with the closest passages."""
+    def ask(self, text: str, *, k: int = 5, previous: Answer | None = None) -> Answer:
+        """The cited answer to a question, or an abstention with the closest passages.
+
+        `previous` is the reader's previous answer: a follow-up that lacks its subject, metric
+        or place ("那占GDP比重呢？") is read together with its question (the answer's
+        `question` is that reading, and a notice says how it was read)."""
         question = check_question(text)
+        reading = read_followup(question.text, previous.question if previous else None)
+        followup: tuple[str, ...] = ()
+        if reading.merged:
+            question = replace(question, text=reading.text)
+            followup = (
+                (f"按「{reading.text.rstrip('？?')}」理解",)
+                if CJK.search(reading.text)
+                else (f'Read as "{reading.text}"',)
+            )
         t0 = time.perf_counter()
         gen = self.generation
         signals = self.retriever.signals(gen, question.text)
@@ -159,7 +174,7 @@ class Engine:
         )
         return replace(
             answer,
-            notices=(*_notices(question), *answer.notices),
+            notices=(*followup, *_notices(question), *answer.notices),
             generation=gen.number,
             latency_ms=(time.perf_counter() - t0) * 1000,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +55,7 @@ class Judged(BaseModel):
     latency_ms: float
     answer_text: str | None = None
     abstained: bool | None = None
+    question: str | None = None  # the question as it was read (a follow-up: with the one before)
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -65,6 +67,7 @@ class Judged(BaseModel):
             latency_ms=answer.latency_ms,
             answer_text=answer.text,
             abstained=answer.abstained,
+            question=answer.question,
         )
 
 
@@ -180,4 +183,78 @@ def evaluate(fixtures: Sequence[Fixture], run: Callable[[str], Judged]) -> Repor
             for lang in sorted({r.language for r in rows})
         },
         rows=rows,
+    )
+
+
+class Conversation(BaseModel):
+    """A conversation fixture: questions asked in turn by one reader in one chat; `expect`
+    judges the last turn."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    turns: list[str] = Field(min_length=2)
+    expect: Expect
+
+    def last_turn(self) -> Fixture:
+        return Fixture(id=self.id, question=self.turns[-1], expect=self.expect)
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(Conversation.model_validate_json(line))
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: not a conversation line ({exc})") from exc
+    return out
+
+
+def answered_right(row: Row) -> bool:
+    """Abstained where the articles do not say; else the first passage is a right one and
+    every expected figure is in the answer."""
+    if row.no_answer_expected:
+        return bool(row.abstained)
+    return row.rank == 1 and row.figures_ok is not False and not row.abstained
+
+
+class ConversationReport(BaseModel):
+    n: int
+    right_in_conversation: float
+    right_alone: float
+    rows_in_conversation: list[Row]
+    rows_alone: list[Row]
+
+
+def evaluate_conversations(
+    conversations: Sequence[Conversation],
+    ask: Callable[[str, Any], tuple[Judged, Any]],
+) -> ConversationReport:
+    """Each conversation's last turn asked after its earlier turns and asked alone.
+    `ask(question, previous)` answers a question given what the previous turn left (None for
+    the first) and returns the judged answer and what this turn leaves for the next, as the
+    bot keeps it per reader and chat."""
+    last = [c.last_turn() for c in conversations]
+    order = iter(conversations)  # evaluate() asks the last turns in this order
+
+    def in_context(question: str) -> Judged:
+        conversation = next(order)
+        previous: Any = None
+        for turn in conversation.turns[:-1]:
+            _, previous = ask(turn, previous)
+        return ask(question, previous)[0]
+
+    context = evaluate(last, in_context)
+    alone = evaluate(last, lambda q: ask(q, None)[0])
+
+    def share(rows: Sequence[Row]) -> float:
+        return round(sum(map(answered_right, rows)) / len(rows), 4) if rows else 0.0
+
+    return ConversationReport(
+        n=len(last),
+        right_in_conversation=share(context.rows),
+        right_alone=share(alone.rows),
+        rows_in_conversation=context.rows,
+        rows_alone=alone.rows,
     )
