@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -268,15 +269,24 @@ def ask(
 
 
 @app.command()
-def figures(keyword: str) -> None:
+def figures(
+    keyword: str,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="also draw the metric's figures as a PNG")
+    ] = None,
+) -> None:
     """The figures about a metric across articles, with periods and citations."""
     with _friendly_errors():
         gen = _engine().generation
         found = gen.find_figures(keyword)
         if not found:
             console.print(f"没有找到与“{keyword}”有关的数字。", highlight=False)
+            if chart is not None:
+                raise typer.Exit(1)
             return
         passages = gen.passages([pid for pid, _ in found])
+        if chart is not None:
+            _chart_figures(keyword, found, passages, gen.articles, chart)
         table = Table(title=f"“{keyword}” · {len(found)} figures")
         for col in ("figure", "metric", "period", "change", "citation"):
             table.add_column(col)
@@ -293,6 +303,28 @@ def figures(keyword: str) -> None:
                 cite,
             )
         console.print(table)
+
+
+def _chart_figures(keyword, found, passages, articles, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The figures of the metric asked for (or the one most found figures share), drawn."""
+    from bot.charts import chart_of_figures, render_chart
+
+    metrics = Counter(f.metric or f.subject for _, f in found)
+    metric = keyword if keyword in metrics else metrics.most_common(1)[0][0]
+    rows = []
+    for pid, fig in found:
+        if (fig.metric or fig.subject) != metric:
+            continue
+        p = passages[pid]
+        article = articles[p.article_id]
+        year = int(article.date[:4]) if article.date[:4].isdigit() else None
+        period = resolve_period(fig.period, year=year, date=article.date)
+        rows.append((period or article.title, fig, Hit(pid, p, article, 0.0).citation()))
+    data = chart_of_figures(metric, rows)
+    if data is None:
+        raise LookupError(f"“{metric}” has fewer than two figures of one unit: nothing to chart")
+    out.write_bytes(render_chart(data))
+    console.print(f"chart of “{metric}” ({len(data.bars)} figures) written to {out}")
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from index import Judged
@@ -51,9 +53,7 @@ def test_a_follow_up_is_read_with_the_previous_question(previous, question, read
 def test_complete_questions_are_never_merged():
     """The dev set asked in sequence in one chat: every question stands alone."""
     questions = [fx.question for fx in load_fixtures(FIXTURES / "qa-dev.jsonl")]
-    merged = [
-        (a, b) for a, b in zip(questions, questions[1:], strict=False) if read_followup(b, a).merged
-    ]
+    merged = [(a, b) for a, b in itertools.pairwise(questions) if read_followup(b, a).merged]
     assert merged == []
     assert not read_followup("株洲数字经济规模是多少？", None).merged
 
