@@ -216,7 +216,8 @@ def render_answer(answer: Answer, *, show_passages: int = 3) -> None:
         console.print(f"  「{_highlight(s.text, s.highlights)}」[{s.citation}]", highlight=False)
     en = answer.language == "en"
     for c in answer.citations:
-        console.print(f"  [cyan][{c.n}] {c.label(answer.language)}[/cyan]", highlight=False)
+        url = f" {c.article.url}" if c.article.url else ""
+        console.print(f"  [cyan][{c.n}] {c.label(answer.language)}{url}[/cyan]", highlight=False)
         if answer.abstained:
             console.print(f"      {c.passage.text}", highlight=False)
     if show_passages and not answer.abstained:

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import html
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import date
@@ -16,8 +17,11 @@ from telegram import (
     Message,
     Update,
 )
+from telegram.error import TelegramError
 
 from bot import texts
+from bot.feeds import fetch_article, new_articles, read_feed
+from bot.fetch import FetchError
 from bot.services import (
     MAX_UPLOAD_BYTES,
     UPLOAD_SUFFIXES,
@@ -252,3 +256,150 @@ async def stats(update: Update, context: ShuziContext) -> None:
         f"👍 {s['thumbs_up']} 👎 {s['thumbs_down']}, "
         f"latency p50 {s['latency_p50_ms']:.0f} ms, p95 {s['latency_p95_ms']:.0f} ms"
     )
+
+
+# -- links and feeds ---------------------------------------------------------------------
+_URL = re.compile(r"^https?://\S+$", re.I)
+
+
+def is_link(text: str) -> bool:
+    return bool(_URL.match(text.strip()))
+
+
+async def add_link(update: Update, context: ShuziContext) -> None:
+    """/add URL, or an editor's message that is only a link: fetch, extract, index."""
+    if await _refuse_non_admin(update, context):
+        return
+    message = update.effective_message
+    if message is None:
+        return
+    lang = user_language(update)
+    args = context.args if context.args is not None else (message.text or "").split()
+    url = args[0].strip() if args else ""
+    if not is_link(url):
+        await message.reply_text(texts.t("add_usage", lang))
+        return
+    services = context.services
+    status = await _start_build(message, services, lang, url)
+    if status is None:
+        return
+    try:
+        article = await fetch_article(services.fetcher, url)
+    except FetchError as exc:
+        await status.edit_text(texts.t("link_failed", lang).format(url=url, why=exc))
+        return
+    engine = services.engine
+
+    def summary(report: BuildReport) -> str:
+        conflicts = _figure_conflicts(engine, article.id)
+        return texts.upload_summary(lang, f"《{article.title}》 {url}", report, conflicts)
+
+    await _run_build(
+        services,
+        status,
+        lambda progress: engine.add([article], progress=progress),
+        summary,
+        failure=texts.t("link_failed", lang).replace("{url}", url.replace("{", "{{")),
+    )
+
+
+async def _index_feed(services: Services, feed_url: str) -> tuple[str, list[str], list[str]]:
+    """Read a feed and index its new items; (feed title, titles added, problems)."""
+    title, items = await read_feed(services.fetcher, feed_url)
+    found, problems = await new_articles(services.fetcher, services.feeds, feed_url, items)
+    if found:
+        async with services.build_lock:
+            report = await asyncio.to_thread(services.engine.add, [a for _, a in found])
+        kept = set(report.added) | set(report.replaced)
+        for item, article in found:
+            status = "added" if article.id in kept else "duplicate"
+            services.feeds.record(feed_url, item.link, article, article.title, status)
+        return title, [a.title for _, a in found if a.id in kept], problems
+    return title, [], problems
+
+
+async def follow(update: Update, context: ShuziContext) -> None:
+    """/follow URL: subscribe to an RSS/Atom feed; its items are indexed now and then on a
+    schedule."""
+    if await _refuse_non_admin(update, context) or update.effective_message is None:
+        return
+    message = update.effective_message
+    lang = user_language(update)
+    url = (context.args or [""])[0].strip()
+    if not is_link(url):
+        await message.reply_text(texts.t("follow_usage", lang))
+        return
+    services = context.services
+    status = await message.reply_text(texts.t("working", lang).format(name=url))
+    try:
+        title, added, problems = await _index_feed(services, url)
+    except (FetchError, IndexError_, BuildLockedError) as exc:
+        await status.edit_text(texts.t("feed_failed", lang).format(url=url, why=exc))
+        return
+    services.feeds.follow(url, title, message.chat_id)
+    services.feeds.succeeded(url, title, services.settings.feed_minutes * 60)
+    await status.edit_text(
+        texts.followed(lang, title, url, added, problems, services.settings.feed_minutes)
+    )
+
+
+async def feeds_list(update: Update, context: ShuziContext) -> None:
+    """/feeds: the followed feeds and how they fare."""
+    if await _refuse_non_admin(update, context) or update.effective_message is None:
+        return
+    await update.effective_message.reply_text(
+        texts.feed_list(user_language(update), context.services.feeds.feeds())
+    )
+
+
+async def unfollow(update: Update, context: ShuziContext) -> None:
+    """/unfollow URL: stop reading a feed (its articles stay indexed)."""
+    if await _refuse_non_admin(update, context) or update.effective_message is None:
+        return
+    lang = user_language(update)
+    url = (context.args or [""])[0].strip()
+    done = context.services.feeds.unfollow(url)
+    await update.effective_message.reply_text(
+        texts.t("unfollowed" if done else "not_followed", lang).format(url=url)
+    )
+
+
+async def poll_feeds(context: ShuziContext) -> None:
+    """The scheduled job: every followed feed that is due is read; a failure is counted,
+    retried later with backoff and reported to the editors, never raised."""
+    services = context.application.bot_data["services"]
+    every = services.settings.feed_minutes * 60
+    for feed in services.feeds.due(time.time()):
+        try:
+            title, added, problems = await _index_feed(services, feed.url)
+        except Exception as exc:
+            why = exc.args[0] if exc.args else type(exc).__name__
+            failures, wait = services.feeds.failed(feed.url, str(why), every)
+            log.warning("feed %s failed (%s in a row): %s", feed.url, failures, why)
+            await _tell_editors(
+                context, texts.feed_problem("zh", feed.url, str(why), failures, wait)
+            )
+            continue
+        services.feeds.succeeded(feed.url, title, every)
+        if problems:
+            log.info("feed %s: %s items not fetched: %s", feed.url, len(problems), problems[:3])
+        if added:
+            log.info("feed %s: %s articles added", feed.url, len(added))
+
+
+async def digest(context: ShuziContext) -> None:
+    """The daily digest: what the feeds added since the last one, to every editor."""
+    services = context.application.bot_data["services"]
+    since = services.last_digest
+    services.last_digest = time.time()
+    added = services.feeds.added_since(since)
+    if added:
+        await _tell_editors(context, texts.digest("zh", added))
+
+
+async def _tell_editors(context: ShuziContext, text: str) -> None:
+    for admin in context.application.bot_data["services"].settings.admin_ids:
+        try:
+            await context.bot.send_message(admin, text, disable_web_page_preview=True)
+        except TelegramError:
+            log.warning("could not tell editor %s", admin, exc_info=True)

@@ -13,13 +13,16 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
 
 from bot import texts
+from bot.charts import chart_of_answer, render_chart
 from bot.render import answer_blocks, hits_blocks, pack_messages, passage_html, strip_html
 from bot.services import (
     ShuziContext,
     send_html,
+    turn_key,
     user_language,
 )
 from index import (
@@ -35,7 +38,13 @@ def answer_keyboard(qid: int, answer: Answer) -> InlineKeyboardMarkup:
         InlineKeyboardButton(f"原文 [{c.n}]", callback_data=f"src:{qid}:{c.n}")
         for c in answer.citations
     ]
+    chart = (
+        [InlineKeyboardButton("📊 图表", callback_data=f"chart:{qid}:0")]
+        if chart_of_answer(answer, answer.language) is not None
+        else []
+    )
     row2 = [
+        *chart,
         InlineKeyboardButton("更多", callback_data=f"more:{qid}:0"),
         InlineKeyboardButton("👍", callback_data=f"fb:{qid}:1"),
         InlineKeyboardButton("👎", callback_data=f"fb:{qid}:-1"),
@@ -62,11 +71,22 @@ async def answer_question(update: Update, context: ShuziContext, question: str) 
     if user and services.over_quota(user.id):
         await message.reply_text(texts.t("quota", lang))
         return
+    key = turn_key(message, user.id if user else None)
     try:
-        answer = await asyncio.to_thread(services.engine.ask, question, k=services.settings.top_k)
+        await message.reply_chat_action(ChatAction.TYPING)  # in the question's forum topic
+    except TelegramError:  # a courtesy: the answer matters more
+        log.info("could not show typing", exc_info=True)
+    try:
+        answer = await asyncio.to_thread(
+            services.engine.ask,
+            question,
+            k=services.settings.top_k,
+            previous=services.previous_turn(key),
+        )
     except EmptyQuestionError:
         await message.reply_text(texts.t("empty", lang))
         return
+    services.remember_turn(key, answer)
     qid = services.activity.record_question(
         user_id=user.id if user else None,
         chat_id=message.chat_id,
@@ -125,7 +145,7 @@ async def _cached_answer(context: ShuziContext, qid: int) -> Answer | None:
 
 
 async def button(update: Update, context: ShuziContext) -> None:
-    """原文 [n], 更多, 👍 / 👎."""
+    """原文 [n], 📊 图表, 更多, 👍 / 👎."""
     query = update.callback_query
     if query is None or not query.data:
         return
@@ -139,6 +159,13 @@ async def button(update: Update, context: ShuziContext) -> None:
     answer = await _cached_answer(context, qid)
     await query.answer()
     if answer is None or query.message is None or not isinstance(query.message, Message):
+        return
+    if kind == "chart":
+        data = chart_of_answer(answer, answer.language)
+        if data is None:
+            return
+        png = await asyncio.to_thread(render_chart, data)
+        await query.message.reply_photo(png, caption=data.title, filename="chart.png")
         return
     if kind == "src":
         n = int(arg)

@@ -29,7 +29,10 @@ def bold_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 
 def citation_line(c: Citation, language: str) -> str:
-    return f"[{c.n}] {escape(c.label(language))}"
+    line = f"[{c.n}] {escape(c.label(language))}"
+    if c.article.url:
+        line += f' <a href="{escape(c.article.url, quote=True)}">{escape(c.article.url)}</a>'
+    return line
 
 
 def answer_blocks(answer: Answer) -> list[str]:

@@ -21,6 +21,8 @@ from telegram.ext import (
 )
 
 from bot.activity import ActivityLog
+from bot.feeds import FeedStore
+from bot.fetch import Fetcher
 from bot.render import strip_html
 from bot.settings import Settings
 from corpus import SUPPORTED_SUFFIXES
@@ -35,6 +37,13 @@ T = TypeVar("T")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
 ANSWER_CACHE = 512
+TURNS_KEPT = 10_000  # readers whose last answer is kept for a follow-up
+
+
+def turn_key(message: Message, user_id: int | None) -> tuple[int, int, int]:
+    """A conversation: one reader in one chat (and one forum topic)."""
+    thread = message.message_thread_id if message.is_topic_message else None
+    return (message.chat_id, thread or 0, user_id or 0)
 
 
 @dataclass
@@ -44,9 +53,33 @@ class Services:
     engine: Engine
     settings: Settings
     activity: ActivityLog
+    feeds: FeedStore
+    fetcher: Fetcher
     build_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     answers: OrderedDict[int, Answer] = field(default_factory=OrderedDict)
+    last_digest: float = field(default_factory=time.time)
     recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    # each reader's last answer per chat and forum thread, for follow-up questions
+    turns: OrderedDict[tuple[int, int, int], tuple[Answer, float]] = field(
+        default_factory=OrderedDict
+    )
+
+    def previous_turn(self, key: tuple[int, int, int]) -> Answer | None:
+        """The reader's previous answer in this chat, if it is recent enough to follow up."""
+        found = self.turns.get(key)
+        if found is None:
+            return None
+        answer, at = found
+        if time.monotonic() - at > self.settings.followup_minutes * 60:
+            self.turns.pop(key, None)
+            return None
+        return answer
+
+    def remember_turn(self, key: tuple[int, int, int], answer: Answer) -> None:
+        self.turns[key] = (answer, time.monotonic())
+        self.turns.move_to_end(key)
+        while len(self.turns) > TURNS_KEPT:
+            self.turns.popitem(last=False)
 
     def remember(self, qid: int, answer: Answer) -> None:
         self.answers[qid] = answer

@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     activity_keep_days: float | None = Field(
         90.0, gt=0, description="days the bot keeps questions and feedback in bot.sqlite"
     )
+    followup_minutes: float = Field(
+        10.0, ge=0, description="a question this soon after a reader's last one may follow it up"
+    )
+    feed_minutes: float = Field(30.0, gt=0, description="how often followed feeds are read")
+    digest_hours: float = Field(24.0, gt=0, description="how often editors get the feeds' digest")
+    fetch_allow_private: bool = Field(
+        False, description="let /add and /follow fetch private or loopback addresses (tests)"
+    )
+    fetch_timeout: float = Field(15.0, gt=0, description="seconds to fetch a link or a feed")
+    fetch_max_bytes: int = Field(5_000_000, gt=0, description="largest page or feed fetched")
     progress_every_s: float = Field(3.0, ge=0, description="editors' build progress updates")
     webhook_url: str | None = Field(
         None, description="public https URL: webhook mode instead of polling"

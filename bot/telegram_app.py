@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -18,7 +19,22 @@ from telegram.ext import (
 
 from bot import texts
 from bot.activity import ActivityLog
-from bot.editors import articles, document, reindex, remove, rollback, stats
+from bot.editors import (
+    add_link,
+    articles,
+    digest,
+    document,
+    feeds_list,
+    follow,
+    poll_feeds,
+    reindex,
+    remove,
+    rollback,
+    stats,
+    unfollow,
+)
+from bot.feeds import FeedStore
+from bot.fetch import Fetcher
 from bot.readers import (
     ask_command,
     button,
@@ -49,6 +65,65 @@ async def on_error(update: object, context: ShuziContext) -> None:
             log.warning("could not send the apology", exc_info=True)
 
 
+_READER_COMMANDS = {
+    "zh": [("start", "开始 · 能回答哪些文章"), ("help", "怎么提问"), ("ask", "提问（群里用）")],
+    "en": [
+        ("start", "Start: what I can answer"),
+        ("help", "How to ask"),
+        ("ask", "Ask (in groups)"),
+    ],
+}
+_EDITOR_COMMANDS = {
+    "zh": [
+        ("add", "按链接添加文章"),
+        ("follow", "订阅 RSS/Atom"),
+        ("feeds", "已订阅的源"),
+        ("unfollow", "取消订阅"),
+        ("articles", "文章列表"),
+        ("remove", "删除文章"),
+        ("reindex", "重建索引"),
+        ("rollback", "回到上一代索引"),
+        ("stats", "统计"),
+    ],
+    "en": [
+        ("add", "Add an article by link"),
+        ("follow", "Follow an RSS/Atom feed"),
+        ("feeds", "Followed feeds"),
+        ("unfollow", "Stop following a feed"),
+        ("articles", "The articles"),
+        ("remove", "Remove an article"),
+        ("reindex", "Rebuild the index"),
+        ("rollback", "Serve the previous generation"),
+        ("stats", "Statistics"),
+    ],
+}
+_DESCRIPTION = {
+    "zh": "数字（Shuzi）回答关于新闻文章的问题，引用原句和数字，注明出处。直接提问即可。",
+    "en": "Shuzi answers questions about news articles, quoting the sentence and the figure "
+    "with their source. Just ask.",
+}
+
+
+async def announce(application: Application) -> None:
+    """The command menu per language (editors also see theirs) and the bot's description.
+    A failure here is logged, not fatal: the bot answers without a menu."""
+    bot = application.bot
+    services: Services = application.bot_data["services"]
+    try:
+        for lang, commands in _READER_COMMANDS.items():
+            code = None if lang == "zh" else lang  # Chinese is the default menu
+            await bot.set_my_commands([BotCommand(*c) for c in commands], language_code=code)
+            await bot.set_my_description(_DESCRIPTION[lang], language_code=code)
+            await bot.set_my_short_description(_DESCRIPTION[lang][:120], language_code=code)
+            editor = [BotCommand(*c) for c in (*commands, *_EDITOR_COMMANDS[lang])]
+            for admin in services.settings.admin_ids:
+                await bot.set_my_commands(
+                    editor, scope=BotCommandScopeChat(admin), language_code=code
+                )
+    except TelegramError:
+        log.warning("could not register the command menu", exc_info=True)
+
+
 # -- wiring -----------------------------------------------------------------------------
 def build_application(settings: Settings, engine: Engine, activity: ActivityLog) -> Application:
     """The whole bot: builder, handlers, error handler. Polls by default."""
@@ -67,9 +142,20 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
         .connect_timeout(settings.telegram_timeout)
         .read_timeout(settings.telegram_timeout)
         .write_timeout(settings.telegram_timeout)
+        .post_init(announce)
         .build()
     )
-    app.bot_data["services"] = Services(engine=engine, settings=settings, activity=activity)
+    app.bot_data["services"] = Services(
+        engine=engine,
+        settings=settings,
+        activity=activity,
+        feeds=FeedStore(settings.data_dir / "feeds.sqlite"),
+        fetcher=Fetcher(
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.fetch_max_bytes,
+            allow_private=settings.fetch_allow_private,
+        ),
+    )
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
     app.add_handler(CommandHandler(["start", "help"], start))
@@ -80,15 +166,27 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
         ("reindex", reindex),
         ("rollback", rollback),
         ("stats", stats),
+        ("add", add_link),
+        ("follow", follow),
+        ("feeds", feeds_list),
+        ("unfollow", unfollow),
     ):
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(filters.Document.ALL, document))
+    links = filters.Regex(r"^\s*https?://\S+\s*$") & filters.User(user_id=settings.admin_ids)
+    app.add_handler(MessageHandler(links & private, add_link))  # an editor's bare link
     app.add_handler(MessageHandler(filters.TEXT & private, private_text))
     app.add_handler(MessageHandler(filters.TEXT & groups, group_text))
     app.add_handler(CallbackQueryHandler(button))
     app.add_handler(InlineQueryHandler(inline_query))
     app.add_error_handler(on_error)  # type: ignore[arg-type]
+    jobs = app.job_queue
+    if jobs is not None:
+        every = settings.feed_minutes * 60
+        jobs.run_repeating(poll_feeds, interval=every, first=every, name="feeds")  # type: ignore[arg-type]
+        hours = settings.digest_hours * 3600
+        jobs.run_repeating(digest, interval=hours, first=hours, name="digest")  # type: ignore[arg-type]
     return app
 
 

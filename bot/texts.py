@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from bot.feeds import Feed
 from index import ArticleInfo, BuildReport
 
 _TEXTS: dict[str, dict[str, str]] = {
@@ -24,6 +25,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "job_done": "完成，现在使用第 {generation} 代索引。",
         "unknown": "不认识这个命令。发送 /help 查看用法。",
         "sorry": "抱歉，处理时出错了，请稍后再试。",
+        "add_usage": "用法：/add 链接，例如 /add https://example.com/news/1.html",
+        "link_failed": "没有添加 {url}：{why}\n当前索引未改变。",
+        "follow_usage": "用法：/follow RSS或Atom订阅地址",
+        "feed_failed": "没有订阅 {url}：{why}",
+        "unfollowed": "已取消订阅 {url}（已添加的文章保留）。",
+        "not_followed": "没有订阅 {url}。发送 /feeds 查看订阅。",
     },
     "en": {
         "quota": "Too many questions at once: please wait a minute.",
@@ -41,6 +48,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "job_done": "Done: now serving generation {generation}.",
         "unknown": "Unknown command. Send /help to see what I can do.",
         "sorry": "Sorry, something went wrong; please try again later.",
+        "add_usage": "Usage: /add link, e.g. /add https://example.com/news/1.html",
+        "link_failed": "{url} was not added: {why}\nThe serving index is unchanged.",
+        "follow_usage": "Usage: /follow the address of an RSS or Atom feed",
+        "feed_failed": "Not following {url}: {why}",
+        "unfollowed": "No longer following {url} (its articles stay).",
+        "not_followed": "{url} is not followed. /feeds lists the feeds.",
     },
 }
 
@@ -97,3 +110,55 @@ def upload_summary(lang: str, name: str, report: BuildReport, conflicts: Sequenc
         )
         lines.extend(conflicts)
     return "\n".join(lines)
+
+
+def followed(
+    lang: str, title: str, url: str, added: Sequence[str], problems: Sequence[str], minutes: float
+) -> str:
+    titles = "\n".join(f"• {a}" for a in added[:20])
+    if lang == "en":
+        head = (
+            f"Following {title} ({url}): {len(added)} articles added; read every {minutes:g} min."
+        )
+        tail = (
+            f"\n{len(problems)} items could not be fetched (tried again later)." if problems else ""
+        )
+    else:
+        head = f"已订阅 {title}（{url}）：添加了 {len(added)} 篇文章，每 {minutes:g} 分钟检查一次。"
+        tail = f"\n{len(problems)} 篇暂时无法获取，稍后重试。" if problems else ""
+    return head + (f"\n{titles}" if titles else "") + tail
+
+
+def feed_list(lang: str, feeds: Sequence[Feed]) -> str:
+    if not feeds:
+        return "No feeds are followed." if lang == "en" else "还没有订阅任何源。"
+    lines = []
+    for f in feeds:
+        state = (
+            (
+                f"failing ({f.failures}×): {f.last_error}"
+                if lang == "en"
+                else f"失败{f.failures}次：{f.last_error}"
+            )
+            if f.failures
+            else ("ok" if lang == "en" else "正常")
+        )
+        lines.append(f"• {f.title or f.url} — {f.url} — {state}")
+    return "\n".join(lines)
+
+
+def feed_problem(lang: str, url: str, why: str, failures: int, wait_s: float) -> str:
+    minutes = wait_s / 60
+    if lang == "en":
+        return f"Feed {url} failed ({failures} in a row): {why}. Next try in {minutes:.0f} min."
+    return f"订阅源 {url} 读取失败（连续 {failures} 次）：{why}。{minutes:.0f} 分钟后重试。"
+
+
+def digest(lang: str, added: Sequence[tuple[str, str, str]]) -> str:
+    lines = [f"• {title or link} — {link}" for _, title, link in added[:50]]
+    head = (
+        f"Added from feeds since the last digest: {len(added)} articles"
+        if lang == "en"
+        else f"上次汇总以来从订阅源添加了 {len(added)} 篇文章："
+    )
+    return "\n".join([head, *lines])

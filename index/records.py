@@ -19,6 +19,7 @@ class ArticleInfo:
     authors: tuple[str, ...] = ()
     content_hash: str = ""
     passages: int = 0
+    url: str = ""  # where an article added by link or feed came from
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,7 @@ class Generation:
                 authors=tuple(json.loads(r["authors"] or "[]")),
                 content_hash=r["content_hash"],
                 passages=r["n"],
+                url=r["origin"] if (r["origin"] or "").startswith(("http://", "https://")) else "",
             )
 
     def term_weights(self) -> TermWeights:

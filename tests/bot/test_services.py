@@ -6,14 +6,23 @@ from datetime import date
 
 from bot.activity import ActivityLog
 from bot.editors import _caption_defaults
+from bot.feeds import FeedStore
+from bot.fetch import Fetcher
 from bot.services import Services
 from bot.settings import Settings
 from index import Engine, HashEmbedder, IndexStore
+from tests.conftest import make_article
 
 
 def _services(tmp_path, **settings) -> Services:  # type: ignore[no-untyped-def]
     engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
-    return Services(engine=engine, settings=Settings(**settings), activity=ActivityLog())
+    return Services(
+        engine=engine,
+        settings=Settings(**settings),
+        activity=ActivityLog(),
+        feeds=FeedStore(tmp_path / "feeds.sqlite"),
+        fetcher=Fetcher(),
+    )
 
 
 def test_per_user_quota(tmp_path):
@@ -24,7 +33,7 @@ def test_per_user_quota(tmp_path):
 
 def test_admins_come_from_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("SHUZI_ADMIN_IDS", "11, 22")
-    services = Services(engine=None, settings=Settings(), activity=ActivityLog())  # type: ignore[arg-type]
+    services = _services(tmp_path)
     assert services.is_admin(11) and services.is_admin(22)
     assert not services.is_admin(33) and not services.is_admin(None)
 
@@ -77,3 +86,18 @@ def test_activity_log_forgets_old_questions_and_their_feedback():
     assert log.prune() == 1
     assert log.question(old) is None and log.question(new) == "new"
     assert log.stats()["questions"] == 1 and log.stats()["thumbs_up"] == 0
+
+
+def test_a_follow_up_is_read_with_the_readers_last_answer_only_while_recent(tmp_path):
+    import time
+
+    services = _services(tmp_path, followup_minutes=10)
+    services.engine.build([make_article("a", "株洲数字经济规模1118亿元，占GDP比重达42%。")])
+    key = (100, 0, 7)
+    first = services.engine.ask("株洲数字经济规模是多少？")
+    services.remember_turn(key, first)
+    assert services.previous_turn(key) is first
+    assert services.previous_turn((100, 0, 8)) is None  # another reader in the same chat
+    assert services.previous_turn((100, 5, 7)) is None  # another forum topic
+    services.turns[key] = (first, time.monotonic() - 11 * 60)
+    assert services.previous_turn(key) is None  # too long ago: a new conversation

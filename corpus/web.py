@@ -1,0 +1,55 @@
+"""A news page's HTML -> an Article: main text, title, date and author by trafilatura
+(navigation, comments and boilerplate dropped). No network here: bot/fetch.py fetches."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from corpus.article import Article, ArticleError, slugify
+
+_MIN_BODY = 20  # characters: less is not an article (a login wall, an error page)
+
+
+def article_id_for_url(url: str) -> str:
+    """A stable id from the address: host and path (query strings dropped)."""
+    parts = urlsplit(url)
+    path = re.sub(r"\.(?:s?html?|php|aspx?)$", "", parts.path.strip("/"))
+    return slugify(f"{parts.hostname or 'web'}-{path}" if path else parts.hostname or "web")
+
+
+def article_from_html(html: str | bytes, *, url: str) -> Article:
+    """The article a page holds; ArticleError when it holds none."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=True,
+        as_dict=True,
+    )
+    doc = doc if isinstance(doc, dict) else {}
+    text = (doc.get("text") or "").strip()
+    if len(text) < _MIN_BODY:
+        raise ArticleError(f"{url}: no article text found on the page")
+    title = (doc.get("title") or "").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if title and lines and lines[0] == title:
+        lines = lines[1:]
+    body = "\n\n".join(lines)  # a paragraph per line, as articles are stored
+    if not title:
+        title = lines[0][:60] if lines else url
+    authors = tuple(a.strip() for a in re.split(r"[;,，、]", doc.get("author") or "") if a.strip())
+    return Article(
+        id=article_id_for_url(url),
+        title=title,
+        body=body,
+        authors=authors,
+        source=doc.get("sitename") or "",
+        date=doc.get("date") or "",
+        origin=url,
+        extra={"url": url},
+    )
