@@ -29,9 +29,8 @@ def article_from_html(html: str | bytes, *, url: str) -> Article:
         include_comments=False,
         include_tables=True,
         favor_precision=True,
-        as_dict=True,
     )
-    doc = doc if isinstance(doc, dict) else {}
+    doc = doc if isinstance(doc, dict) else (doc.as_dict() if doc is not None else {})
     text = (doc.get("text") or "").strip()
     if len(text) < _MIN_BODY:
         raise ArticleError(f"{url}: no article text found on the page")
@@ -42,7 +41,8 @@ def article_from_html(html: str | bytes, *, url: str) -> Article:
     body = "\n\n".join(lines)  # a paragraph per line, as articles are stored
     if not title:
         title = lines[0][:60] if lines else url
-    authors = tuple(a.strip() for a in re.split(r"[;,，、]", doc.get("author") or "") if a.strip())
+    author = doc.get("author") or _meta_author(html)
+    authors = tuple(a.strip() for a in re.split(r"[;,，、]", author) if a.strip())
     return Article(
         id=article_id_for_url(url),
         title=title,
@@ -53,3 +53,15 @@ def article_from_html(html: str | bytes, *, url: str) -> Article:
         origin=url,
         extra={"url": url},
     )
+
+
+def _meta_author(html: str | bytes) -> str:
+    """<meta name="author">, which trafilatura leaves out when it holds a Chinese name."""
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.fromstring(html)
+    except (ValueError, TypeError, SyntaxError):
+        return ""
+    found = tree.xpath('//meta[@name="author"]/@content')
+    return str(found[0]).strip() if found else ""
