@@ -1,6 +1,7 @@
 """A local fake Telegram Bot API server (aiohttp on 127.0.0.1) that records every call.
 
 It serves what the bot uses: getMe, deleteWebhook, getUpdates (long polling), sendMessage,
+sendPhoto (the PNG is recorded), sendChatAction, setMyCommands and the descriptions,
 editMessageText, answerCallbackQuery, answerInlineQuery, getFile and the file download.
 Tests queue updates, inject faults (429 with retry_after, 500, a slow answer) and read
 the recorded calls. It runs in a thread of its own so that the bot under test, in a
@@ -89,9 +90,11 @@ class FakeTelegram:
         lang: str = "zh",
         **extra: Any,
     ) -> int:
-        chat = {"id": chat_id or user_id, "type": chat_type}
+        chat: dict[str, Any] = {"id": chat_id or user_id, "type": chat_type}
         if chat_type != "private":
             chat["title"] = "测试群"
+        if extra.get("is_topic_message"):
+            chat["is_forum"] = True
         msg = {
             "message_id": next(self._ids),
             "date": int(time.time()),
@@ -206,6 +209,8 @@ class FakeTelegram:
                     out[key] = json.loads(value) if value[:1] in "[{" else value
                 except ValueError:
                     out[key] = value
+            else:  # an uploaded file (sendPhoto): its name and bytes
+                out[key] = {"filename": value.filename, "bytes": value.file.read()}
         return out
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -269,6 +274,14 @@ class FakeTelegram:
                 "chat": {"id": chat_id, "type": "private"},
                 "from": BOT_USER,
                 "text": params.get("text", ""),
+            }
+        if method == "sendPhoto":
+            return {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": {"id": int(params.get("chat_id", 0)), "type": "private"},
+                "from": BOT_USER,
+                "photo": [{"file_id": "p1", "file_unique_id": "p1", "width": 792, "height": 462}],
             }
         if method == "getFile":
             file_id = params["file_id"]

@@ -79,6 +79,9 @@ def _run_bot(tmp_path_factory, extra_env: dict[str, str]):  # type: ignore[no-un
         "SHUZI_TELEGRAM_TIMEOUT": "2",
         "SHUZI_PROGRESS_EVERY_S": "0",
         "SHUZI_USER_QUOTA_PER_MINUTE": "1000",
+        "SHUZI_FETCH_ALLOW_PRIVATE": "1",  # the test site is on 127.0.0.1
+        "SHUZI_FEED_MINUTES": "0.05",  # feeds read every 3 s
+        "SHUZI_DIGEST_HOURS": "0.003",  # a digest every 11 s
         "HF_HUB_OFFLINE": "1",
         **extra_env,
     }
@@ -481,3 +484,160 @@ def test_the_bot_end_to_end_on_milvus(fake_on_milvus):
     test_admin_reindex_rollback_and_stats(fake_on_milvus)
     log = fake_on_milvus.log_path.read_text()
     assert "milvus-secret-9876" not in log and TOKEN not in log
+
+
+@pytest.fixture(scope="module")
+def site():  # type: ignore[no-untyped-def]
+    from tests.bot.web_server import Site
+
+    server = Site().start()
+    yield server
+    server.stop()
+
+
+def test_menus_and_description_are_registered_at_start(fake):
+    commands = fake.sent(method="setMyCommands")
+    readers = [c for c in commands if "scope" not in c.params]
+    assert {c.params.get("language_code") for c in readers} == {None, "en"}
+    assert {cmd["command"] for cmd in readers[0].params["commands"]} == {"start", "help", "ask"}
+    editors = [c for c in commands if c.params.get("scope", {}).get("chat_id") == ADMIN]
+    assert any("follow" in {cmd["command"] for cmd in c.params["commands"]} for c in editors)
+    assert fake.sent(method="setMyDescription") and fake.sent(method="setMyShortDescription")
+
+
+def test_a_follow_up_is_read_with_the_previous_question(fake):
+    user = next(_ids)
+    fake.message("株洲数字经济规模是多少？", user_id=user)
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == user
+            and "reply_markup" in c.params
+        ),
+        60,
+    )
+    fake.message("那占GDP比重呢？", user_id=user)
+    calls = fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == user
+            and "理解" in c.params["text"]
+        ),
+        60,
+    )
+    text = calls[-1].params["text"]
+    assert "按「株洲数字经济规模占GDP比重是多少」理解" in text and "42%" in text
+    typing = fake.sent(user, method="sendChatAction")
+    assert typing and typing[0].params["action"] == "typing"
+
+
+def test_the_chart_button_sends_a_png(fake):
+    chat, _ = ask(fake, "株洲数字经济规模多少？")
+    last = fake.sent(chat)[-1]
+    buttons = {
+        b["text"]: b["callback_data"]
+        for row in last.params["reply_markup"]["inline_keyboard"]
+        for b in row
+    }
+    assert "📊 图表" in buttons
+    message = {
+        "message_id": 1,
+        "date": int(time.time()),
+        "chat": {"id": chat, "type": "private"},
+        "text": "x",
+    }
+    fake.callback(buttons["📊 图表"], user_id=chat, message=message)
+    photo = fake.wait_for(lambda c: c.method == "sendPhoto" and int(c.params["chat_id"]) == chat)
+    png = photo[0].params["photo"]["bytes"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert photo[0].params["caption"] == "数字经济规模"
+
+
+def test_answers_in_forum_groups_go_to_the_question_s_topic(fake):
+    user, group = next(_ids), -100777
+    fake.message(
+        "/ask 株洲有多少家软件和信息技术服务企业？",
+        user_id=user,
+        chat_id=group,
+        chat_type="supergroup",
+        message_thread_id=42,
+        is_topic_message=True,
+    )
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == group
+            and "reply_markup" in c.params
+        ),
+        60,
+    )
+    sent = fake.sent(group)
+    assert sent and all(int(c.params.get("message_thread_id", 0)) == 42 for c in sent)
+    typing = fake.sent(group, method="sendChatAction")
+    assert typing and int(typing[0].params["message_thread_id"]) == 42
+
+
+def test_an_editor_adds_a_page_by_link_and_readers_see_its_address(fake, site):
+    url = f"{site.url}/news/tea.html"
+    fake.message(f"/add {url}", user_id=ADMIN)
+    done = fake.wait_for(
+        lambda c: (
+            c.method == "editMessageText"
+            and url in c.params["text"]
+            and ("已添加" in c.params["text"] or "没有添加" in c.params["text"])
+        ),
+        60,
+    )
+    assert "已添加" in done[-1].params["text"], done[-1].params["text"]
+    _, text = ask(fake, "白沙县今年茶叶产量是多少？")
+    assert "3.6万吨" in text and f'href="{url}"' in text
+    fake.message(f"/add {site.url}/missing.html", user_id=ADMIN)
+    refused = fake.wait_for(
+        lambda c: c.method == "editMessageText" and "missing.html" in c.params["text"], 30
+    )
+    assert (
+        "HTTP 404" in refused[-1].params["text"] and "当前索引未改变" in refused[-1].params["text"]
+    )
+    fake.message("/remove 127-0-0-1-news-tea", user_id=ADMIN)
+    fake.wait_for(lambda c: c.method == "editMessageText" and "完成" in c.params["text"], 60)
+
+
+def test_feeds_are_followed_read_on_schedule_and_digested(fake, site):
+    feed = f"{site.url}/changing.xml"
+    fake.message(f"/follow {feed}", user_id=ADMIN)
+    followed = fake.wait_for(
+        lambda c: c.method == "editMessageText" and "已订阅" in c.params["text"], 60
+    )
+    assert (
+        "石门村通讯" in followed[-1].params["text"] and "添加了 1 篇" in followed[-1].params["text"]
+    )
+    # the feed changes: the scheduled read adds the new item, once
+    _, text = ask(fake, "石门村图书室藏书多少册？")
+    deadline = time.monotonic() + 60
+    while "5400册" not in text and time.monotonic() < deadline:
+        time.sleep(1)
+        _, text = ask(fake, "石门村图书室藏书多少册？")
+    assert "5400册" in text
+    digest = fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == ADMIN
+            and "订阅源添加了" in c.params["text"]
+            and "石门村图书室开放" in c.params["text"]
+        ),
+        60,
+    )
+    assert "/news/d.html" in digest[-1].params["text"]
+    fake.message("/feeds", user_id=ADMIN)
+    listed = fake.wait_for(
+        lambda c: c.method == "sendMessage" and "changing.xml —" in c.params.get("text", "")
+    )
+    assert "正常" in listed[-1].params["text"]
+    # a broken feed is refused at /follow; the bot keeps answering
+    fake.message(f"/follow {site.url}/broken.xml", user_id=ADMIN)
+    fake.wait_for(lambda c: c.method == "editMessageText" and "没有订阅" in c.params["text"], 30)
+    fake.message(f"/unfollow {feed}", user_id=ADMIN)
+    fake.wait_for(lambda c: c.method == "sendMessage" and "已取消订阅" in c.params.get("text", ""))
+    assert site.hits.count("/news/d.html") == 1  # fetched once, however often the feed was read
+    _, text = ask(fake, "株洲数字经济规模多少？")
+    assert "1118亿元" in text
