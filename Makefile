@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench bench-scale bench-milvus clean
+.PHONY: setup run test lint bench bench-scale bench-milvus bench-chat clean
 SCALE_N ?= 1000000
 
 setup: $(STAMP)
@@ -47,6 +47,10 @@ bench-scale: setup
 # Milvus Lite against the local store: quality, latency, migrate round trip, memory.
 bench-milvus: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.milvus
+
+# Follow-ups, charts and links as a user meets them (issue 11).
+bench-chat: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.chat_bench
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -330,11 +330,13 @@ def _chart_figures(keyword, found, passages, articles, out: Path) -> None:  # ty
 
 @app.command()
 def chat() -> None:
-    """An interactive console: type questions, an empty line or Ctrl-D to leave."""
+    """An interactive console: type questions (follow-ups too), an empty line or Ctrl-D to
+    leave."""
     with _friendly_errors():
         engine = _engine()
         engine.generation  # noqa: B018 -- fail now, not at the first question
         console.print("Shuzi · 数字 — 输入问题，空行或 Ctrl-D 退出。", highlight=False)
+        previous: Answer | None = None  # follow-ups ("那占GDP比重呢？") read with it
         while True:
             try:
                 line = console.input("[bold green]问> [/bold green]")
@@ -343,7 +345,8 @@ def chat() -> None:
             if not line.strip():
                 break
             try:
-                render_answer(engine.ask(line))
+                previous = engine.ask(line, previous=previous)
+                render_answer(previous)
             except EmptyQuestionError as exc:
                 console.print(str(exc))
 

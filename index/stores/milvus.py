@@ -114,7 +114,8 @@ class MilvusConnection:
 
         # pymilvus logs each failed call with a traceback of its own; ours says the same in
         # one line with the URI (MilvusUnavailableError), and the bot's error handler logs it
-        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+        for name in ("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)  # each has its own (dictConfig)
 
         if self.config.is_lite:
             Path(self.config.uri).parent.mkdir(parents=True, exist_ok=True)

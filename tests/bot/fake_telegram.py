@@ -209,7 +209,7 @@ class FakeTelegram:
                     out[key] = json.loads(value) if value[:1] in "[{" else value
                 except ValueError:
                     out[key] = value
-            else:  # an uploaded file (sendPhoto): its name and bytes
+            elif isinstance(value, web.FileField):  # an uploaded file (sendPhoto)
                 out[key] = {"filename": value.filename, "bytes": value.file.read()}
         return out
 
