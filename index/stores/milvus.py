@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -89,6 +90,12 @@ class MilvusConfig:
         return not self.uri.startswith(("http://", "https://", "tcp://", "grpc://"))
 
     @property
+    def call_timeout(self) -> int:
+        """Seconds a call may take, retries included: pymilvus bounds its retries by a timeout
+        only when it is an int (a float falls back to 75 retries with backoff: minutes)."""
+        return max(1, math.ceil(self.timeout))
+
+    @property
     def resolved_index(self) -> str:
         if self.index_type != "auto":
             return self.index_type
@@ -123,7 +130,7 @@ class MilvusConnection:
             os.environ.setdefault("RUST_LOG", "warn")
         try:
             return MilvusClient(
-                uri=self.config.uri, token=self.config.token, timeout=self.config.timeout
+                uri=self.config.uri, token=self.config.token, timeout=self.config.call_timeout
             )
         except Exception as exc:
             raise MilvusUnavailableError(
@@ -272,15 +279,26 @@ class MilvusConnection:
     def insert(self, collection: str, rows: list[dict[str, Any]]) -> None:
         for i in range(0, len(rows), INSERT_BATCH):
             batch = rows[i : i + INSERT_BATCH]
-            self.call(lambda c, b=batch: c.insert(collection, b))  # type: ignore[misc]
+            self.call(lambda c, b=batch: c.insert(collection, b, timeout=self.config.call_timeout))  # type: ignore[misc]
 
     def delete_from(self, lineage: str, number: int) -> None:
         """Take out the rows generation `number` and later wrote (a crashed build's)."""
         for name in self.names(lineage):
-            self.call(lambda c, n=name: c.delete(n, filter=f"added >= {number}"))  # type: ignore[misc]
+            self.call(
+                lambda c, n=name: c.delete(  # type: ignore[misc]
+                    n, filter=f"added >= {number}", timeout=self.config.call_timeout
+                )
+            )
 
     def count(self, collection: str, expr: str) -> int:
-        rows = self.call(lambda c: c.query(collection, filter=expr, output_fields=["count(*)"]))
+        rows = self.call(
+            lambda c: c.query(
+                collection,
+                filter=expr,
+                output_fields=["count(*)"],
+                timeout=self.config.call_timeout,
+            )
+        )
         return int(rows[0]["count(*)"]) if rows else 0
 
     def drop_unused(self, keep: set[str]) -> None:
@@ -324,6 +342,7 @@ class MilvusDense:
                 limit=k,
                 filter=self.expr,
                 search_params=params,
+                timeout=self.conn.config.call_timeout,
             )
         )
         hits = result[0] if result else []
@@ -350,6 +369,7 @@ class MilvusLexical:
                 limit=limit,
                 filter=expr,
                 search_params={"metric_type": "BM25"},
+                timeout=self.conn.config.call_timeout,
             )
         )
         scale = 1.0 / (1.0 + BM25_K1)

@@ -110,7 +110,12 @@ def fake_on_milvus(tmp_path_factory):  # type: ignore[no-untyped-def]
     """The same bot with its vectors and BM25 in Milvus Lite (a file in the data dir)."""
     pytest.importorskip("milvus_lite")
     yield from _run_bot(
-        tmp_path_factory, {"SHUZI_STORE": "milvus", "SHUZI_MILVUS_TOKEN": "milvus-secret-9876"}
+        tmp_path_factory,
+        {
+            "SHUZI_STORE": "milvus",
+            "SHUZI_MILVUS_TOKEN": "milvus-secret-9876",
+            "SHUZI_MILVUS_TIMEOUT": "5",
+        },
     )
 
 
@@ -482,6 +487,25 @@ def test_the_bot_end_to_end_on_milvus(fake_on_milvus):
     test_qa_fixtures_through_the_bot(fake_on_milvus)
     test_editor_upload_then_reader_question(fake_on_milvus)
     test_admin_reindex_rollback_and_stats(fake_on_milvus)
+    # Milvus lost mid-conversation: that reader gets an apology, the bot keeps running and
+    # the next question reconnects (Milvus Lite runs as the bot's child process)
+    import psutil
+
+    db = str(fake_on_milvus.data_dir / "index" / "milvus.db")
+    servers = [
+        p for p in psutil.process_iter(["cmdline"]) if db in " ".join(p.info["cmdline"] or [])
+    ]
+    assert servers
+    for server in servers:
+        server.kill()
+    user = next(_ids)
+    fake_on_milvus.message("株洲数字经济规模多少？", user_id=user)
+    sorry = fake_on_milvus.wait_for(
+        lambda c: c.method == "sendMessage" and int(c.params["chat_id"]) == user, 60
+    )
+    assert "抱歉" in sorry[0].params["text"]
+    _, text = ask(fake_on_milvus, "株洲数字经济规模多少？")
+    assert "1118亿元" in text
     log = fake_on_milvus.log_path.read_text()
     assert "milvus-secret-9876" not in log and TOKEN not in log
 
