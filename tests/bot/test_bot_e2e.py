@@ -660,6 +660,19 @@ def test_feeds_are_followed_read_on_schedule_and_digested(fake, site):
     # a broken feed is refused at /follow; the bot keeps answering
     fake.message(f"/follow {site.url}/broken.xml", user_id=ADMIN)
     fake.wait_for(lambda c: c.method == "editMessageText" and "没有订阅" in c.params["text"], 30)
+    # a feed that breaks after it was followed: retried with backoff, reported to editors
+    fake.message(f"/follow {site.url}/flaky.xml", user_id=ADMIN)
+    fake.wait_for(lambda c: c.method == "editMessageText" and "桃源快讯" in c.params["text"], 60)
+    problem = fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == ADMIN
+            and "flaky.xml 读取失败" in c.params["text"]
+        ),
+        60,
+    )
+    assert "HTTP 500" in problem[0].params["text"] and "分钟后重试" in problem[0].params["text"]
+    fake.message(f"/unfollow {site.url}/flaky.xml", user_id=ADMIN)
     fake.message(f"/unfollow {feed}", user_id=ADMIN)
     fake.wait_for(lambda c: c.method == "sendMessage" and "已取消订阅" in c.params.get("text", ""))
     assert site.hits.count("/news/d.html") == 1  # fetched once, however often the feed was read

@@ -101,6 +101,14 @@ class Site:
                     site.changing += 1
                     links = ["/news/c.html"] + (["/news/d.html"] if site.changing > 1 else [])
                     self._send(200, rss("石门村通讯", links, base), "application/rss+xml")
+                elif self.path == "/flaky.xml":  # read once, then the server fails
+                    site.flaky += 1
+                    if site.flaky == 1:
+                        self._send(
+                            200, rss("桃源快讯", ["/news/b.html"], base), "application/rss+xml"
+                        )
+                    else:
+                        self._send(500, "internal error", "text/plain")
                 elif self.path == "/broken.xml":
                     self._send(200, "<html>this is not a feed", "text/html")
                 elif self.path == "/slow.html":
@@ -128,6 +136,7 @@ class Site:
                 pass  # a client that gave up (the timeout tests) is not an error here
 
         self.changing = 0
+        self.flaky = 0
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
