@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,15 +37,23 @@ class Fixture(BaseModel):
         return "zh" if CJK.search(self.question) else "en"
 
 
-def load_fixtures(path: Path) -> list[Fixture]:
-    fixtures = []
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load_lines(path: Path, model: type[M], what: str) -> list[M]:
+    """One model per non-empty JSONL line; a bad line is named with its number."""
+    out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
             try:
-                fixtures.append(Fixture.model_validate_json(line))
+                out.append(model.model_validate_json(line))
             except ValueError as exc:
-                raise ValueError(f"{path}:{n}: not a fixture line ({exc})") from exc
-    return fixtures
+                raise ValueError(f"{path}:{n}: not a {what} line ({exc})") from exc
+    return out
+
+
+def load_fixtures(path: Path) -> list[Fixture]:
+    return _load_lines(path, Fixture, "fixture")
 
 
 class Judged(BaseModel):
@@ -201,14 +209,7 @@ class Conversation(BaseModel):
 
 
 def load_conversations(path: Path) -> list[Conversation]:
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                out.append(Conversation.model_validate_json(line))
-            except ValueError as exc:
-                raise ValueError(f"{path}:{n}: not a conversation line ({exc})") from exc
-    return out
+    return _load_lines(path, Conversation, "conversation")
 
 
 def answered_right(row: Row) -> bool:

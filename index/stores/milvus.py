@@ -200,22 +200,20 @@ class MilvusConnection:
             schema.add_field("section_path", DataType.VARCHAR, max_length=4096)
             schema.add_field("paragraph", DataType.INT64)
             schema.add_field("spans", DataType.VARCHAR, max_length=16384)
-            schema.add_field(
-                "text",
-                DataType.VARCHAR,
-                max_length=MAX_TEXT,
-                enable_analyzer=True,
-                analyzer_params={"tokenizer": "jieba"},
-            )
-            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_field(
-                "tokens",
-                DataType.VARCHAR,
-                max_length=MAX_TEXT,
-                enable_analyzer=True,
-                analyzer_params={"tokenizer": "whitespace"},
-            )
-            schema.add_field("tokens_sparse", DataType.SPARSE_FLOAT_VECTOR)
+            # the search text through Milvus's jieba analyzer, and the index's own tokens
+            # (whitespace-joined), each with the BM25 sparse vector Milvus fills from it
+            for field, sparse_field, tokenizer in (
+                ("text", "sparse", "jieba"),
+                ("tokens", "tokens_sparse", "whitespace"),
+            ):
+                schema.add_field(
+                    field,
+                    DataType.VARCHAR,
+                    max_length=MAX_TEXT,
+                    enable_analyzer=True,
+                    analyzer_params={"tokenizer": tokenizer},
+                )
+                schema.add_field(sparse_field, DataType.SPARSE_FLOAT_VECTOR)
             schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
             schema.add_field("added", DataType.INT64)
             for name, source, target in (
