@@ -63,6 +63,8 @@ async def run_webhook(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with application:
+        if application.post_init:  # run_polling calls it; this runner must too (menus)
+            await application.post_init(application)
         await application.bot.set_webhook(
             url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES
         )
