@@ -27,6 +27,7 @@ lineage; collections no kept generation reads are dropped.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -412,13 +413,22 @@ class MilvusGeneration(Generation):
             expr += f" and {id_field} not in {sorted(set(dead.tolist()))}"
         return expr
 
+    @functools.cached_property
+    def unit_filter(self) -> str:
+        """What this generation sees of its lineage's units (built once, not per question)."""
+        return self._expr("uid", self._dead)
+
+    @functools.cached_property
+    def passage_filter(self) -> str:
+        return self._expr("pid", self._dead // UNIT_SLOTS)
+
     @property
     def dense(self) -> MilvusDense:  # type: ignore[override]
         _, units = self.conn.names(self.manifest.collection)
         return MilvusDense(
             self.conn,
             units,
-            self._expr("uid", self._dead),
+            self.unit_filter,
             int(self.manifest.counts.get("units", 0)),
         )
 
@@ -428,15 +438,15 @@ class MilvusGeneration(Generation):
         return MilvusLexical(
             self.conn,
             passages,
-            self._expr("pid", self._dead // UNIT_SLOTS),
+            self.passage_filter,
             self.manifest.lexical_tokenizer,
         )
 
     def check_counts(self) -> None:
         passages, units = self.conn.names(self.manifest.collection)
         counts = self.manifest.counts
-        n_passages = self.conn.count(passages, self._expr("pid", self._dead // UNIT_SLOTS))
-        n_units = self.conn.count(units, self._expr("uid", self._dead))
+        n_passages = self.conn.count(passages, self.passage_filter)
+        n_units = self.conn.count(units, self.unit_filter)
         if (len(self.pids), n_passages, n_units) != (
             counts.get("passages"),
             counts.get("passages"),
