@@ -88,6 +88,8 @@ def is_followup_zh(question: str) -> bool:
     """Marked as a follow-up (那…, …呢), or naming nothing it asks about (增长了多少？)."""
     if _ZH_LEAD.match(question) or _ZH_END_PARTICLE.search(question):
         return True
+    if not _ZH_ASK.search(question):  # small talk ("谢谢", "你好") asks nothing
+        return False
     core = _ZH_TIME_IN.sub("", _ZH_ASK.sub("", _ZH_TAIL.sub("", question)))
     core = core.replace("同期", "")
     tags = [t for w, t in jieba_words_with_tags(core) if w.strip()]

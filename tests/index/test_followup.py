@@ -56,6 +56,8 @@ def test_complete_questions_are_never_merged():
     merged = [(a, b) for a, b in itertools.pairwise(questions) if read_followup(b, a).merged]
     assert merged == []
     assert not read_followup("株洲数字经济规模是多少？", None).merged
+    for small_talk in ("谢谢", "你好！", "好的", "Thanks!"):  # not questions about anything
+        assert not read_followup(small_talk, "株洲数字经济规模是多少？").merged
 
 
 @pytest.mark.model
