@@ -287,9 +287,11 @@ class Engine:
                 unit_texts = [[dense_units(p.text) for p in ps] for _, ps in todo]
                 flat = [t for per_article in unit_texts for texts in per_article for t in texts]
 
+                total_units = len(flat)
+
                 def tick(n: int) -> None:
                     if progress:
-                        progress("embedding", n, len(flat))
+                        progress("embedding", n, total_units)
 
                 tick(0)
                 vectors, embedded = embed_units(
@@ -315,9 +317,11 @@ class Engine:
                     writer.add_article(article, passages, units, figures)
                     if progress:
                         progress("storing passages and figures", n, len(todo))
-                # stored: the SQLite copy is the one the index is built from (at a million
-                # passages this array alone is gigabytes)
-                del vectors
+                # stored: the SQLite copy is what the index is built from. At a million passages
+                # the vectors alone are gigabytes, the articles, passages and unit texts as
+                # many again; a 1M build held them through the dense index and was OOM-killed
+                # at 24 GB (BENCHMARKS.md)
+                del vectors, todo, unit_texts, flat, reusable
                 if not (added or replaced or removed or fresh):
                     writer.abort()
                     current = parent.number if parent else 0
