@@ -210,19 +210,18 @@ class Engine:
         return split_article(article, max_chars=self.options.max_passage_chars)
 
     def _writer(self, parent: Generation | None, *, store: str | None = None) -> GenerationWriter:
+        """The writer of a new generation: files, or Milvus (SHUZI_STORE, or a migration)."""
+        model, dim = self.embedder.name, self.embedder.dim
+        tokenizer = self.options.lexical_tokenizer
         if (store or self.options.store) == "milvus":
             return MilvusGenerationWriter(
-                self.store,
-                model=self.embedder.name,
-                dim=self.embedder.dim,
-                lexical_tokenizer=self.options.lexical_tokenizer,
-                parent=parent,
+                self.store, model=model, dim=dim, lexical_tokenizer=tokenizer, parent=parent
             )
         return GenerationWriter(
             self.store,
-            model=self.embedder.name,
-            dim=self.embedder.dim,
-            lexical_tokenizer=self.options.lexical_tokenizer,
+            model=model,
+            dim=dim,
+            lexical_tokenizer=tokenizer,
             faiss_index=self.options.faiss_index,
             parent=parent,
         )
