@@ -11,7 +11,7 @@ import numpy as np
 
 from index.stores.generation import Generation
 from index.stores.layout import DEAD_SHARE_REBUILD, UNIT_SLOTS
-from index.stores.milvus import MilvusConnection, MilvusGeneration
+from index.stores.milvus import MilvusGeneration
 from index.stores.store import IndexStore
 from index.stores.writer import GenerationWriter
 
@@ -36,12 +36,11 @@ class MilvusGenerationWriter(GenerationWriter):
         dim: int,
         lexical_tokenizer: str,
         parent: Generation | None = None,
-        conn: MilvusConnection | None = None,
     ) -> None:
         super().__init__(
             store, model=model, dim=dim, lexical_tokenizer=lexical_tokenizer, parent=parent
         )
-        self.conn = conn or store.milvus
+        self.conn = store.milvus
         self.resolved_faiss_index = f"milvus:{self.conn.config.resolved_index}"
 
     def _continues(self, n_units: int) -> bool:

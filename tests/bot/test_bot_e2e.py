@@ -123,6 +123,22 @@ def _text(calls) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(c.params.get("text", "") for c in calls)
 
 
+def _buttons(fake: FakeTelegram, chat: int) -> dict[str, str]:
+    """The inline buttons under the last message sent to a chat: label -> callback data."""
+    markup = fake.sent(chat)[-1].params["reply_markup"]
+    return {b["text"]: b["callback_data"] for row in markup["inline_keyboard"] for b in row}
+
+
+def _bot_message(chat: int) -> dict:  # type: ignore[type-arg]
+    """The bot's message a button press comes from."""
+    return {
+        "message_id": 1,
+        "date": int(time.time()),
+        "chat": {"id": chat, "type": "private"},
+        "text": "x",
+    }
+
+
 def ask(fake: FakeTelegram, question: str, **kw) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     user = next(_ids)
     fake.message(question, user_id=user, **kw)
@@ -179,18 +195,8 @@ def test_answer_has_bold_figures_and_buttons(fake):
 
 def test_buttons_show_source_more_and_store_feedback(fake):
     chat, _ = ask(fake, "株洲有多少家省级专精特新“小巨人”企业？")
-    last = fake.sent(chat)[-1]
-    buttons = {
-        b["text"]: b["callback_data"]
-        for row in last.params["reply_markup"]["inline_keyboard"]
-        for b in row
-    }
-    message = {
-        "message_id": 1,
-        "date": int(time.time()),
-        "chat": {"id": chat, "type": "private"},
-        "text": "x",
-    }
+    buttons = _buttons(fake, chat)
+    message = _bot_message(chat)
     before = len(fake.sent(chat))
     fake.callback(buttons["原文 [1]"], user_id=chat, message=message)
     calls = fake.wait_for(
@@ -557,19 +563,9 @@ def test_a_follow_up_is_read_with_the_previous_question(fake):
 
 def test_the_chart_button_sends_a_png(fake):
     chat, _ = ask(fake, "株洲数字经济规模多少？")
-    last = fake.sent(chat)[-1]
-    buttons = {
-        b["text"]: b["callback_data"]
-        for row in last.params["reply_markup"]["inline_keyboard"]
-        for b in row
-    }
+    buttons = _buttons(fake, chat)
     assert "📊 图表" in buttons
-    message = {
-        "message_id": 1,
-        "date": int(time.time()),
-        "chat": {"id": chat, "type": "private"},
-        "text": "x",
-    }
+    message = _bot_message(chat)
     fake.callback(buttons["📊 图表"], user_id=chat, message=message)
     photo = fake.wait_for(lambda c: c.method == "sendPhoto" and int(c.params["chat_id"]) == chat)
     png = photo[0].params["photo"]["bytes"]
