@@ -66,8 +66,11 @@ class FakeTelegram:
         return self
 
     def stop(self) -> None:
+        """Stop the server and close its sockets and loop (no ResourceWarning left to GC)."""
         if self._loop:
             self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(10)
 
     def fault(self, method: str, *kinds: str) -> None:
         """The next calls of `method` fail: "429", "500" or "slow"."""
@@ -196,7 +199,11 @@ class FakeTelegram:
         self._loop.run_until_complete(site.start())
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._ready.set()
-        self._loop.run_forever()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.run_until_complete(runner.cleanup())
+            self._loop.close()
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":

@@ -151,3 +151,5 @@ class Site:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
