@@ -19,10 +19,10 @@ from index.search.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
 from index.search.embedder import Embedder
 from index.search.retriever import FusionConfig, HybridRetriever
 from index.stores.embed_cache import CACHE_NAME
-from index.stores.generation import Generation
 from index.stores.layout import IndexError_, split_unit_id
 from index.stores.milvus_writer import MilvusGenerationWriter
-from index.stores.store import IndexStore
+from index.stores.segments import SegmentedWriter
+from index.stores.store import IndexStore, Served
 from index.stores.writer import GenerationWriter
 from index.text.followup import read_followup
 from index.text.tokens import CJK
@@ -91,12 +91,12 @@ class Engine:
         self.embedder = embedder
         self.options = options or EngineOptions()
         self.retriever = HybridRetriever(embedder=embedder, fusion=self.options.fusion)
-        self._gen: Generation | None = None
+        self._gen: Served | None = None
         self._swap = threading.Lock()
         self._builders: dict[int, AnswerBuilder] = {}
 
     # -- serving -------------------------------------------------------------------------
-    def load(self, number: int | None = None) -> Generation:
+    def load(self, number: int | None = None) -> Served:
         gen = self.store.open(number, model=self.embedder.name)
         # Readers holding the old generation finish their query on it; it is not closed
         # here but left to garbage collection.
@@ -105,13 +105,13 @@ class Engine:
         return gen
 
     @property
-    def generation(self) -> Generation:
+    def generation(self) -> Served:
         gen = self._gen
         if gen is None:
             gen = self.load()
         return gen
 
-    def _answer_builder(self, gen: Generation) -> AnswerBuilder:
+    def _answer_builder(self, gen: Served) -> AnswerBuilder:
         cached = self._builders.get(gen.number)
         if cached is None:
             cached = AnswerBuilder(gen.term_weights())
@@ -180,7 +180,7 @@ class Engine:
         )
 
     @staticmethod
-    def _neighbours(gen: Generation, hits: Sequence[Hit]) -> list[Hit]:
+    def _neighbours(gen: Served, hits: Sequence[Hit]) -> list[Hit]:
         """The other pieces of the hits' paragraphs: a paragraph cut at the passage size is
         one unit for answering. They rank just below the hit they join."""
         seen = {h.pid for h in hits}
@@ -209,15 +209,18 @@ class Engine:
     def _split(self, article: Article) -> list[Passage]:
         return split_article(article, max_chars=self.options.max_passage_chars)
 
-    def _writer(self, parent: Generation | None, *, store: str | None = None) -> GenerationWriter:
-        """The writer of a new generation: files, or Milvus (SHUZI_STORE, or a migration)."""
+    def _writer(
+        self, parent: Served | None, *, store: str | None = None
+    ) -> GenerationWriter | SegmentedWriter:
+        """The writer of a new generation: segments of files, or Milvus (SHUZI_STORE, or a
+        migration)."""
         model, dim = self.embedder.name, self.embedder.dim
         tokenizer = self.options.lexical_tokenizer
         if (store or self.options.store) == "milvus":
             return MilvusGenerationWriter(
                 self.store, model=model, dim=dim, lexical_tokenizer=tokenizer, parent=parent
             )
-        return GenerationWriter(
+        return SegmentedWriter(
             self.store,
             model=model,
             dim=dim,
@@ -226,7 +229,7 @@ class Engine:
             parent=parent,
         )
 
-    def _parent(self, *, fresh: bool) -> Generation | None:
+    def _parent(self, *, fresh: bool) -> Served | None:
         """The generation a build starts from. A full build must work when the current one is
         corrupt or was built by another model or chunker: that is the advertised fix."""
         if not self.has_index():
@@ -335,14 +338,18 @@ class Engine:
                 same_model = parent is not None and parent.manifest.model == self.embedder.name
                 reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
                 writer.tokenize_pending()
-                lexicon = build_lexicon(
-                    self.embedder,
-                    writer.term_frequencies(),
-                    size=lexicon_size(
-                        writer.passage_count(), max_terms=self.options.lexicon_max_terms
-                    ),
-                    reuse=reuse,
-                )
+                frequencies = writer.term_frequencies()
+                if frequencies is None and parent is not None:  # an add to a big archive
+                    lexicon = parent.lexicon
+                else:
+                    lexicon = build_lexicon(
+                        self.embedder,
+                        frequencies or {},
+                        size=lexicon_size(
+                            writer.passage_count(), max_terms=self.options.lexicon_max_terms
+                        ),
+                        reuse=reuse,
+                    )
                 if progress:
                     progress("writing index", 0, 1)
                 manifest = writer.commit(lexicon=lexicon)
@@ -424,6 +431,37 @@ class Engine:
             writer = self._writer(parent, store=to)
             try:
                 manifest = writer.commit(lexicon=parent.lexicon)
+            except BaseException:
+                writer.abort()
+                raise
+        self.load(manifest.generation)
+        return BuildReport(
+            generation=manifest.generation,
+            passages_total=manifest.counts["passages"],
+            seconds=time.perf_counter() - t0,
+        )
+
+    def merge(self) -> BuildReport:
+        """Merge the serving generation's segments into one, deleted passages left out: a
+        new generation from the stored vectors and tokens (nothing embedded again), built
+        while the current one serves; the cross-lingual lexicon is refreshed."""
+        t0 = time.perf_counter()
+        with self.store.build_lock():
+            parent = self.generation
+            writer = self._writer(parent)
+            if not isinstance(writer, SegmentedWriter):
+                raise LookupError("merging is for the local store; Milvus compacts by itself")
+            try:
+                frequencies = writer.term_frequencies(refresh=True) or {}
+                lexicon = build_lexicon(
+                    self.embedder,
+                    frequencies,
+                    size=lexicon_size(
+                        writer.passage_count(), max_terms=self.options.lexicon_max_terms
+                    ),
+                    reuse=parent.lexicon.known() if parent.lexicon else {},
+                )
+                manifest = writer.commit(lexicon=lexicon, merge_all=True)
             except BaseException:
                 writer.abort()
                 raise

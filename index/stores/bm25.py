@@ -202,21 +202,48 @@ class LexicalIndex:
             if not ids:
                 return np.zeros(self.size, dtype=np.float32)
             return np.asarray(self._legacy.get_scores(ids), dtype=np.float32)
-        n = self.size
-        out = np.zeros(n, dtype=np.float32)
         tokens = self._tokenize(query)
-        vocab = self._disk_vocab.columns(tokens) if self._disk_vocab is not None else self.vocab
-        ids = [vocab[t] for t in tokens if t in vocab]
-        if not ids or not n:
+        columns = self.columns(tokens)
+        df = {t: self._df[c] for t, c in columns.items()}
+        return self.scores_of(tokens, columns, n=self.size, df=df, norm=self._norm)
+
+    def columns(self, tokens: Iterable[str]) -> dict[str, int]:
+        """The postings column of each of these tokens that the index knows."""
+        if self._disk_vocab is not None:
+            return self._disk_vocab.columns(tokens)
+        return {t: self.vocab[t] for t in set(tokens) if t in self.vocab}
+
+    def document_frequencies(self, columns: dict[str, int]) -> dict[str, np.float32]:
+        return {t: self._df[c] for t, c in columns.items()}
+
+    def length_norms(self, mean_length: float) -> np.ndarray:
+        """The documents' length norms for an average length over a larger collection."""
+        return (self.k1 * ((1 - self.b) + self.b * self.lengths / mean_length)).astype(np.float32)
+
+    def scores_of(
+        self,
+        tokens: Sequence[str],
+        columns: dict[str, int],
+        *,
+        n: int,
+        df: dict[str, np.float32],
+        norm: np.ndarray,
+    ) -> np.ndarray:
+        """BM25 of every document for these query tokens, with collection statistics given:
+        this index's own, or those of all segments of a generation (SegmentedBm25)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        if not columns or not n:
             return out
-        norm = self._norm
         indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
-        for col in ids:  # a token twice in the query counts twice, as in bm25s
+        for token in tokens:  # a token twice in the query counts twice, as in bm25s
+            col = columns.get(token)
+            if col is None:
+                continue
             lo, hi = indptr[col], indptr[col + 1]
             if lo == hi:
                 continue
-            df = self._df[col]
-            idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            d = df[token]
+            idf = np.log(1 + (n - d + 0.5) / (d + 0.5))
             rows, tf = indices[lo:hi], data[lo:hi]
             out[rows] += (idf * tf / (norm[rows] + tf)).astype(np.float32)
         return out
@@ -269,15 +296,20 @@ class LexicalIndex:
 class Bm25Search:
     """LexicalSearch over a LexicalIndex whose rows are these passage ids (ascending)."""
 
-    def __init__(self, index: LexicalIndex, pids: np.ndarray) -> None:
+    def __init__(self, index: LexicalIndex | None, pids: np.ndarray) -> None:
         self.index = index
         self.pids = pids
 
     def search(self, query: str, *, k: int, include: Sequence[int] = ()) -> dict[int, float]:
+        if len(self.pids) == 0 or self.index is None:
+            return {}
+        return self.top(self.index.scores(query), k=k, include=include)
+
+    def top(self, scores: np.ndarray, *, k: int, include: Sequence[int] = ()) -> dict[int, float]:
+        """The k best of these scores (one per passage id, ascending) and those of `include`."""
         n = len(self.pids)
         if n == 0:
             return {}
-        scores = self.index.scores(query)
         top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
         found = {int(self.pids[i]): float(scores[i]) for i in top if scores[i] > 0}
         if len(include):
@@ -287,3 +319,60 @@ class Bm25Search:
                 ok = row < n and self.pids[row] == pid
                 found.setdefault(pid, float(scores[row]) if ok else 0.0)
         return found
+
+
+class SegmentedBm25:
+    """LexicalSearch over the BM25 postings of a generation's segments, scored as one
+    collection: the document count, the average length and each term's document frequency
+    are summed over the segments, less the passages deleted since they were written. With one
+    segment and nothing deleted, the scores are that segment's own (tested)."""
+
+    def __init__(
+        self,
+        parts: Sequence[tuple[LexicalIndex, np.ndarray]],
+        *,
+        deleted_pids: np.ndarray,
+        deleted_tokens: Iterable[Sequence[str]] = (),
+    ) -> None:
+        """parts: each segment's postings and the passage id of each of its rows;
+        deleted_tokens: the lexical tokens of each deleted passage."""
+        self.parts = [(index, pids) for index, pids in parts if index.size]
+        self.tokenizer = TOKENIZERS[self.parts[0][0].tokenizer] if self.parts else None
+        self._deleted_df: Counter[str] = Counter()
+        deleted_length = n_deleted = 0
+        for tokens in deleted_tokens:
+            tokens = list(tokens) or [""]
+            n_deleted += 1
+            deleted_length += len(tokens)
+            self._deleted_df.update(set(tokens))
+        total = sum(float(index.lengths.sum()) for index, _ in self.parts) - deleted_length
+        self.n = sum(index.size for index, _ in self.parts) - n_deleted
+        mean = total / self.n if self.n > 0 else 1.0
+        self._norms = [index.length_norms(mean) for index, _ in self.parts]
+        self._live = [
+            ~np.isin(pids, deleted_pids) if len(deleted_pids) else None for _, pids in self.parts
+        ]
+
+    def search(self, query: str, *, k: int, include: Sequence[int] = ()) -> dict[int, float]:
+        if self.n <= 0 or self.tokenizer is None:
+            return {}
+        tokens = self.tokenizer(query)
+        columns = [index.columns(tokens) for index, _ in self.parts]
+        df: dict[str, np.float32] = {}
+        for (index, _), cols in zip(self.parts, columns, strict=True):
+            for token, d in index.document_frequencies(cols).items():
+                df[token] = np.float32(df.get(token, 0) + d)
+        for token in df:
+            df[token] = np.float32(df[token] - self._deleted_df.get(token, 0))
+        all_scores, all_pids = [], []
+        for (index, pids), cols, norm, live in zip(
+            self.parts, columns, self._norms, self._live, strict=True
+        ):
+            scores = index.scores_of(tokens, cols, n=self.n, df=df, norm=norm)
+            if live is not None:
+                scores, pids = scores[live], pids[live]
+            all_scores.append(scores)
+            all_pids.append(pids)
+        scores = np.concatenate(all_scores) if len(all_scores) > 1 else all_scores[0]
+        pids = np.concatenate(all_pids) if len(all_pids) > 1 else all_pids[0]
+        return Bm25Search(None, pids).top(scores, k=k, include=include)

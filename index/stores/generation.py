@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class Generation:
         except sqlite3.OperationalError:  # built before removed units were kept
             dead = []
         self._dead = np.array(sorted(dead), dtype=np.int64)
+        self._legacy_df: Counter[str] | None = None
 
     def _load_search(self) -> None:
         """The dense and lexical indexes: here files in the folder."""
@@ -245,6 +247,50 @@ class Generation:
 
     def close(self) -> None:
         self._db.close()
+
+    # -- as a segment of a generation (segments.py) ---------------------------------------
+    def holds(self, pid: int) -> bool:
+        i = int(np.searchsorted(self.pids, pid))
+        return i < len(self.pids) and int(self.pids[i]) == pid
+
+    def next_pid(self) -> int:
+        """The passage id after every one this folder has used (removed ones included)."""
+        rows = self.query("SELECT value FROM meta WHERE key = 'next_pid'")
+        top = int(self.pids[-1]) + 1 if len(self.pids) else 1
+        return max(int(rows[0][0]) if rows else 1, top)
+
+    def document_frequency(self, term: str) -> int:
+        try:
+            rows = self.query("SELECT df FROM term_df WHERE term = ?", (term,))
+        except sqlite3.OperationalError:  # built before document frequencies were stored
+            return self._legacy_frequencies().get(term, 0)
+        return int(rows[0][0]) if rows else 0
+
+    def all_document_frequencies(self) -> dict[str, int]:
+        try:
+            return {r[0]: r[1] for r in self.query("SELECT term, df FROM term_df")}
+        except sqlite3.OperationalError:
+            return dict(self._legacy_frequencies())
+
+    def _legacy_frequencies(self) -> Counter[str]:
+        if self._legacy_df is None:
+            counts: Counter[str] = Counter()
+            for words in self.passage_words():
+                counts.update(set(words))
+            self._legacy_df = counts
+        return self._legacy_df
+
+    def lexical_rows(self, pids: Sequence[int]) -> list[tuple[str, list[str]]]:
+        """(search text, lexical tokens) of these passages, for the index's tokenizer."""
+        if not pids:
+            return []
+        marks = ",".join("?" * len(pids))
+        rows = self.query(
+            f"SELECT p.search_text, t.tokens FROM passages p JOIN lexical_tokens t "
+            f"ON t.pid = p.pid WHERE t.tokenizer = ? AND p.pid IN ({marks})",
+            [self.manifest.lexical_tokenizer, *(int(p) for p in pids)],
+        )
+        return [(r[0], json.loads(r[1])) for r in rows]
 
     def dead_unit_ids(self) -> np.ndarray:
         return self._dead

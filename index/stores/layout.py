@@ -3,15 +3,25 @@
 Under the index folder:
 
     CURRENT                 name of the serving generation, replaced atomically
-    generations/g000007/    one complete, immutable generation
+    segments/s000003/       one immutable segment: some articles with everything searched
         shuzi.sqlite        articles, passages, dense units with their vectors, figures
         vectors.faiss       the unit vectors, ids = passage id * UNIT_SLOTS + unit
-        lexical/            the BM25 index
+        lexical/            the BM25 postings of its passages
+        manifest.json       written last: counts and checksums of the files above
+    generations/g000007/    one generation: which segments it reads, and what is deleted
+        deleted-*.npy       passages and units removed from older segments
+        deleted.json        the articles they belonged to
         terms.json/.npy     the cross-lingual lexicon
-        manifest.json       written last: model, dim, versions, counts, checksums
+        manifest.json       written last: model, dim, versions, segments, counts, checksums
 
-A build writes a new generation in a temporary folder, renames it into place and only
-then switches CURRENT. A crash at any point leaves the previous generation serving.
+A full build writes one segment; adding articles writes one small segment and a new
+generation that lists the parent's segments and it; removing marks ids deleted; when a
+generation would read more than MAX_SEGMENTS segments the smallest are merged into one, and
+`shuzi index merge` compacts them all, off the serving path. Everything is written in
+temporary folders, renamed into place, and only then is CURRENT switched: a crash at any
+point leaves the previous generation serving. A generation of format 2 (before segments) is
+its own single segment. A generation on Milvus keeps its SQLite in its own folder
+(index/stores/milvus.py).
 """
 
 from __future__ import annotations
@@ -27,8 +37,16 @@ import numpy as np
 
 from corpus import Figure, Passage
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_FORMATS = (2, 3)
 KEEP_GENERATIONS = 5
+SEGMENTS_DIR = "segments"
+DELETED_PIDS = "deleted-pids.npy"
+DELETED_UIDS = "deleted-uids.npy"
+DELETED_ARTICLES = "deleted.json"
+# A generation reads at most this many segments: past it, an add merges the smallest ones
+# (each segment costs every question one more dense and lexical search).
+MAX_SEGMENTS = 8
 SQLITE_NAME = "shuzi.sqlite"
 FAISS_NAME = "vectors.faiss"
 LEXICAL_DIR = "lexical"
@@ -146,6 +164,9 @@ class Manifest:
     # (the collections named by `collection`, see index/stores/milvus.py)
     store: str = "local"
     collection: str = ""
+    # a local generation of format 3: the segments it reads, oldest first (names under
+    # segments/); empty for a segment's own manifest and for generations before segments
+    segments: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(
@@ -155,6 +176,8 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
+        if "segments" in data:
+            data["segments"] = tuple(data["segments"])
         return cls(**{k: data[k] for k in cls.__slots__ if k in data})
 
 
@@ -164,6 +187,13 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    with (folder / MANIFEST_NAME).open("w") as f:
+        f.write(manifest.to_json())
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def fsync_dir(path: Path) -> None:
@@ -176,6 +206,10 @@ def fsync_dir(path: Path) -> None:
 
 def generation_name(n: int) -> str:
     return f"g{n:06d}"
+
+
+def segment_name(n: int) -> str:
+    return f"s{n:06d}"
 
 
 def passage_from_row(row: sqlite3.Row) -> Passage:

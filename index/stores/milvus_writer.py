@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from index.stores.generation import Generation
 from index.stores.layout import DEAD_SHARE_REBUILD, UNIT_SLOTS
 from index.stores.milvus import MilvusGeneration
 from index.stores.store import IndexStore
@@ -35,7 +34,7 @@ class MilvusGenerationWriter(GenerationWriter):
         model: str,
         dim: int,
         lexical_tokenizer: str,
-        parent: Generation | None = None,
+        parent: Any = None,
     ) -> None:
         super().__init__(
             store, model=model, dim=dim, lexical_tokenizer=lexical_tokenizer, parent=parent

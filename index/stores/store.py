@@ -15,10 +15,11 @@ from corpus import CHUNKER_VERSION
 from index.stores.generation import Generation
 from index.stores.layout import (
     FAISS_NAME,
-    FORMAT_VERSION,
     KEEP_GENERATIONS,
     MANIFEST_NAME,
+    READABLE_FORMATS,
     REBUILD_HINT,
+    SEGMENTS_DIR,
     SQLITE_NAME,
     BuildLockedError,
     IndexCorruptError,
@@ -31,8 +32,12 @@ from index.stores.layout import (
     sha256_file,
 )
 from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusGeneration
+from index.stores.segments import SEGMENT_KEY, SegmentedGeneration
 
 log = logging.getLogger(__name__)
+
+# What serving reads: a local generation (its segments) or one on Milvus.
+Served = SegmentedGeneration | MilvusGeneration
 
 __all__ = [
     "FAISS_NAME",
@@ -60,7 +65,12 @@ class IndexStore:
     ) -> None:
         self.root = root
         self.generations = root / "generations"
+        self.segments = root / SEGMENTS_DIR
         self.keep = keep
+        # segments are immutable and shared by generations: each is verified and loaded once
+        # per process, and an add loads only its own (a million passages' HNSW is not read
+        # again); those the serving generation no longer reads are let go
+        self._open_segments: dict[str, Generation] = {}
         # generations whose vectors live in Milvus are read through this connection; it
         # connects on first use, so a local-only index never starts Milvus
         self.milvus = milvus or MilvusConnection(MilvusConfig(uri=str(root / "milvus.db")))
@@ -99,13 +109,21 @@ class IndexStore:
         """Check a generation's files against its manifest; raise naming the bad file."""
         manifest = self.read_manifest(number)
         folder = self.generations / generation_name(number)
-        if manifest.format != FORMAT_VERSION:
+        if manifest.format not in READABLE_FORMATS:
             raise IndexMismatchError(
                 f"{folder} has index format {manifest.format}, this Shuzi reads "
-                f"{FORMAT_VERSION}; {REBUILD_HINT}"
+                f"{', '.join(map(str, READABLE_FORMATS))}; {REBUILD_HINT}"
             )
+        self._verify_files(folder, manifest)
+        return manifest
+
+    def _verify_files(self, folder: Path, manifest: Manifest) -> None:
         for rel, digest in manifest.files.items():
-            path = folder / rel
+            if rel.startswith(SEGMENT_KEY):
+                rel = f"../../{SEGMENTS_DIR}/{rel[len(SEGMENT_KEY) :]}/{MANIFEST_NAME}"
+                path = (folder / rel).resolve()
+            else:
+                path = folder / rel
             if not path.exists():
                 raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}")
             if sha256_file(path) != digest:
@@ -113,9 +131,26 @@ class IndexStore:
                     f"{path} does not match its checksum in {MANIFEST_NAME} (corrupt or "
                     f"changed by hand); {REBUILD_HINT}, or `shuzi index rollback`"
                 )
-        return manifest
 
-    def open(self, number: int | None = None, *, model: str | None = None) -> Generation:
+    def _segment(self, name: str) -> Generation:
+        """A segment of a generation, verified and loaded once (see _open_segments)."""
+        seg = self._open_segments.get(name)
+        if seg is None:
+            folder = self.segments / name
+            path = folder / MANIFEST_NAME
+            try:
+                manifest = Manifest.from_json(path.read_text())
+            except FileNotFoundError:
+                raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}") from None
+            except (ValueError, TypeError, KeyError) as exc:
+                raise IndexCorruptError(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
+            self._verify_files(folder, manifest)
+            seg = Generation(folder, manifest)
+            seg.check_counts()
+            self._open_segments[name] = seg
+        return seg
+
+    def open(self, number: int | None = None, *, model: str | None = None) -> Served:
         """Load and verify a generation (default: the current one) for serving."""
         number = self.current_number() if number is None else number
         if number is None:
@@ -133,11 +168,15 @@ class IndexStore:
                 f"{manifest.chunker_version}, this Shuzi uses {CHUNKER_VERSION}; {REBUILD_HINT}"
             )
         folder = self.generations / generation_name(number)
-        gen: Generation
+        gen: Served
         if manifest.store == "milvus":
             gen = MilvusGeneration(folder, manifest, self.milvus)
-        elif manifest.store == "local":
-            gen = Generation(folder, manifest)
+        elif manifest.store == "local" and manifest.segments:
+            segments = [self._segment(name) for name in manifest.segments]
+            self._open_segments = {name: self._open_segments[name] for name in manifest.segments}
+            gen = SegmentedGeneration(folder, manifest, segments)
+        elif manifest.store == "local":  # before segments: the folder is its one segment
+            gen = SegmentedGeneration(folder, manifest, [Generation(folder, manifest)])
         else:
             raise IndexMismatchError(
                 f"{folder} keeps its vectors in {manifest.store!r}, which this Shuzi does not "
@@ -169,10 +208,22 @@ class IndexStore:
 
     def clean_partial(self) -> None:
         """Remove folders left by builds that crashed before their rename."""
-        if self.generations.exists():
-            for p in self.generations.iterdir():
-                if p.name.startswith(".tmp-"):
-                    shutil.rmtree(p, ignore_errors=True)
+        for parent in (self.generations, self.segments):
+            if parent.exists():
+                for p in parent.iterdir():
+                    if p.name.startswith(".tmp-"):
+                        shutil.rmtree(p, ignore_errors=True)
+
+    def next_segment_number(self) -> int:
+        """Above every segment's number, including those being written."""
+        if not self.segments.exists():
+            return 1
+        numbers = [
+            int(p.name.removeprefix(".tmp-")[1:7])
+            for p in self.segments.iterdir()
+            if p.name.removeprefix(".tmp-")[1:7].isdigit()
+        ]
+        return max(numbers, default=0) + 1
 
     def switch(self, number: int) -> None:
         """Point CURRENT at a generation, atomically."""
@@ -191,7 +242,24 @@ class IndexStore:
         for n in numbers[: max(0, len(numbers) - self.keep)]:
             if n != current:
                 shutil.rmtree(self.generations / generation_name(n), ignore_errors=True)
+        self.drop_unused_segments()
         self.drop_unused_collections()
+
+    def drop_unused_segments(self) -> None:
+        """Delete the segments that no kept generation reads (merged away, or left by a
+        build that crashed before its generation was written). Nothing is deleted while a
+        generation's manifest cannot be read: it might still need them."""
+        if not self.segments.exists():
+            return
+        used: set[str] = set()
+        for n in self.generation_numbers():
+            try:
+                used.update(self.read_manifest(n).segments)
+            except IndexError_:
+                return
+        for p in self.segments.iterdir():
+            if p.is_dir() and not p.name.startswith(".tmp-") and p.name not in used:
+                shutil.rmtree(p, ignore_errors=True)
 
     def collections_in_use(self) -> set[str]:
         """The Milvus collections that kept generations read."""

@@ -1,4 +1,6 @@
-"""Writing one new generation: copy the parent, change articles, commit and switch."""
+"""Writing one generation folder: copy the parent's SQLite, change articles, write the search
+indexes and the manifest. Local generations use it for their segments (segments.py); a Milvus
+generation is one such folder (milvus_writer.py)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,17 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 
 from corpus import CHUNKER_VERSION, Article, Figure, Passage
 from index.stores.bm25 import LexicalIndex
-from index.stores.generation import Generation
 from index.stores.layout import (
-    DEAD_SHARE_REBUILD,
     FAISS_NAME,
     LEXICAL_DIR,
-    MANIFEST_NAME,
     SCHEMA,
     SQLITE_NAME,
     UNIT_SLOTS,
@@ -33,10 +34,13 @@ from index.stores.layout import (
     generation_name,
     resolve_faiss_index,
     sha256_file,
+    write_manifest,
 )
 from index.stores.lexicon import TermLexicon
-from index.stores.store import IndexStore
 from index.text.tokens import TOKENIZERS, jieba_words
+
+if TYPE_CHECKING:
+    from index.stores.store import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,65 @@ log = logging.getLogger(__name__)
 ADD_CHUNK = 1_000_000
 TOKENIZE_BLOCK = 20_000  # passages tokenized per block
 TRAIN_SAMPLE = 200_000
+
+
+def _columns(db: sqlite3.Connection, table: str) -> str:
+    return ",".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))
+
+
+def copy_live_rows(
+    writer: GenerationWriter,
+    sources: Sequence[tuple[Path, Sequence[str]]],
+    *,
+    deleted_pids: Sequence[int],
+) -> None:
+    """Copy the rows of these SQLite files into a writer's, leaving out deleted passages and
+    articles (each source: its SQLite file and the article ids deleted from it): what a merge
+    (or a switch of tokenizer) starts from. Vectors and tokens are
+    copied, not recomputed; document frequencies are summed less the deleted passages'."""
+    db = writer.db
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (pid INTEGER PRIMARY KEY)")
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_articles (id TEXT PRIMARY KEY)")
+    db.executemany("INSERT OR IGNORE INTO gone VALUES (?)", [(int(p),) for p in deleted_pids])
+    next_pid = 1
+    for path, deleted_articles in sources:
+        db.execute("DELETE FROM gone_articles")
+        db.executemany("INSERT INTO gone_articles VALUES (?)", [(a,) for a in deleted_articles])
+        db.execute("ATTACH DATABASE ? AS src", (f"file:{path}?mode=ro",))
+        try:
+            removed = db.execute(
+                "SELECT p.search_text, t.tokens FROM src.lexical_tokens t JOIN src.passages p "
+                "ON p.pid = t.pid WHERE t.pid IN (SELECT pid FROM gone) AND t.tokenizer = ?",
+                (writer.lexical_tokenizer,),
+            ).fetchall()
+            cols = _columns(db, "articles")
+            db.execute(
+                f"INSERT INTO main.articles ({cols}) SELECT {cols} FROM src.articles "
+                "WHERE id NOT IN (SELECT id FROM gone_articles)"
+            )
+            for table in ("passages", "units", "lexical_tokens"):
+                cols = _columns(db, table)
+                db.execute(
+                    f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM src.{table} "
+                    "WHERE pid NOT IN (SELECT pid FROM gone)"
+                )
+            cols = ",".join(c for c in _columns(db, "figures").split(",") if c != "fid")
+            db.execute(
+                f"INSERT INTO main.figures ({cols}) SELECT {cols} FROM src.figures "
+                "WHERE pid NOT IN (SELECT pid FROM gone)"
+            )
+            db.execute(
+                "INSERT INTO main.term_df SELECT term, df FROM src.term_df WHERE true "
+                "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df"
+            )
+            row = db.execute("SELECT value FROM src.meta WHERE key = 'next_pid'").fetchone()
+            top = db.execute("SELECT COALESCE(MAX(pid), 0) FROM src.passages").fetchone()[0]
+            next_pid = max(next_pid, int(row[0]) if row else 1, top + 1)
+            db.commit()
+        finally:
+            db.execute("DETACH DATABASE src")
+        writer.count_words([(r[0], json.loads(r[1])) for r in removed], -1)
+    writer.set_next_pid(max(next_pid, writer.next_pid()))
 
 
 class GenerationWriter:
@@ -64,8 +127,12 @@ class GenerationWriter:
         dim: int,
         lexical_tokenizer: str,
         faiss_index: str = "Flat",
-        parent: Generation | None = None,
+        parent: Any = None,
+        folder: Path | None = None,
+        number: int | None = None,
     ) -> None:
+        """A new generation from `parent` (its SQLite copied), or, given `folder` and
+        `number`, a segment written there (see index/stores/segments.py)."""
         self.store = store
         self.model, self.dim = model, dim
         self.lexical_tokenizer = lexical_tokenizer
@@ -77,17 +144,24 @@ class GenerationWriter:
         self._removed_pids: list[int] = []
         self._added_pids: list[int] = []
         self.parent = parent
-        existing = store.generation_numbers()
-        self.number = (max(existing) if existing else 0) + 1
-        store.generations.mkdir(parents=True, exist_ok=True)
-        store.clean_partial()
-        self.folder = store.generations / f".tmp-{generation_name(self.number)}-{os.getpid()}"
-        self.folder.mkdir()
+        if folder is None or number is None:
+            existing = store.generation_numbers()
+            number = (max(existing) if existing else 0) + 1
+            store.generations.mkdir(parents=True, exist_ok=True)
+            store.clean_partial()
+            folder = store.generations / f".tmp-{generation_name(number)}-{os.getpid()}"
+        self.number = number
+        self.folder = folder
+        self.folder.mkdir(parents=True)
         self.db = connect(self.folder / SQLITE_NAME)
-        if parent is not None:
+        sources = getattr(parent, "sqlite_sources", None)  # a generation made of segments
+        if parent is not None and sources is None:
             with connect(parent.folder / SQLITE_NAME, readonly=True) as src:
                 src.backup(self.db)
         self.db.executescript(SCHEMA)
+        if sources is not None:
+            deleted = getattr(parent, "deleted_pids", ())
+            copy_live_rows(self, sources(), deleted_pids=[int(p) for p in deleted])
         self._ensure_term_df()
 
     # -- content -------------------------------------------------------------------------
@@ -106,9 +180,9 @@ class GenerationWriter:
             "ON p.pid = t.pid WHERE t.tokenizer = ?",
             (self.lexical_tokenizer,),
         ).fetchall()
-        self._count_words([(r[0], json.loads(r[1])) for r in rows], +1)
+        self.count_words([(r[0], json.loads(r[1])) for r in rows], +1)
 
-    def _count_words(self, passages: Sequence[tuple[str, Sequence[str]]], sign: int) -> None:
+    def count_words(self, passages: Sequence[tuple[str, Sequence[str]]], sign: int) -> None:
         """Add (or, sign -1, take away) passages' words to the document frequencies; each
         passage is its search text and lexical tokens."""
         counts: Counter[str] = Counter()
@@ -127,7 +201,7 @@ class GenerationWriter:
             "ON p.pid = t.pid WHERE p.article_id = ? AND t.tokenizer = ?",
             (article_id, self.lexical_tokenizer),
         ).fetchall()
-        self._count_words([(r[0], json.loads(r[1])) for r in removed], -1)
+        self.count_words([(r[0], json.loads(r[1])) for r in removed], -1)
         self._removed_pids += [
             r[0]
             for r in self.db.execute("SELECT pid FROM passages WHERE article_id = ?", (article_id,))
@@ -150,7 +224,7 @@ class GenerationWriter:
         self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return n
 
-    def _next_pid(self) -> int:
+    def next_pid(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'next_pid'").fetchone()
         top = self.db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0]
         return max(int(row[0]) if row else 1, top + 1)
@@ -183,7 +257,7 @@ class GenerationWriter:
                 time.strftime("%Y-%m-%dT%H:%M:%S"),
             ),
         )
-        first = self._next_pid()
+        first = self.next_pid()
         pids = list(range(first, first + len(passages)))
         self._added_pids += pids
         self.db.executemany(
@@ -277,7 +351,7 @@ class GenerationWriter:
             if not rows:
                 return done
             tokens = [tokenize(text) for _, text in rows]
-            self._count_words(
+            self.count_words(
                 [(text, toks) for (_, text), toks in zip(rows, tokens, strict=True)], +1
             )
             self.db.executemany(
@@ -298,6 +372,10 @@ class GenerationWriter:
         return {r[0]: r[1] for r in self.db.execute("SELECT term, df FROM term_df")}
 
     # -- finishing -----------------------------------------------------------------------
+    def set_next_pid(self, pid: int) -> None:
+        """Number this writer's passages from `pid` on (a segment continues its archive's)."""
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('next_pid', ?)", (str(pid),))
+
     def _unit_vectors(
         self, sql: str, params: Sequence[object] = ()
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -315,47 +393,6 @@ class GenerationWriter:
             )
         return uids, vectors
 
-    def _updated_faiss(self, n_units: int) -> faiss.Index | None:
-        """The parent's dense index with this change applied (removed units taken out, new
-        ones added), when that gives the same index as a rebuild would: same kind for this
-        size, and removal only where the index supports it (exact search). An add to an
-        archive then costs its own units, not a rebuild over all (12 of 23 s at 50,000
-        passages, bench/scale.py). None: rebuild."""
-        parent = self.parent
-        if (
-            parent is None
-            or self._cleared
-            or parent.manifest.model != self.model
-            or parent.manifest.store != "local"
-        ):
-            return None
-        factory = resolve_faiss_index(self.faiss_index, n_units)
-        if parent.manifest.faiss_index != factory:
-            return None
-        index = faiss.read_index(str(parent.folder / FAISS_NAME))
-        if self._removed_uids and factory == "Flat":
-            index.remove_ids(np.array(self._removed_uids, dtype=np.int64))  # type: ignore[arg-type]
-        elif self._removed_uids:
-            # HNSW cannot take vectors out: they stay, marked dead, until a rebuild
-            self.db.executemany(
-                "INSERT OR IGNORE INTO dead_units VALUES (?)", [(u,) for u in self._removed_uids]
-            )
-        dead = int(self.db.execute("SELECT COUNT(*) FROM dead_units").fetchone()[0])
-        if dead > DEAD_SHARE_REBUILD * max(n_units + dead, 1):
-            return None
-        if self._added_pids:
-            lo, hi = min(self._added_pids) * UNIT_SLOTS, (max(self._added_pids) + 1) * UNIT_SLOTS
-            uids, vectors = self._unit_vectors(
-                "SELECT uid, embedding FROM units WHERE uid >= ? AND uid < ? ORDER BY uid",
-                (lo, hi),
-            )
-            if len(uids):
-                index.add_with_ids(vectors, uids)
-        if index.ntotal != n_units + dead:
-            return None  # not what a rebuild would hold: rebuild
-        self.resolved_faiss_index = factory
-        return index
-
     def _tokens(self, where: str, params: Sequence[object] = ()) -> Iterator[list[str]]:
         """The stored lexical tokens of passages, one passage at a time."""
         cursor = self.db.execute(
@@ -365,32 +402,6 @@ class GenerationWriter:
         while rows := cursor.fetchmany(10_000):
             for r in rows:
                 yield json.loads(r[0])
-
-    def _updated_lexical(self, n_passages: int) -> LexicalIndex | None:
-        """The parent's BM25 postings with this change applied: removed passages' rows taken
-        out, new passages' rows appended (their ids are above every older one). None:
-        rebuild from the stored tokens."""
-        parent = self.parent
-        if (
-            parent is None
-            or self._cleared
-            or parent.manifest.store != "local"
-            or parent.manifest.lexical_tokenizer != self.lexical_tokenizer
-        ):
-            return None
-        lexical = LexicalIndex.load(parent.folder / LEXICAL_DIR)
-        if not lexical.updatable or lexical.size != len(parent.pids):
-            return None
-        removed = np.intersect1d(np.asarray(self._removed_pids, dtype=np.int64), parent.pids)
-        lexical.remove_rows(np.searchsorted(parent.pids, removed).tolist())
-        if self._added_pids:
-            lexical.append(
-                self._tokens(
-                    "WHERE p.pid >= ? AND p.pid <= ? ORDER BY p.pid",
-                    (min(self._added_pids), max(self._added_pids)),
-                )
-            )
-        return lexical if lexical.size == n_passages else None
 
     def _build_faiss(self, n_units: int) -> faiss.Index:
         """The dense index over every stored unit, streamed from SQLite in chunks: trained on
@@ -425,21 +436,32 @@ class GenerationWriter:
     def write_search_indexes(self, n_units: int, n_passages: int) -> int:
         """Write the dense and lexical indexes for the stored passages; returns the number of
         dense entries. Here: the FAISS file and the BM25 postings in the folder."""
-        index = self._updated_faiss(n_units)
-        if index is None:
-            self.db.execute("DELETE FROM dead_units")
-            index = self._build_faiss(n_units)
+        self.db.execute("DELETE FROM dead_units")
+        index = self._build_faiss(n_units)
         faiss.write_index(index, str(self.folder / FAISS_NAME))
-        lexical = self._updated_lexical(n_passages)
-        if lexical is None:
-            lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
-            lexical.build_from_tokens(self._tokens("ORDER BY p.pid"))
+        del index
+        lexical = LexicalIndex(tokenizer=self.lexical_tokenizer)
+        lexical.build_from_tokens(self._tokens("ORDER BY p.pid"))
         lexical.save(self.folder / LEXICAL_DIR)
-        return int(index.ntotal)
+        return n_units
 
     def commit(
         self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
     ) -> Manifest:
+        """Finish the generation, rename it into place, switch CURRENT to it and prune."""
+        manifest = self.finish(extra_counts=extra_counts, lexicon=lexicon)
+        final = self.store.generations / generation_name(self.number)
+        os.replace(self.folder, final)
+        fsync_dir(self.store.generations)
+        self.store.switch(self.number)
+        self.store.prune()
+        return manifest
+
+    def finish(
+        self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
+    ) -> Manifest:
+        """Write the search indexes, the lexicon and, last, the manifest with every file's
+        checksum into the (temporary) folder."""
         n_units = int(self.db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
         self.tokenize_pending()
         n_passages = self.passage_count()
@@ -476,15 +498,7 @@ class GenerationWriter:
             store=self.store_kind,
             collection=self.collection,
         )
-        with (self.folder / MANIFEST_NAME).open("w") as f:
-            f.write(manifest.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        final = self.store.generations / generation_name(self.number)
-        os.replace(self.folder, final)
-        fsync_dir(self.store.generations)
-        self.store.switch(self.number)
-        self.store.prune()
+        write_manifest(self.folder, manifest)
         return manifest
 
     def abort(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -186,20 +186,22 @@ class TermWeights:
 
     def __init__(self, texts: Iterable[str] = (), *, words: Iterable[list[str]] = ()) -> None:
         """From passage texts (segmented here) or from their jieba words."""
-        self.df: Counter[str] = Counter()
+        counts: Counter[str] = Counter()
         self.n = 0
         for text in texts:
             self.n += 1
-            self.df.update(set(jieba_tokens(text)))
+            counts.update(set(jieba_tokens(text)))
         for passage_words in words:
             self.n += 1
-            self.df.update(set(passage_words))
+            counts.update(set(passage_words))
+        self.df: Mapping[str, int] = counts
 
     @classmethod
-    def from_frequencies(cls, df: dict[str, int], n: int) -> TermWeights:
-        """From stored document frequencies over n passages."""
+    def from_frequencies(cls, df: Mapping[str, int], n: int) -> TermWeights:
+        """From document frequencies over n passages: a dict, or a mapping that looks terms
+        up where they are stored (a big archive's vocabulary is not held in memory)."""
         weights = cls()
-        weights.df = Counter(df)
+        weights.df = Counter(df) if isinstance(df, dict) else df
         weights.n = n
         return weights
 

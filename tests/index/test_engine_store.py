@@ -72,6 +72,7 @@ def test_add_tokenizes_only_new_passages_and_bm25_matches_a_fresh_build(tmp_path
         return real["jieba+bigram"](text)
 
     monkeypatch.setitem(index.stores.writer.TOKENIZERS, "jieba+bigram", counting)
+    monkeypatch.setattr("index.stores.segments.DEAD_SHARE_REBUILD", 1.0)  # no merge here
     engine = _engine(tmp_path)
     engine.build([A])
     assert len(seen) == 2  # A's two passages, once
@@ -86,10 +87,14 @@ def test_add_tokenizes_only_new_passages_and_bm25_matches_a_fresh_build(tmp_path
 
     def lexical(e: Engine) -> dict[str, float]:
         gen = e.generation
-        scores = gen.lexical.scores(question)
-        texts = gen.passages([int(p) for p in gen.pids])
-        return {texts[int(p)].text: float(s) for p, s in zip(gen.pids, scores, strict=True)}
+        pids = [int(p) for p in gen.pids]
+        scores = gen.lexical_search.search(question, k=len(pids), include=pids)
+        texts = gen.passages(pids)
+        return {texts[p].text: s for p, s in scores.items()}
 
+    # three segments (A, then B, then A again) with A's first passages deleted score as one
+    # index over the live passages
+    assert len(engine.generation.segments) == 3
     assert lexical(engine) == pytest.approx(lexical(fresh))
     assert max(lexical(engine).values()) > 0
 
@@ -164,7 +169,7 @@ def test_crash_after_writing_before_switch(tmp_path, monkeypatch):
 def test_corrupt_file_is_named_in_the_error(tmp_path, victim):
     engine = _engine(tmp_path)
     engine.build([A])
-    path = tmp_path / "index" / "generations" / "g000001" / victim
+    path = tmp_path / "index" / "segments" / "s000001" / victim
     with path.open("r+b") as f:
         f.seek(10)
         f.write(b"garbage")
@@ -215,7 +220,11 @@ def test_manifest_records_what_built_the_index(tmp_path):
     )
     assert manifest["model"] == "fake/hash-bigram" and manifest["dim"] == 64
     assert manifest["counts"]["articles"] == 1 and manifest["counts"]["passages"] == 2
-    assert set(manifest["files"]) >= {SQLITE_NAME, FAISS_NAME}
+    assert manifest["segments"] == ["s000001"] and "segment:s000001" in manifest["files"]
+    segment = json.loads(
+        (tmp_path / "index" / "segments" / "s000001" / MANIFEST_NAME).read_text()
+    )
+    assert set(segment["files"]) >= {SQLITE_NAME, FAISS_NAME}
 
 
 def test_questions_are_checked(tmp_path):
@@ -239,7 +248,7 @@ def test_old_generations_are_pruned(tmp_path):
 
 def test_full_build_recovers_from_a_broken_or_mismatched_index(tmp_path):
     _engine(tmp_path).build([A])
-    (tmp_path / "index" / "generations" / "g000001" / FAISS_NAME).write_bytes(b"broken")
+    (tmp_path / "index" / "segments" / "s000001" / FAISS_NAME).write_bytes(b"broken")
     with pytest.raises(IndexCorruptError):
         _engine(tmp_path).add([B])  # incremental work needs a sound index
     report = _engine(tmp_path).build([A, B])  # the fix the error message names
@@ -308,7 +317,8 @@ def test_a_generation_built_before_tokens_were_stored_still_gives_words(tmp_path
     engine.build([A])
     gen = engine.generation
     expected = list(gen.passage_words())
-    with sqlite3.connect(gen.folder / SQLITE_NAME) as db:
+    segment = gen.segments[0]
+    with sqlite3.connect(segment.folder / SQLITE_NAME) as db:
         db.execute("DROP TABLE lexical_tokens")
-    old = Generation(gen.folder, gen.manifest)
+    old = Generation(segment.folder, segment.manifest)
     assert [set(w) for w in old.passage_words()] == [set(w) for w in expected]

@@ -110,21 +110,53 @@ def _count_rebuilds(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     return rebuilt
 
 
-def test_adds_and_removes_update_the_dense_index_instead_of_rebuilding_it(tmp_path, monkeypatch):
-    articles = _articles(3)
-    engine = Engine(store=IndexStore(tmp_path / "inc"), embedder=CountingEmbedder())
-    engine.build(articles[:2])
-    rebuilt = _count_rebuilds(monkeypatch)
-    engine.add(articles[2:])
-    engine.remove(["a0"])
-    assert rebuilt == []  # the parent's exact index was updated both times
+def test_an_add_writes_a_segment_of_its_own_and_a_remove_only_marks_ids(tmp_path, monkeypatch):
+    articles = _articles(8)
     fresh = Engine(store=IndexStore(tmp_path / "fresh"), embedder=CountingEmbedder())
-    fresh.build(articles[1:])
-    assert engine.generation.faiss.ntotal == fresh.generation.faiss.ntotal == 120
-    for question in ("编号105的事情", "编号250的事情", "编号5的事情"):
+    fresh.build(articles[1:7])
+    engine = Engine(store=IndexStore(tmp_path / "inc"), embedder=CountingEmbedder())
+    engine.build(articles[:6])
+    rebuilt = _count_rebuilds(monkeypatch)
+    engine.add(articles[6:7])
+    assert rebuilt == [60]  # the new article's units only, in a segment of their own
+    engine.remove(["a0"])  # 60 of 360 live passages deleted: under the merge share
+    assert rebuilt == [60]
+    gen = engine.generation
+    assert len(gen.segments) == 2 and gen.dense_entries == 420 and gen.dense.size == 360
+    for question in ("编号105的事情", "编号650的事情", "编号5的事情"):
         assert [h.passage.text for h in engine.search(question).hits] == [
             h.passage.text for h in fresh.search(question).hits
         ]
+        assert engine.ask(question).text == fresh.ask(question).text
+    engine.remove(["a1"])  # 120 of 300 deleted: over the share, merged without them
+    assert rebuilt == [60, 300]
+    gen = engine.generation
+    assert len(gen.segments) == 1 and gen.faiss.ntotal == 300 and gen.passage_count == 300
+    assert "a1" not in gen.articles and engine.load().dense.size == 300
+
+
+def test_an_add_past_the_segment_limit_merges_the_newest_small_segments(tmp_path, monkeypatch):
+    monkeypatch.setattr("index.stores.segments.MAX_SEGMENTS", 3)
+    articles = _articles(8)
+    engine = Engine(store=IndexStore(tmp_path / "many"), embedder=CountingEmbedder())
+    engine.build(articles[:4])
+    for article in articles[4:7]:
+        engine.add([article])
+    # base 240 + 60 + 60 + 60: the three newest (no smaller together than the one before
+    # them) were merged into one
+    assert [len(s.pids) for s in engine.generation.segments] == [240, 180]
+    engine.add(articles[7:])
+    gen = engine.generation
+    assert len(gen.segments) <= 3 and gen.passage_count == 480
+    assert engine.store.segments.exists() and len(list(engine.store.segments.iterdir())) >= 3
+    fresh = Engine(store=IndexStore(tmp_path / "fresh"), embedder=CountingEmbedder())
+    fresh.build(articles)
+    for question in ("编号105的事情", "编号650的事情", "编号750的事情"):
+        assert [h.pid for h in engine.search(question).hits] == [
+            h.pid for h in fresh.search(question).hits
+        ]
+    assert engine.rollback() == gen.number - 1  # older generations still read their segments
+    assert engine.generation.passage_count == 420
 
 
 def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkeypatch):
@@ -136,18 +168,17 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
         embedder=CountingEmbedder(),
         options=EngineOptions(faiss_index="auto"),
     )
-    articles = _articles(6)
-    engine.build(articles[:5])
+    articles = _articles(7)
+    engine.build(articles[:6])
     rebuilt = _count_rebuilds(monkeypatch)
-    engine.add(articles[5:])
-    engine.remove(["a0"])  # 60 of 360 units: under the rebuild share
-    assert rebuilt == []  # HNSW took the new vectors and kept the removed ones, marked dead
+    engine.remove(["a0"])  # 60 of 360 units: under the merge share
+    assert rebuilt == []  # HNSW keeps the removed vectors, marked dead
     gen = engine.generation
     assert gen.manifest.faiss_index == "HNSW32,SQfp16"
     assert gen.faiss.ntotal == 360 and gen.dense.size == 300
     hits = engine.search("编号5的事情", k=20).hits
     assert hits and all(h.article.id != "a0" for h in hits)
-    engine.remove(["a1"])  # 120 of 360 dead: over the share, rebuilt without them
+    engine.remove(["a1"])  # 120 of 360 dead: over the share, merged without them
     assert rebuilt == [240]
     assert engine.generation.faiss.ntotal == 240
     # the generation still opens and verifies like any other
