@@ -375,6 +375,7 @@ class SegmentedWriter:
         self.deleted_articles: set[tuple[str, str]] = set()  # (segment, article id)
         continues = (
             isinstance(parent, SegmentedGeneration)
+            and bool(parent.manifest.segments)  # not a generation from before segments
             and parent.manifest.model == model
             and parent.manifest.dim == dim
             and parent.manifest.lexical_tokenizer == lexical_tokenizer

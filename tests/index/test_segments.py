@@ -1,0 +1,114 @@
+"""Generations made of segments: what an add writes, what a crash leaves, what is pruned,
+and generations written before segments."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index import Engine, IndexStore
+from index.stores.layout import MANIFEST_NAME
+from index.stores.writer import GenerationWriter
+from tests.conftest import CountingEmbedder, make_article
+
+
+def _articles(n: int, start: int = 0) -> list:
+    return [
+        make_article(
+            f"a{i}", "\n\n".join(f"第{i}篇第{j}段讲的是编号{i * 100 + j}的事情。" for j in range(20))
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def _engine(tmp_path) -> Engine:  # type: ignore[no-untyped-def]
+    return Engine(store=IndexStore(tmp_path / "index"), embedder=CountingEmbedder())
+
+
+def test_an_add_writes_only_its_own_segment_and_a_small_generation(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build(_articles(5))
+    base = engine.store.segments / "s000001"
+    before = {p: p.stat().st_mtime_ns for p in base.rglob("*") if p.is_file()}
+    embedder = engine.embedder
+    engine.add(_articles(1, start=5))
+    assert {p: p.stat().st_mtime_ns for p in base.rglob("*") if p.is_file()} == before
+    manifest = json.loads((engine.store.generations / "g000002" / MANIFEST_NAME).read_text())
+    assert manifest["segments"] == ["s000001", "s000002"] and manifest["parent"] == 1
+    assert manifest["counts"]["passages"] == 120
+    assert len(embedder.embedded) == 120  # 100 for the build, 20 for the add
+    new = IndexStore(tmp_path / "index").open()
+    assert [len(s.pids) for s in new.segments] == [100, 20]
+    assert engine.search("编号510的事情").hits[0].article.id == "a5"
+
+
+def test_pids_stay_stable_across_adds_removes_and_merges(tmp_path):
+    engine = _engine(tmp_path)
+    engine.build(_articles(3))
+    pids = {pid for pid, _ in engine.generation.article_passages("a2")}
+    engine.add(_articles(1, start=3))
+    engine.remove(["a0"])  # over the share: merged
+    assert len(engine.generation.segments) == 1
+    assert {pid for pid, _ in engine.generation.article_passages("a2")} == pids
+    engine.add(_articles(1, start=4))
+    assert min(pid for pid, _ in engine.generation.article_passages("a4")) > max(pids)
+
+
+def test_a_build_that_dies_before_its_generation_leaves_no_segment_in_use(tmp_path, monkeypatch):
+    engine = _engine(tmp_path)
+    engine.build(_articles(2))
+
+    def die(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt("power cut after the segment, before the generation")
+
+    monkeypatch.setattr("index.stores.segments.SegmentedWriter._write_generation", die)
+    with pytest.raises(KeyboardInterrupt):
+        engine.add(_articles(1, start=2))
+    monkeypatch.undo()
+    fresh = _engine(tmp_path)
+    assert fresh.store.current_number() == 1 and set(fresh.generation.articles) == {"a0", "a1"}
+    assert not [p for p in fresh.store.generations.iterdir() if p.name.startswith(".tmp")]
+    fresh.add(_articles(1, start=3))
+    # the orphaned segment of the dead build was dropped with the next build's prune
+    assert sorted(p.name for p in fresh.store.segments.iterdir()) == ["s000001", "s000003"]
+
+
+def test_segments_are_kept_while_a_kept_generation_reads_them(tmp_path):
+    engine = _engine(tmp_path)
+    engine.store.keep = 2
+    engine.build(_articles(10))
+    for i in range(10, 13):
+        engine.add(_articles(1, start=i))
+    assert engine.store.generation_numbers() == [3, 4]
+    names = sorted(p.name for p in engine.store.segments.iterdir())
+    assert names == ["s000001", "s000002", "s000003", "s000004"]  # g3 reads 1-3, g4 1-4
+    engine.build(_articles(2))  # a full build: one new segment
+    engine.add(_articles(1, start=2))
+    assert sorted(p.name for p in engine.store.segments.iterdir()) == ["s000005", "s000006"]
+
+
+def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
+    """A generation folder that holds its own files (format 2) is read as one segment; the
+    next add copies it into a segment of the new layout."""
+    store = IndexStore(tmp_path / "index")
+    embedder = CountingEmbedder()
+    seed = Engine(store=IndexStore(tmp_path / "seed"), embedder=embedder)
+    seed.build(_articles(2))
+    writer = GenerationWriter(
+        store, model=embedder.name, dim=embedder.dim, lexical_tokenizer="jieba+bigram"
+    )
+    for article in seed.generation.stored_articles():
+        passages = [p for _, p in seed.generation.article_passages(article.id)]
+        pids = [pid for pid, _ in seed.generation.article_passages(article.id)]
+        uids, vectors = seed.generation.unit_vectors(pids)
+        units = [([p.text], vectors[i : i + 1]) for i, p in enumerate(passages)]
+        writer.add_article(article, passages, units)
+    writer.commit()
+    old = Engine(store=store, embedder=embedder)
+    assert not old.generation.manifest.segments
+    assert old.search("编号105的事情").hits[0].article.id == "a1"
+    old.add(_articles(1, start=2))
+    gen = old.generation
+    assert gen.manifest.segments and set(gen.articles) == {"a0", "a1", "a2"}
+    assert old.search("编号105的事情").hits[0].article.id == "a1"
