@@ -193,6 +193,32 @@ def index_migrate(
         )
 
 
+@index_app.command("merge")
+def index_merge() -> None:
+    """Merge the serving generation's segments into one, leaving deleted passages out (from
+    the stored vectors: nothing is embedded again); the current generation serves meanwhile."""
+    with _friendly_errors():
+        report = _engine(batch_job=True).merge()
+        console.print(
+            f"generation {report.generation}: one segment of {report.passages_total} passages "
+            f"in {report.seconds:.1f} s"
+        )
+
+
+@index_app.command("verify")
+def index_verify() -> None:
+    """Check every file of the serving generation against its checksum (serving skips files
+    unchanged on disk since they were last checked)."""
+    with _friendly_errors():
+        engine = _engine()
+        number = engine.store.current_number()
+        if number is None:
+            engine.generation  # noqa: B018  (raises the missing-index message)
+            return
+        engine.store.verify(number, full=True)
+        console.print(f"generation {number}: every file matches its checksum")
+
+
 @index_app.command("list")
 def index_list() -> None:
     """The articles in the serving generation."""

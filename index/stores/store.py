@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from corpus import CHUNKER_VERSION
 from index.stores.generation import Generation
@@ -35,6 +38,64 @@ from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusGeneration
 from index.stores.segments import SEGMENT_KEY, SegmentedGeneration
 
 log = logging.getLogger(__name__)
+
+VERIFIED_NAME = ".verified.json"
+# A file modified this close to when it was checked may have been changed again within the
+# same tick of the file system's clock: its stamp is not trusted (git's "racy clean" rule).
+RACY_SECONDS = 2.0
+
+
+class VerifiedFiles:
+    """Stamps (size, modification time) of index files at the moment they last matched their
+    checksum. Serving a million passages means tens of GB of segment files: hashing them at
+    every start cost most of a cold start, yet they are immutable. A file with the stamp it
+    had when it matched is taken as unchanged; any write through the file system changes its
+    stamp and it is hashed again; `shuzi index verify` hashes everything regardless."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamps: dict[str, list[Any]] | None = None
+
+    def _load(self) -> dict[str, list[Any]]:
+        if self._stamps is None:
+            try:
+                self._stamps = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                self._stamps = {}
+        return self._stamps  # type: ignore[return-value]
+
+    @staticmethod
+    def _stat(path: Path) -> list[int]:
+        st = path.stat()
+        return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+    def unchanged(self, path: Path, digest: str) -> bool:
+        stamp = self._load().get(str(path))
+        if not stamp:
+            return False
+        size, mtime, inode, checked, known = stamp
+        racy = mtime / 1e9 > checked - RACY_SECONDS
+        return not racy and known == digest and self._stat(path) == [size, mtime, inode]
+
+    def check(self, path: Path, digest: str) -> bool:
+        """Hash the file; when it matches, remember its stamp."""
+        before = self._stat(path)
+        if sha256_file(path) != digest:
+            return False
+        if self._stat(path) == before:
+            self._load()[str(path)] = [*before, time.time(), digest]
+            self._save()
+        return True
+
+    def _save(self) -> None:
+        stamps = self._load()
+        for key in [k for k in stamps if not Path(k).exists()]:
+            del stamps[key]
+        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(stamps))
+            os.replace(tmp, self.path)
+
 
 # What serving reads: a local generation (its segments) or one on Milvus.
 Served = SegmentedGeneration | MilvusGeneration
@@ -71,6 +132,7 @@ class IndexStore:
         # per process, and an add loads only its own (a million passages' HNSW is not read
         # again); those the serving generation no longer reads are let go
         self._open_segments: dict[str, Generation] = {}
+        self._verified = VerifiedFiles(root / VERIFIED_NAME)
         # generations whose vectors live in Milvus are read through this connection; it
         # connects on first use, so a local-only index never starts Milvus
         self.milvus = milvus or MilvusConnection(MilvusConfig(uri=str(root / "milvus.db")))
@@ -105,8 +167,10 @@ class IndexStore:
         except (ValueError, TypeError, KeyError) as exc:
             raise IndexCorruptError(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
 
-    def verify(self, number: int) -> Manifest:
-        """Check a generation's files against its manifest; raise naming the bad file."""
+    def verify(self, number: int, *, full: bool = False) -> Manifest:
+        """Check a generation's files (and its segments') against their manifests; raise
+        naming the bad file. Unless `full`, a file whose size and modification time are
+        those it had when it last matched is not hashed again (VerifiedFiles)."""
         manifest = self.read_manifest(number)
         folder = self.generations / generation_name(number)
         if manifest.format not in READABLE_FORMATS:
@@ -114,10 +178,14 @@ class IndexStore:
                 f"{folder} has index format {manifest.format}, this Shuzi reads "
                 f"{', '.join(map(str, READABLE_FORMATS))}; {REBUILD_HINT}"
             )
-        self._verify_files(folder, manifest)
+        self._verify_files(folder, manifest, full=full)
+        if full:
+            for name in manifest.segments:
+                seg = self.segments / name
+                self._verify_files(seg, self._segment_manifest(seg), full=True)
         return manifest
 
-    def _verify_files(self, folder: Path, manifest: Manifest) -> None:
+    def _verify_files(self, folder: Path, manifest: Manifest, *, full: bool = False) -> None:
         for rel, digest in manifest.files.items():
             if rel.startswith(SEGMENT_KEY):
                 rel = f"../../{SEGMENTS_DIR}/{rel[len(SEGMENT_KEY) :]}/{MANIFEST_NAME}"
@@ -126,24 +194,29 @@ class IndexStore:
                 path = folder / rel
             if not path.exists():
                 raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}")
-            if sha256_file(path) != digest:
+            trusted = not full and self._verified.unchanged(path, digest)
+            if not trusted and not self._verified.check(path, digest):
                 raise IndexCorruptError(
                     f"{path} does not match its checksum in {MANIFEST_NAME} (corrupt or "
                     f"changed by hand); {REBUILD_HINT}, or `shuzi index rollback`"
                 )
+
+    @staticmethod
+    def _segment_manifest(folder: Path) -> Manifest:
+        path = folder / MANIFEST_NAME
+        try:
+            return Manifest.from_json(path.read_text())
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}") from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise IndexCorruptError(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
 
     def _segment(self, name: str) -> Generation:
         """A segment of a generation, verified and loaded once (see _open_segments)."""
         seg = self._open_segments.get(name)
         if seg is None:
             folder = self.segments / name
-            path = folder / MANIFEST_NAME
-            try:
-                manifest = Manifest.from_json(path.read_text())
-            except FileNotFoundError:
-                raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}") from None
-            except (ValueError, TypeError, KeyError) as exc:
-                raise IndexCorruptError(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
+            manifest = self._segment_manifest(folder)
             self._verify_files(folder, manifest)
             seg = Generation(folder, manifest)
             seg.check_counts()

@@ -90,6 +90,18 @@ def test_gbk_article_is_added_and_answers(shuzi, tmp_path):
     assert shuzi("index", "remove", "fictional-gbk").exit_code == 0
 
 
+def test_merge_then_verify(shuzi, tmp_path):
+    path = tmp_path / "fictional-merge.txt"
+    path.write_text("# 虚构合并测试\n\n（本文为测试而虚构。）\n\n白沙市共有虚构渡口9座。")
+    assert shuzi("index", "add", str(path)).exit_code == 0
+    merged = shuzi("index", "merge")
+    assert merged.exit_code == 0 and "one segment of" in merged.output, merged.output
+    assert "白沙市共有虚构渡口9座" in shuzi("ask", "白沙市有几座渡口？", "--k", "1").output
+    verified = shuzi("index", "verify")
+    assert verified.exit_code == 0 and "matches its checksum" in verified.output
+    assert shuzi("index", "remove", "fictional-merge").exit_code == 0
+
+
 def test_eval_json(shuzi, tmp_path):
     fx = tmp_path / "fx.jsonl"
     fx.write_text(

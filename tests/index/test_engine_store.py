@@ -221,9 +221,7 @@ def test_manifest_records_what_built_the_index(tmp_path):
     assert manifest["model"] == "fake/hash-bigram" and manifest["dim"] == 64
     assert manifest["counts"]["articles"] == 1 and manifest["counts"]["passages"] == 2
     assert manifest["segments"] == ["s000001"] and "segment:s000001" in manifest["files"]
-    segment = json.loads(
-        (tmp_path / "index" / "segments" / "s000001" / MANIFEST_NAME).read_text()
-    )
+    segment = json.loads((tmp_path / "index" / "segments" / "s000001" / MANIFEST_NAME).read_text())
     assert set(segment["files"]) >= {SQLITE_NAME, FAISS_NAME}
 
 

@@ -16,7 +16,8 @@ from tests.conftest import CountingEmbedder, make_article
 def _articles(n: int, start: int = 0) -> list:
     return [
         make_article(
-            f"a{i}", "\n\n".join(f"第{i}篇第{j}段讲的是编号{i * 100 + j}的事情。" for j in range(20))
+            f"a{i}",
+            "\n\n".join(f"第{i}篇第{j}段讲的是编号{i * 100 + j}的事情。" for j in range(20)),
         )
         for i in range(start, start + n)
     ]
@@ -101,7 +102,7 @@ def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
     for article in seed.generation.stored_articles():
         passages = [p for _, p in seed.generation.article_passages(article.id)]
         pids = [pid for pid, _ in seed.generation.article_passages(article.id)]
-        uids, vectors = seed.generation.unit_vectors(pids)
+        _, vectors = seed.generation.unit_vectors(pids)
         units = [([p.text], vectors[i : i + 1]) for i, p in enumerate(passages)]
         writer.add_article(article, passages, units)
     writer.commit()
@@ -112,3 +113,41 @@ def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
     gen = old.generation
     assert gen.manifest.segments and set(gen.articles) == {"a0", "a1", "a2"}
     assert old.search("编号105的事情").hits[0].article.id == "a1"
+
+
+def test_unchanged_files_are_not_hashed_again_but_a_change_is_caught(tmp_path, monkeypatch):
+    import os
+
+    from index.stores import store as store_module
+    from index.stores.layout import FAISS_NAME, IndexCorruptError
+
+    engine = _engine(tmp_path)
+    engine.build(_articles(3))
+    faiss_file = engine.store.segments / "s000001" / FAISS_NAME
+    past = faiss_file.stat().st_mtime_ns - 10 * 10**9  # as if written ten seconds ago
+    for p in engine.store.root.rglob("*"):
+        if p.is_file() and p.name != ".verified.json":
+            os.utime(p, ns=(past, past))
+    hashed: list[str] = []
+    real = store_module.sha256_file
+
+    def counting(path):  # type: ignore[no-untyped-def]
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(store_module, "sha256_file", counting)
+    IndexStore(tmp_path / "index").open()  # first open: everything hashed, stamps kept
+    assert FAISS_NAME in hashed
+    hashed.clear()
+    IndexStore(tmp_path / "index").open()
+    assert hashed == []  # nothing changed on disk: nothing hashed
+    with faiss_file.open("r+b") as f:  # same size, new content
+        f.seek(10)
+        f.write(b"garbage")
+    with pytest.raises(IndexCorruptError, match=FAISS_NAME):
+        IndexStore(tmp_path / "index").open()
+    # a change that even restores the old modification time is caught by a full verify
+    os.utime(faiss_file, ns=(past, past))
+    store = IndexStore(tmp_path / "index")
+    with pytest.raises(IndexCorruptError, match=FAISS_NAME):
+        store.verify(store.current_number() or 0, full=True)
