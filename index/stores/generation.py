@@ -58,7 +58,12 @@ class Generation:
 
     def _load_search(self) -> None:
         """The dense and lexical indexes: here files in the folder."""
-        self.faiss = faiss.read_index(str(self.folder / FAISS_NAME))
+        # memory-mapped: the vectors stay in the page cache and only the pages a question
+        # touches are read, so a start does not read gigabytes and serving memory does not
+        # grow with the archive (BENCHMARKS.md, issue 9); the index is never changed in place
+        self.faiss = faiss.read_index(
+            str(self.folder / FAISS_NAME), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+        )
         if params := search_parameters(self.manifest.faiss_index):
             faiss.ParameterSpace().set_index_parameters(self.faiss, params)  # type: ignore[arg-type]
         self.lexical = LexicalIndex.load(self.folder / LEXICAL_DIR)

@@ -421,7 +421,9 @@ class GenerationWriter:
                     (TRAIN_SAMPLE,),
                 )
                 base.train(sample)
-        index = faiss.IndexIDMap2(base)
+        # IndexIDMap, not IDMap2: nothing reconstructs vectors (they are in SQLite), and
+        # IDMap2's reverse map costs tens of bytes per vector of serving memory
+        index = faiss.IndexIDMap(base)
         last = -1
         while True:
             uids, vectors = self._unit_vectors(
