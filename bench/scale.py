@@ -148,11 +148,16 @@ def _rss_child(data_dir: str) -> None:
         return Judged.of_answer(engine.ask(question))
 
     report = evaluate(fixtures, run)
+    memory = psutil.Process().memory_info()
     print(
         json.dumps(
             {
                 "cold_start_s": round(cold, 2),
-                "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+                "rss_mb": round(memory.rss / 2**20, 1),
+                # of which pages of mapped files (the FAISS files, BM25 postings, libraries):
+                # clean page cache the kernel can take back, and the rest, the process's own
+                "rss_file_mb": round(memory.shared / 2**20, 1),
+                "rss_anon_mb": round((memory.rss - memory.shared) / 2**20, 1),
                 "ask_p50_ms": round(statistics.median(samples), 2),
                 "ask_p95_ms": round(percentile(samples, 95), 2),
                 "dev_hit_at_1": round(report.hit_at_1, 3),

@@ -33,6 +33,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from corpus import Figure, Passage
@@ -113,18 +114,28 @@ REBUILD_HINT = "run `shuzi index build` to rebuild it from corpus/"
 UNIT_SLOTS = 1024
 
 
-# The dense index, when SHUZI_FAISS_INDEX is "auto": exact search while it is fast, HNSW
-# beyond. Measured by bench/ann.py on real e5 vectors with the trial set's questions (see
-# BENCHMARKS.md): exact search costs 0.5 ms per question at 20,000 units and 4.5 ms at
-# 100,000; HNSW32 with fp16 vectors and efSearch 128 keeps recall@10 at 0.99 of exact, in
-# 0.1-0.3 ms, with two thirds of the memory.
+# The dense index, when SHUZI_FAISS_INDEX is "auto": exact search while it is fast, binary
+# codes with an exact re-ranking beyond. Measured by bench/ann.py and on the million-passage
+# archive of bench/scale.py (BENCHMARKS.md): exact search costs 0.5 ms per question at 20,000
+# units and 4.5 ms at 100,000. HNSW32 (fp16, efSearch 128) kept recall@10 at 0.99 on 20,000
+# real vectors but fell to 0.71 on a million archive units and 0.88 at efSearch 2048 (6.7 ms):
+# an archive has many passages almost as close to a question as its tenth (median gap 0.0002)
+# and the graph walk misses them. One bit per dimension (LSH, thresholds at each dimension's
+# median) scanned whole, then the best k_factor x k re-scored on fp16 vectors, finds them:
+# recall@10 0.966 on 2.9 million units in 10.5 ms, built in 11 s instead of minutes; both
+# parts are memory-mapped, so serving reads only the pages it touches.
 AUTO_EXACT_MAX = 50_000
-AUTO_APPROXIMATE = "HNSW32,SQfp16"
+AUTO_APPROXIMATE = "LSHt,Refine(SQfp16)"
 # An approximate index cannot give vectors back: removed units stay in it, marked dead and
 # filtered out of searches, until they are this share of it and it is rebuilt.
 DEAD_SHARE_REBUILD = 0.2
-# Search parameters by index family (faiss.ParameterSpace names).
-SEARCH_PARAMETERS = {"HNSW": "efSearch=128", "IVF": "nprobe=64"}
+# Search parameters by index family (faiss.ParameterSpace names), first match wins.
+SEARCH_PARAMETERS = {
+    "Refine": "k_factor_rf=20",
+    "RFlat": "k_factor_rf=20",
+    "HNSW": "efSearch=128",
+    "IVF": "nprobe=64",
+}
 
 
 def resolve_faiss_index(configured: str, units: int) -> str:
@@ -132,6 +143,21 @@ def resolve_faiss_index(configured: str, units: int) -> str:
     if configured != "auto":
         return configured
     return "Flat" if units <= AUTO_EXACT_MAX else AUTO_APPROXIMATE
+
+
+def new_faiss_index(dim: int, factory: str) -> faiss.Index:
+    """An empty index that scores by inner product. faiss builds LSH for L2 only; LSH's
+    stage ranks by Hamming distance whatever the metric, so the index and its re-scoring
+    stage are switched to inner product before anything is added (on our vectors, whose
+    norms are 1 +- 0.004, an L2 re-scoring lost 0.07 of recall@10 to exact inner product)."""
+    if "LSH" not in factory:
+        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.index_factory(dim, factory, faiss.METRIC_L2)
+    index.metric_type = faiss.METRIC_INNER_PRODUCT
+    if isinstance(index, faiss.IndexRefine):
+        for part in (index.base_index, index.refine_index):
+            faiss.downcast_index(part).metric_type = faiss.METRIC_INNER_PRODUCT
+    return index
 
 
 def search_parameters(factory: str) -> str:

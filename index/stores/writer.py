@@ -32,6 +32,7 @@ from index.stores.layout import (
     connect,
     fsync_dir,
     generation_name,
+    new_faiss_index,
     resolve_faiss_index,
     sha256_file,
     write_manifest,
@@ -409,7 +410,7 @@ class GenerationWriter:
         chunk, not every vector twice (bench/scale.py)."""
         factory = resolve_faiss_index(self.faiss_index, n_units)
         self.resolved_faiss_index = factory
-        base = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
+        base = new_faiss_index(self.dim, factory)
         if not base.is_trained:
             if n_units < 64:
                 log.warning("too few passages to train %s; using an exact index", factory)
