@@ -102,8 +102,9 @@ class Generation:
 
     def _article_infos(self) -> Iterator[ArticleInfo]:
         rows = self._db.execute(
-            "SELECT a.*, (SELECT COUNT(*) FROM passages p WHERE p.article_id = a.id) AS n "
-            "FROM articles a ORDER BY a.added_at, a.id"
+            "SELECT a.id, a.title, a.date, a.source, a.subtitle, a.authors, a.content_hash, "
+            "a.origin, (SELECT COUNT(*) FROM passages p WHERE p.article_id = a.id) AS n "
+            "FROM articles a ORDER BY a.added_at, a.id"  # not the bodies: an archive's are GBs
         )
         for r in rows:
             yield ArticleInfo(
