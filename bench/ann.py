@@ -104,8 +104,9 @@ def candidates(n: int) -> list[tuple[str, str]]:
         (f"IVF{nlist},SQ8", "nprobe=64"),
         (f"IVF{nlist},SQfp16", "nprobe=64"),
         ("LSHt,RFlat", "k_factor_rf=20"),
-        ("LSHt,Refine(SQfp16)", "k_factor_rf=10"),
         ("LSHt,Refine(SQfp16)", "k_factor_rf=20"),
+        ("LSH512rt,Refine(SQfp16)", "k_factor_rf=10"),
+        ("LSH768rt,Refine(SQfp16)", "k_factor_rf=10"),
     ]
 
 

@@ -20,6 +20,7 @@ characters of real text, embedded for real.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -161,6 +162,11 @@ def _rss_child(data_dir: str) -> None:
                 "ask_p50_ms": round(statistics.median(samples), 2),
                 "ask_p95_ms": round(percentile(samples, 95), 2),
                 "dev_hit_at_1": round(report.hit_at_1, 3),
+                "dev_misses": [
+                    f"{r.id} rank {r.rank} top {r.top}"
+                    for r in report.rows
+                    if not r.no_answer_expected and r.rank != 1
+                ],
             }
         )
     )
@@ -170,6 +176,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=int(os.environ.get("SCALE_N", "1000000")))
     parser.add_argument("--serve-child", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--keep",
+        default="",
+        help="build into this folder and keep it; when it already holds an index, measure "
+        "that one (serving, recall, add and remove) without building again",
+    )
     args = parser.parse_args()
     if args.serve_child:
         return _rss_child(args.serve_child)
@@ -177,14 +189,19 @@ def main() -> None:
     real = load_embedder(
         settings.model, cache_dir=settings.model_cache_dir, threads=settings.index_threads
     )
-    parts = clauses()
-    vectors = clause_vectors(real, parts)
+    kept = Path(args.keep) if args.keep else None
+    built = kept is not None and (kept / "index" / "CURRENT").exists()
+    parts = [] if built else clauses()
+    vectors = np.zeros((0, 0), dtype=np.float32) if built else clause_vectors(real, parts)
     t0 = time.perf_counter()
-    archive, derived = synthesise(args.n, parts, vectors)
+    archive, derived = synthesise(args.n, parts, vectors) if not built else ([], {})
     seed = [load_article(p) for p in discover_articles(ROOT / "corpus" / "articles")]
     synth_s = time.perf_counter() - t0
-    with tempfile.TemporaryDirectory(prefix="shuzi-scale-") as tmp:
-        data = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if kept is None:
+            data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuzi-scale-")))
+        else:
+            data = kept
         local = settings.model_copy(
             update={"data_dir": data, "model_cache": settings.model_cache_dir}
         )
@@ -199,10 +216,13 @@ def main() -> None:
 
         documents = [*seed, *archive]
         del archive
-        report = engine.build(documents, progress=mark)
+        if built:
+            passages_total = engine.generation.passage_count
+        else:
+            passages_total = engine.build(documents, progress=mark).passages_total
         del documents
         build_end = time.perf_counter()
-        build_s = build_end - t0
+        build_s = build_end - t0 if not built else 0.0
         gen = engine.generation
         # dense recall@10 of the serving index against exact search on the same vectors
         rows = gen.query("SELECT uid, embedding FROM units ORDER BY uid")
@@ -243,7 +263,7 @@ def main() -> None:
             for i, (name, at) in enumerate(marks)
         }
         result = {
-            "n": report.passages_total,
+            "n": passages_total,
             "build_s": round(build_s, 1),
             **serving,
             "recall_at_10": round(recall, 4),

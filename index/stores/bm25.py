@@ -349,8 +349,9 @@ class SegmentedBm25:
         self.n = sum(index.size for index, _ in self.parts) - n_deleted
         mean = total / self.n if self.n > 0 else 1.0
         self._norms = [index.length_norms(mean) for index, _ in self.parts]
-        self._live = [
-            ~np.isin(pids, deleted_pids) if len(deleted_pids) else None for _, pids in self.parts
+        self._gone_rows = [
+            np.flatnonzero(np.isin(pids, deleted_pids)) if len(deleted_pids) else np.zeros(0, int)
+            for _, pids in self.parts
         ]
 
     def search(self, query: str, *, k: int, include: Sequence[int] = ()) -> dict[int, float]:
@@ -364,15 +365,19 @@ class SegmentedBm25:
                 df[token] = np.float32(df.get(token, 0) + d)
         for token in df:
             df[token] = np.float32(df[token] - self._deleted_df.get(token, 0))
-        all_scores, all_pids = [], []
-        for (index, pids), cols, norm, live in zip(
-            self.parts, columns, self._norms, self._live, strict=True
+        found: dict[int, float] = {}
+        for (index, pids), cols, norm, gone in zip(
+            self.parts, columns, self._norms, self._gone_rows, strict=True
         ):
             scores = index.scores_of(tokens, cols, n=self.n, df=df, norm=norm)
-            if live is not None:
-                scores, pids = scores[live], pids[live]
-            all_scores.append(scores)
-            all_pids.append(pids)
-        scores = np.concatenate(all_scores) if len(all_scores) > 1 else all_scores[0]
-        pids = np.concatenate(all_pids) if len(all_pids) > 1 else all_pids[0]
-        return Bm25Search(None, pids).top(scores, k=k, include=include)
+            scores[gone] = 0.0  # deleted: never found (and 0.0 when included)
+            # each part's best k, then the best k of those: no copy of a million scores
+            for pid, score in Bm25Search(None, pids).top(scores, k=k, include=include).items():
+                if score > found.get(pid, -1.0):
+                    found[pid] = score
+        if len(found) > k:
+            wanted = {int(p) for p in include}
+            best = sorted(found.items(), key=lambda kv: -kv[1])
+            keep = {pid for pid, _ in best[:k]} | wanted
+            found = {pid: score for pid, score in found.items() if pid in keep}
+        return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from index.stores.layout import REFINE_MIN_CANDIDATES
+
 
 class FaissDense:
     """DenseIndex over a loaded FAISS index."""
@@ -13,8 +15,9 @@ class FaissDense:
         self.index = index
         self.dead = dead if dead is not None and len(dead) else None  # removed units
         inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
-        # a re-scoring index asks its first stage for k_factor x k: never more than it holds
-        # (faiss's IndexRefine then returns nothing at all)
+        # a re-scoring index asks its first stage for k_factor x k, at least
+        # REFINE_MIN_CANDIDATES, never more than it holds (faiss's IndexRefine then returns
+        # nothing at all)
         self._k_factor = float(inner.k_factor) if isinstance(inner, faiss.IndexRefine) else 0.0
 
     @property
@@ -29,7 +32,8 @@ class FaissDense:
         wanted = min(int(self.index.ntotal), k * 2 if self.dead is not None else k)
         params = None
         if self._k_factor:
-            k_factor = max(1.0, min(self._k_factor, int(self.index.ntotal) / wanted))
+            k_factor = max(self._k_factor, REFINE_MIN_CANDIDATES / wanted)
+            k_factor = max(1.0, min(k_factor, int(self.index.ntotal) / wanted))
             params = faiss.IndexRefineSearchParameters()
             params.k_factor = k_factor
         scores, ids = self.index.search(

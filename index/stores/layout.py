@@ -115,24 +115,29 @@ UNIT_SLOTS = 1024
 
 
 # The dense index, when SHUZI_FAISS_INDEX is "auto": exact search while it is fast, binary
-# codes with an exact re-ranking beyond. Measured by bench/ann.py and on the million-passage
+# codes with an exact re-scoring beyond. Measured by bench/ann.py and on the million-passage
 # archive of bench/scale.py (BENCHMARKS.md): exact search costs 0.5 ms per question at 20,000
 # units and 4.5 ms at 100,000. HNSW32 (fp16, efSearch 128) kept recall@10 at 0.99 on 20,000
 # real vectors but fell to 0.71 on a million archive units and 0.88 at efSearch 2048 (6.7 ms):
 # an archive has many passages almost as close to a question as its tenth (median gap 0.0002)
-# and the graph walk misses them. One bit per dimension (LSH, thresholds at each dimension's
-# median) scanned whole, then the best k_factor x k re-scored on fp16 vectors, finds them:
-# recall@10 0.966 on 2.9 million units in 10.5 ms, built in 11 s instead of minutes; both
-# parts are memory-mapped, so serving reads only the pages it touches.
+# and the graph walk misses them. 512 bits per vector (LSH after a random rotation, each bit
+# thresholded at its median) scanned whole, then the best 2,000 re-scored by inner product on
+# fp16 vectors, finds them: recall@10 0.971 on 2.9 million units in 7.7 ms on one thread,
+# built in 13 s instead of minutes (256 bits without rotation: 0.965 at 4,000 candidates in
+# 10.4 ms; 768: 0.985 in 11.9 ms). Both parts are memory-mapped: serving reads the pages it
+# touches.
 AUTO_EXACT_MAX = 50_000
-AUTO_APPROXIMATE = "LSHt,Refine(SQfp16)"
+AUTO_APPROXIMATE = "LSH512rt,Refine(SQfp16)"
 # An approximate index cannot give vectors back: removed units stay in it, marked dead and
 # filtered out of searches, until they are this share of it and it is rebuilt.
 DEAD_SHARE_REBUILD = 0.2
+# A re-scoring index re-scores at least this many candidates whatever k it is asked for, so
+# that its recall does not depend on the caller's k (the engine asks 200 units).
+REFINE_MIN_CANDIDATES = 2000
 # Search parameters by index family (faiss.ParameterSpace names), first match wins.
 SEARCH_PARAMETERS = {
-    "Refine": "k_factor_rf=20",
-    "RFlat": "k_factor_rf=20",
+    "Refine": "k_factor_rf=10",
+    "RFlat": "k_factor_rf=10",
     "HNSW": "efSearch=128",
     "IVF": "nprobe=64",
 }

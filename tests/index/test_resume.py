@@ -88,9 +88,9 @@ def test_auto_dense_index_is_exact_while_small_and_hnsw_beyond(tmp_path, monkeyp
     )
     big.build(articles)
     gen = big.generation
-    assert gen.manifest.faiss_index == "LSHt,Refine(SQfp16)"
+    assert gen.manifest.faiss_index == "LSH512rt,Refine(SQfp16)"
     refine = faiss.downcast_index(faiss.downcast_index(gen.faiss).index)
-    assert refine.k_factor == 20  # the search parameters are applied when it is loaded
+    assert refine.k_factor == 10  # the search parameters are applied when it is loaded
     hits = big.search("编号105的事情").hits
     assert hits and "编号105" in hits[0].passage.text
     # scores are inner products, as from the exact index (L2 distances converted)
@@ -178,7 +178,7 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
     engine.remove(["a0"])  # 60 of 360 units: under the merge share
     assert rebuilt == []  # HNSW keeps the removed vectors, marked dead
     gen = engine.generation
-    assert gen.manifest.faiss_index == "LSHt,Refine(SQfp16)"
+    assert gen.manifest.faiss_index == "LSH512rt,Refine(SQfp16)"
     assert gen.faiss.ntotal == 360 and gen.dense.size == 300
     hits = engine.search("编号5的事情", k=20).hits
     assert hits and all(h.article.id != "a0" for h in hits)
