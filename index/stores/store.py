@@ -159,7 +159,11 @@ class IndexStore:
         )
 
     def read_manifest(self, number: int) -> Manifest:
-        path = self.generations / generation_name(number) / MANIFEST_NAME
+        return self._manifest_in(self.generations / generation_name(number))
+
+    @staticmethod
+    def _manifest_in(folder: Path) -> Manifest:
+        path = folder / MANIFEST_NAME
         try:
             return Manifest.from_json(path.read_text())
         except FileNotFoundError:
@@ -182,14 +186,13 @@ class IndexStore:
         if full:
             for name in manifest.segments:
                 seg = self.segments / name
-                self._verify_files(seg, self._segment_manifest(seg), full=True)
+                self._verify_files(seg, self._manifest_in(seg), full=True)
         return manifest
 
     def _verify_files(self, folder: Path, manifest: Manifest, *, full: bool = False) -> None:
         for rel, digest in manifest.files.items():
-            if rel.startswith(SEGMENT_KEY):
-                rel = f"../../{SEGMENTS_DIR}/{rel[len(SEGMENT_KEY) :]}/{MANIFEST_NAME}"
-                path = (folder / rel).resolve()
+            if rel.startswith(SEGMENT_KEY):  # a generation's checksum of a segment's manifest
+                path = self.segments / rel.removeprefix(SEGMENT_KEY) / MANIFEST_NAME
             else:
                 path = folder / rel
             if not path.exists():
@@ -201,22 +204,12 @@ class IndexStore:
                     f"changed by hand); {REBUILD_HINT}, or `shuzi index rollback`"
                 )
 
-    @staticmethod
-    def _segment_manifest(folder: Path) -> Manifest:
-        path = folder / MANIFEST_NAME
-        try:
-            return Manifest.from_json(path.read_text())
-        except FileNotFoundError:
-            raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}") from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise IndexCorruptError(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
-
     def _segment(self, name: str) -> Generation:
         """A segment of a generation, verified and loaded once (see _open_segments)."""
         seg = self._open_segments.get(name)
         if seg is None:
             folder = self.segments / name
-            manifest = self._segment_manifest(folder)
+            manifest = self._manifest_in(folder)
             self._verify_files(folder, manifest)
             seg = Generation(folder, manifest)
             seg.check_counts()
