@@ -288,15 +288,17 @@ class Generation:
 
     def lexical_rows(self, pids: Sequence[int]) -> list[tuple[str, list[str]]]:
         """(search text, lexical tokens) of these passages, for the index's tokenizer."""
-        if not pids:
-            return []
-        marks = ",".join("?" * len(pids))
-        rows = self.query(
-            f"SELECT p.search_text, t.tokens FROM passages p JOIN lexical_tokens t "
-            f"ON t.pid = p.pid WHERE t.tokenizer = ? AND p.pid IN ({marks})",
-            [self.manifest.lexical_tokenizer, *(int(p) for p in pids)],
-        )
-        return [(r[0], json.loads(r[1])) for r in rows]
+        out: list[tuple[str, list[str]]] = []
+        for lo in range(0, len(pids), 10_000):  # under SQLite's limit of bound parameters
+            chunk = [int(p) for p in pids[lo : lo + 10_000]]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(
+                f"SELECT p.search_text, t.tokens FROM passages p JOIN lexical_tokens t "
+                f"ON t.pid = p.pid WHERE t.tokenizer = ? AND p.pid IN ({marks})",
+                [self.manifest.lexical_tokenizer, *chunk],
+            )
+            out += [(r[0], json.loads(r[1])) for r in rows]
+        return out
 
     def dead_unit_ids(self) -> np.ndarray:
         return self._dead
