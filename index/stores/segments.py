@@ -158,10 +158,14 @@ class SegmentedGeneration:
         self._home: dict[str, Generation] = {}
         self.articles: dict[str, ArticleInfo] = {}
         for seg in self.segments:
-            for aid, info in seg.articles.items():
-                if (seg.folder.name, aid) not in self.deleted_articles:
-                    self._home[aid] = seg
-                    self.articles[aid] = info
+            gone = {aid for name, aid in self.deleted_articles if name == seg.folder.name}
+            live = (
+                seg.articles
+                if not gone
+                else {aid: info for aid, info in seg.articles.items() if aid not in gone}
+            )
+            self.articles.update(live)
+            self._home.update(dict.fromkeys(live, seg))
         self._ranges = [
             (int(s.pids[0]), int(s.pids[-1])) if len(s.pids) else (1, 0) for s in self.segments
         ]
@@ -265,6 +269,10 @@ class SegmentedGeneration:
             if pid not in self._gone
         ]
         return found[:limit]
+
+    def home(self, article_id: str) -> Generation | None:
+        """The segment holding a live article."""
+        return self._home.get(article_id)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         seg = self._home.get(article_id)
@@ -373,6 +381,7 @@ class SegmentedWriter:
         self.deleted_pids: set[int] = set()
         self.deleted_uids: set[int] = set()
         self.deleted_articles: set[tuple[str, str]] = set()  # (segment, article id)
+        self._removed: set[str] = set()  # articles of the base removed by this writer
         continues = (
             isinstance(parent, SegmentedGeneration)
             and bool(parent.manifest.segments)  # not a generation from before segments
@@ -408,31 +417,35 @@ class SegmentedWriter:
         )
 
     # -- content, as GenerationWriter ---------------------------------------------------------
-    def _base_articles(self) -> dict[str, tuple[Generation, ArticleInfo]]:
-        return {
-            aid: (seg, info)
-            for seg in self.base
-            for aid, info in seg.articles.items()
-            if (seg.folder.name, aid) not in self.deleted_articles
-        }
+    def _base_home(self, article_id: str) -> Generation | None:
+        """The base segment holding a live article of the parent, if any."""
+        if not self.base or article_id in self._removed:
+            return None
+        return self.parent.home(article_id)
 
     def article_hashes(self) -> dict[str, str]:
-        hashes = {aid: info.content_hash for aid, (_, info) in self._base_articles().items()}
+        hashes = {}
+        if self.base:
+            hashes = {
+                aid: info.content_hash
+                for aid, info in self.parent.articles.items()
+                if aid not in self._removed
+            }
         hashes.update(self.seg.article_hashes())
         return hashes
 
     def remove_article(self, article_id: str) -> int:
         if article_id in self.seg.article_hashes():
             return self.seg.remove_article(article_id)
-        found = self._base_articles().get(article_id)
-        if found is None:
+        seg = self._base_home(article_id)
+        if seg is None:
             return 0
-        seg = found[0]
         pids = [pid for pid, _ in seg.article_passages(article_id)]
         uids, _ = seg.unit_vectors(pids)
         self.deleted_pids.update(pids)
         self.deleted_uids.update(uids.tolist())
         self.deleted_articles.add((seg.folder.name, article_id))
+        self._removed.add(article_id)
         return len(pids)
 
     def add_article(
