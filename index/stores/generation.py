@@ -272,6 +272,13 @@ class Generation:
             return self._legacy_frequencies().get(term, 0)
         return int(rows[0][0]) if rows else 0
 
+    def vocabulary_size(self) -> int:
+        """How many words have stored document frequencies."""
+        try:
+            return int(self.query("SELECT COUNT(*) FROM term_df")[0][0])
+        except sqlite3.OperationalError:
+            return len(self._legacy_frequencies())
+
     def all_document_frequencies(self) -> dict[str, int]:
         try:
             return {r[0]: r[1] for r in self.query("SELECT term, df FROM term_df")}

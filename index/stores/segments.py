@@ -110,10 +110,16 @@ class SegmentFrequencies(Mapping[str, int]):
         self.segments = segments
         self.deleted = deleted
         self._cache: dict[str, int] = {}
+        # a vocabulary that fits the cache is read whole, once: no query per new term
+        self._complete = sum(s.vocabulary_size() for s in segments) <= self.CACHE
+        if self._complete:
+            self._cache = dict(self._all())
 
     def __getitem__(self, term: str) -> int:
         df = self._cache.get(term)
-        if df is None:
+        if df is None and self._complete:
+            df = 0
+        elif df is None:
             df = sum(s.document_frequency(term) for s in self.segments) - self.deleted[term]
             if len(self._cache) >= self.CACHE:
                 self._cache.clear()
