@@ -322,10 +322,8 @@ class SegmentedGeneration:
         return [r for seg in self.segments for r in seg.query(sql, params)]
 
     def dead_unit_ids(self) -> np.ndarray:
-        return np.union1d(
-            np.concatenate([s.dead_unit_ids() for s in self.segments] + [self.deleted_uids]),
-            [],
-        ).astype(np.int64)
+        parts = [s.dead_unit_ids() for s in self.segments] + [self.deleted_uids]
+        return np.unique(np.concatenate(parts)).astype(np.int64)
 
     def check_counts(self) -> None:
         for seg in self.segments:
@@ -565,20 +563,19 @@ class SegmentedWriter:
             start = self._merge_plan(sizes)
         if start < len(names):
             merged, manifest = self._merge(names[start:])
-            gone = {n: manifests[n] for n in names[start:]}
+            self._forget_deleted_in(set(names[start:]))
             names = [*names[:start], merged]
             manifests[merged] = manifest
-            self._forget_deleted_in(gone.keys())
         return self._write_generation(names, manifests, lexicon, extra_counts)
 
-    def _forget_deleted_in(self, names: Any) -> None:
+    def _forget_deleted_in(self, names: set[str]) -> None:
         """Deleted ids of merged segments are gone from them: no longer listed."""
-        merged = [s for s in self.base if s.folder.name in set(names)]
+        merged = [s for s in self.base if s.folder.name in names]
         self.deleted_pids = {p for p in self.deleted_pids if not any(s.holds(p) for s in merged)}
         self.deleted_uids = {
             u for u in self.deleted_uids if not any(s.holds(u // UNIT_SLOTS) for s in merged)
         }
-        self.deleted_articles = {(s, a) for s, a in self.deleted_articles if s not in set(names)}
+        self.deleted_articles = {(s, a) for s, a in self.deleted_articles if s not in names}
 
     def _write_generation(
         self,
