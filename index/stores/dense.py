@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import faiss
 import numpy as np
 
-from index.stores.layout import REFINE_MIN_CANDIDATES
+from index.stores.layout import REFINE_K_FACTOR, REFINE_MIN_CANDIDATES
 
 
 class FaissDense:
@@ -24,12 +27,21 @@ class FaissDense:
     def size(self) -> int:
         return int(self.index.ntotal) - (len(self.dead) if self.dead is not None else 0)
 
+    def _wanted(self, k: int) -> int:
+        # dead units take places in the result: ask for more, then drop them
+        return min(int(self.index.ntotal), k * 2 if self.dead is not None else k)
+
+    def _alive(self, ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        keep = ids >= 0
+        if self.dead is not None:
+            keep &= ~np.isin(ids, self.dead)
+        return ids[keep][:k], scores[keep][:k]
+
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, self.size)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        # dead units take places in the result: ask for more, then drop them
-        wanted = min(int(self.index.ntotal), k * 2 if self.dead is not None else k)
+        wanted = self._wanted(k)
         params = None
         if self._k_factor:
             k_factor = max(self._k_factor, REFINE_MIN_CANDIDATES / wanted)
@@ -39,7 +51,57 @@ class FaissDense:
         scores, ids = self.index.search(
             np.asarray(query, dtype=np.float32).reshape(1, -1), wanted, params=params
         )
-        keep = ids[0] >= 0
-        if self.dead is not None:
-            keep &= ~np.isin(ids[0], self.dead)
-        return ids[0][keep][:k], scores[0][keep][:k]
+        return self._alive(ids[0], scores[0], k)
+
+
+class VectorFile:
+    """fp16 vectors, one row each, in a file read with pread: a question reads the rows it
+    re-scores into its own buffer, so they stay in the page cache and out of the server's
+    resident memory (a memory map counts every page touched, and on this kernel the whole
+    cached folio around it: BENCHMARKS.md, issue 9)."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.dim = dim
+        self._row = dim * 2
+        self._fd = os.open(path, os.O_RDONLY)
+        self.rows = os.fstat(self._fd).st_size // self._row
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of these rows, as float32, in the order given."""
+        size, fd = self._row, self._fd
+        data = b"".join([os.pread(fd, size, r * size) for r in rows.tolist()])
+        return np.frombuffer(data, dtype=np.float16).reshape(-1, self.dim).astype(np.float32)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class RescoredDense(FaissDense):
+    """DenseIndex of a FAISS index that finds candidates (rows of `vectors`, numbered in the
+    order they were added) and exact inner products on their fp16 vectors that rank them:
+    at least REFINE_MIN_CANDIDATES are re-scored, whatever k is asked."""
+
+    def __init__(
+        self,
+        index: faiss.Index,
+        ids: np.ndarray,
+        vectors: VectorFile,
+        dead: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(index, dead)
+        self.ids = ids  # unit id of each row
+        self.vectors = vectors
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self.size)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        wanted = self._wanted(k)
+        ntotal = int(self.index.ntotal)
+        candidates = min(ntotal, max(REFINE_MIN_CANDIDATES, REFINE_K_FACTOR * wanted))
+        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        _, rows = self.index.search(q, candidates)
+        rows = np.sort(rows[0][rows[0] >= 0])  # file order: the reads go forward
+        scores = self.vectors.read(rows) @ q[0]
+        best = np.argsort(-scores, kind="stable")[:wanted]
+        return self._alive(np.asarray(self.ids[rows[best]], dtype=np.int64), scores[best], k)

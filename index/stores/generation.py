@@ -16,17 +16,20 @@ import numpy as np
 from corpus import Article, Figure, Passage
 from index.records import ArticleInfo
 from index.stores.bm25 import Bm25Search, LexicalIndex
-from index.stores.dense import FaissDense
+from index.stores.dense import FaissDense, RescoredDense, VectorFile
 from index.stores.layout import (
     FAISS_NAME,
     LEXICAL_DIR,
     REBUILD_HINT,
+    RESCORE_IDS,
+    RESCORE_VECTORS,
     SQLITE_NAME,
     IndexCorruptError,
     Manifest,
     connect,
     figure_from_row,
     passage_from_row,
+    rescored_base,
     search_parameters,
 )
 from index.stores.lexicon import TermLexicon
@@ -42,6 +45,8 @@ class Generation:
         self.manifest = manifest
         self._db = connect(folder / SQLITE_NAME, readonly=True)
         self._lock = threading.Lock()
+        self._vectors: VectorFile | None = None  # an index re-scored from a vector file
+        self._vector_ids: np.ndarray | None = None
         self._load_search()
         self.lexicon = TermLexicon.load(folder)
         self.pids = np.array(
@@ -66,6 +71,9 @@ class Generation:
         )
         if params := search_parameters(self.manifest.faiss_index):
             faiss.ParameterSpace().set_index_parameters(self.faiss, params)  # type: ignore[arg-type]
+        if rescored_base(self.manifest.faiss_index) is not None:
+            self._vectors = VectorFile(self.folder / RESCORE_VECTORS, self.manifest.dim)
+            self._vector_ids = np.load(self.folder / RESCORE_IDS, mmap_mode="r")
         self.lexical = LexicalIndex.load(self.folder / LEXICAL_DIR)
 
     def check_counts(self) -> None:
@@ -83,6 +91,13 @@ class Generation:
             raise IndexCorruptError(
                 f"{self.folder}: vector dimension {self.faiss.d} != {self.manifest.dim}"
             )
+        if self._vectors is not None and self._vector_ids is not None:
+            rows, ids = self._vectors.rows, len(self._vector_ids)
+            if not rows == ids == self.faiss.ntotal:
+                raise IndexCorruptError(
+                    f"{self.folder}: {rows} vectors in {RESCORE_VECTORS} and {ids} ids in "
+                    f"{RESCORE_IDS} for {self.faiss.ntotal} in {FAISS_NAME}; {REBUILD_HINT}"
+                )
 
     @property
     def number(self) -> int:
@@ -90,7 +105,13 @@ class Generation:
 
     @property
     def dense(self) -> FaissDense:
-        return FaissDense(self.faiss, self._dead)
+        return self.dense_index(self._dead)
+
+    def dense_index(self, dead: np.ndarray) -> FaissDense:
+        """The dense index with these units left out of its results."""
+        if self._vectors is not None and self._vector_ids is not None:
+            return RescoredDense(self.faiss, self._vector_ids, self._vectors, dead)
+        return FaissDense(self.faiss, dead)
 
     @property
     def lexical_search(self) -> Bm25Search:
@@ -253,6 +274,8 @@ class Generation:
 
     def close(self) -> None:
         self._db.close()
+        if self._vectors is not None:
+            self._vectors.close()
 
     # -- as a segment of a generation (segments.py) ---------------------------------------
     def holds(self, pid: int) -> bool:

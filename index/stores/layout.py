@@ -6,6 +6,8 @@ Under the index folder:
     segments/s000003/       one immutable segment: some articles with everything searched
         shuzi.sqlite        articles, passages, dense units with their vectors, figures
         vectors.faiss       the unit vectors, ids = passage id * UNIT_SLOTS + unit
+        vectors.f16         (index "...+fp16") the vectors re-scored, read with pread,
+        vector-ids.npy      and their unit ids, both in the order of the FAISS index
         lexical/            the BM25 postings of its passages
         manifest.json       written last: counts and checksums of the files above
     generations/g000007/    one generation: which segments it reads, and what is deleted
@@ -50,6 +52,8 @@ DELETED_ARTICLES = "deleted.json"
 MAX_SEGMENTS = 8
 SQLITE_NAME = "shuzi.sqlite"
 FAISS_NAME = "vectors.faiss"
+RESCORE_VECTORS = "vectors.f16"
+RESCORE_IDS = "vector-ids.npy"
 LEXICAL_DIR = "lexical"
 MANIFEST_NAME = "manifest.json"
 
@@ -124,20 +128,26 @@ UNIT_SLOTS = 1024
 # thresholded at its median) scanned whole, then the best 2,000 re-scored by inner product on
 # fp16 vectors, finds them: recall@10 0.971 on 2.9 million units in 7.7 ms on one thread,
 # built in 13 s instead of minutes (256 bits without rotation: 0.965 at 4,000 candidates in
-# 10.4 ms; 768: 0.985 in 11.9 ms). Both parts are memory-mapped: serving reads the pages it
-# touches.
+# 10.4 ms; 768: 0.985 in 11.9 ms). The codes are memory-mapped; the fp16 vectors are a file
+# of their own read with pread, 2,000 rows a question (faiss's IndexRefine over a mapped
+# store had every page it touched, and on this kernel the whole cached folio around it,
+# counted in the server's memory: 2.5 GB at a million passages).
 AUTO_EXACT_MAX = 50_000
-AUTO_APPROXIMATE = "LSH512rt,Refine(SQfp16)"
+# "<faiss factory>+fp16": that index finds candidates, exact inner products on fp16 vectors
+# read from RESCORE_VECTORS rank them (index/stores/dense.py)
+RESCORE_SUFFIX = "+fp16"
+AUTO_APPROXIMATE = "LSH512rt" + RESCORE_SUFFIX
 # An approximate index cannot give vectors back: removed units stay in it, marked dead and
 # filtered out of searches, until they are this share of it and it is rebuilt.
 DEAD_SHARE_REBUILD = 0.2
 # A re-scoring index re-scores at least this many candidates whatever k it is asked for, so
 # that its recall does not depend on the caller's k (the engine asks 200 units).
 REFINE_MIN_CANDIDATES = 2000
+REFINE_K_FACTOR = 10  # and at least this many times k
 # Search parameters by index family (faiss.ParameterSpace names), first match wins.
 SEARCH_PARAMETERS = {
-    "Refine": "k_factor_rf=10",
-    "RFlat": "k_factor_rf=10",
+    "Refine": f"k_factor_rf={REFINE_K_FACTOR}",
+    "RFlat": f"k_factor_rf={REFINE_K_FACTOR}",
     "HNSW": "efSearch=128",
     "IVF": "nprobe=64",
 }
@@ -148,6 +158,11 @@ def resolve_faiss_index(configured: str, units: int) -> str:
     if configured != "auto":
         return configured
     return "Flat" if units <= AUTO_EXACT_MAX else AUTO_APPROXIMATE
+
+
+def rescored_base(factory: str) -> str | None:
+    """The FAISS part of an index re-scored from a vector file, or None."""
+    return factory.removesuffix(RESCORE_SUFFIX) if factory.endswith(RESCORE_SUFFIX) else None
 
 
 def new_faiss_index(dim: int, factory: str) -> faiss.Index:

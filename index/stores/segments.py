@@ -190,7 +190,7 @@ class SegmentedGeneration:
         )
         self.dense = SegmentedDense(
             [
-                FaissDense(s.faiss, self._dead_in(s, lo, hi))
+                s.dense_index(self._dead_in(s, lo, hi))
                 for s, (lo, hi) in zip(self.segments, self._ranges, strict=True)
             ]
         )

@@ -24,6 +24,8 @@ from index.stores.bm25 import LexicalIndex
 from index.stores.layout import (
     FAISS_NAME,
     LEXICAL_DIR,
+    RESCORE_IDS,
+    RESCORE_VECTORS,
     SCHEMA,
     SQLITE_NAME,
     UNIT_SLOTS,
@@ -33,6 +35,7 @@ from index.stores.layout import (
     fsync_dir,
     generation_name,
     new_faiss_index,
+    rescored_base,
     resolve_faiss_index,
     sha256_file,
     write_manifest,
@@ -407,15 +410,21 @@ class GenerationWriter:
     def _build_faiss(self, n_units: int) -> faiss.Index:
         """The dense index over every stored unit, streamed from SQLite in chunks: trained on
         a sample where the index needs training, so that a build holds the index and one
-        chunk, not every vector twice (bench/scale.py)."""
+        chunk, not every vector twice (bench/scale.py). An index re-scored from a vector
+        file ("...+fp16") is the bare FAISS index (rows numbered as added), and the vectors
+        and their unit ids are written beside it."""
         factory = resolve_faiss_index(self.faiss_index, n_units)
         self.resolved_faiss_index = factory
-        base = new_faiss_index(self.dim, factory)
+        for stale in (RESCORE_VECTORS, RESCORE_IDS):  # from an interrupted finish
+            (self.folder / stale).unlink(missing_ok=True)
+        rescored = rescored_base(factory)
+        base = new_faiss_index(self.dim, rescored or factory)
         if not base.is_trained:
             if n_units < 64:
                 log.warning("too few passages to train %s; using an exact index", factory)
                 base = faiss.IndexFlatIP(self.dim)
                 self.resolved_faiss_index = "Flat"
+                rescored = None
             else:
                 _, sample = self._unit_vectors(
                     "SELECT uid, embedding FROM units ORDER BY RANDOM() LIMIT ?",
@@ -424,7 +433,22 @@ class GenerationWriter:
                 base.train(sample)
         # IndexIDMap, not IDMap2: nothing reconstructs vectors (they are in SQLite), and
         # IDMap2's reverse map costs tens of bytes per vector of serving memory
-        index = faiss.IndexIDMap(base)
+        if not rescored:
+            index = faiss.IndexIDMap(base)
+            for uids, vectors in self._unit_chunks():
+                index.add_with_ids(vectors, uids)
+            return index
+        ids: list[np.ndarray] = []
+        with open(self.folder / RESCORE_VECTORS, "wb") as out:
+            for uids, vectors in self._unit_chunks():
+                base.add(vectors)
+                out.write(vectors.astype(np.float16).tobytes())
+                ids.append(uids)
+        np.save(self.folder / RESCORE_IDS, np.concatenate(ids) if ids else np.zeros(0, np.int64))
+        return base
+
+    def _unit_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every stored unit's id and vector, in id order, ADD_CHUNK at a time."""
         last = -1
         while True:
             uids, vectors = self._unit_vectors(
@@ -432,8 +456,8 @@ class GenerationWriter:
                 (last, ADD_CHUNK),
             )
             if not len(uids):
-                return index
-            index.add_with_ids(vectors, uids)
+                return
+            yield uids, vectors
             last = int(uids[-1])
 
     def write_search_indexes(self, n_units: int, n_passages: int) -> int:

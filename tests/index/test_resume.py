@@ -71,10 +71,12 @@ def test_resumed_vectors_are_the_same_as_fresh_ones(tmp_path, monkeypatch):
     ]
 
 
-def test_auto_dense_index_is_exact_while_small_and_hnsw_beyond(tmp_path, monkeypatch):
+def test_auto_dense_index_is_exact_while_small_and_rescored_lsh_beyond(tmp_path, monkeypatch):
     import faiss
+    import numpy as np
 
     from index import EngineOptions
+    from index.stores.layout import RESCORE_IDS, RESCORE_VECTORS
 
     articles = _articles(2)  # 120 units
     small = Engine(store=IndexStore(tmp_path / "small"), embedder=CountingEmbedder())
@@ -88,15 +90,51 @@ def test_auto_dense_index_is_exact_while_small_and_hnsw_beyond(tmp_path, monkeyp
     )
     big.build(articles)
     gen = big.generation
-    assert gen.manifest.faiss_index == "LSH512rt,Refine(SQfp16)"
-    refine = faiss.downcast_index(faiss.downcast_index(gen.faiss).index)
-    assert refine.k_factor == 10  # the search parameters are applied when it is loaded
+    assert gen.manifest.faiss_index == "LSH512rt+fp16"
+    segment = gen.segments[0].folder
+    # the FAISS file holds the binary codes only; the vectors it re-scores on, and their
+    # unit ids, are files beside it (checksummed like the rest)
+    assert isinstance(faiss.downcast_index(gen.faiss), faiss.IndexLSH)
+    assert (segment / RESCORE_VECTORS).stat().st_size == 120 * gen.manifest.dim * 2
+    ids = np.load(segment / RESCORE_IDS)
+    assert len(ids) == 120 and (np.diff(ids) > 0).all()
+    assert {RESCORE_VECTORS, RESCORE_IDS} <= set(gen.segments[0].manifest.files)
     hits = big.search("编号105的事情").hits
     assert hits and "编号105" in hits[0].passage.text
-    # scores are inner products, as from the exact index (L2 distances converted)
+    # scores are inner products, as from the exact index
     exact = small.search("编号105的事情").hits
-    assert hits[0].pid == exact[0].pid
+    assert [h.pid for h in hits] == [h.pid for h in exact]
     assert hits[0].dense == pytest.approx(exact[0].dense, abs=1e-3)  # fp16 re-scoring
+    # asked for every unit, the re-scored index gives exact search's order and scores
+    query = big.embedder.embed_queries(["编号105的事情"])[0]
+    got, got_scores = gen.dense.search(query, 120)
+    want, want_scores = small.generation.dense.search(query, 120)
+    assert sorted(got.tolist()) == sorted(want.tolist())
+    assert np.allclose(got_scores, want_scores, atol=1e-3)
+
+
+def test_faiss_refine_index_is_still_served(tmp_path):
+    """A generation whose FAISS file re-scores itself (IndexRefine, the `auto` index before
+    the vector file) still loads and searches, with its search parameters applied."""
+    import faiss
+
+    from index import EngineOptions
+
+    articles = _articles(2)
+    engine = Engine(
+        store=IndexStore(tmp_path / "refine"),
+        embedder=CountingEmbedder(),
+        options=EngineOptions(faiss_index="LSH512rt,Refine(SQfp16)"),
+    )
+    engine.build(articles)
+    gen = engine.load()
+    refine = faiss.downcast_index(faiss.downcast_index(gen.faiss).index)
+    assert isinstance(refine, faiss.IndexRefine) and refine.k_factor == 10
+    exact = Engine(store=IndexStore(tmp_path / "exact"), embedder=CountingEmbedder())
+    exact.build(articles)
+    assert [h.pid for h in engine.search("编号105的事情").hits] == [
+        h.pid for h in exact.search("编号105的事情").hits
+    ]
 
 
 def _count_rebuilds(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
@@ -178,7 +216,7 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
     engine.remove(["a0"])  # 60 of 360 units: under the merge share
     assert rebuilt == []  # HNSW keeps the removed vectors, marked dead
     gen = engine.generation
-    assert gen.manifest.faiss_index == "LSH512rt,Refine(SQfp16)"
+    assert gen.manifest.faiss_index == "LSH512rt+fp16"
     assert gen.faiss.ntotal == 360 and gen.dense.size == 300
     hits = engine.search("编号5的事情", k=20).hits
     assert hits and all(h.article.id != "a0" for h in hits)
@@ -189,7 +227,10 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
     assert engine.load().dense.size == 240
 
 
-def test_a_full_build_streams_vectors_into_the_dense_index_in_chunks(tmp_path, monkeypatch):
+@pytest.mark.parametrize("factory", ["IVF4,Flat", "LSH512rt+fp16"])
+def test_a_full_build_streams_vectors_into_the_dense_index_in_chunks(
+    tmp_path, monkeypatch, factory
+):
     """Chunked adds (and a sampled training set for an index that needs one) give the index
     a one-shot build gives."""
     from index import EngineOptions
@@ -198,18 +239,18 @@ def test_a_full_build_streams_vectors_into_the_dense_index_in_chunks(tmp_path, m
     whole = Engine(
         store=IndexStore(tmp_path / "whole"),
         embedder=CountingEmbedder(),
-        options=EngineOptions(faiss_index="IVF4,Flat"),
+        options=EngineOptions(faiss_index=factory),
     )
     whole.build(articles)
     monkeypatch.setattr("index.stores.writer.ADD_CHUNK", 7)
     chunked = Engine(
         store=IndexStore(tmp_path / "chunked"),
         embedder=CountingEmbedder(),
-        options=EngineOptions(faiss_index="IVF4,Flat"),
+        options=EngineOptions(faiss_index=factory),
     )
     chunked.build(articles)
     assert chunked.generation.faiss.ntotal == whole.generation.faiss.ntotal == 240
-    assert chunked.generation.manifest.faiss_index == "IVF4,Flat"
+    assert chunked.generation.manifest.faiss_index == factory
     for question in ("编号105的事情", "编号250的事情", "编号5的事情"):
         assert [h.pid for h in chunked.search(question).hits] == [
             h.pid for h in whole.search(question).hits
