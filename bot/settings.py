@@ -30,7 +30,12 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         1, ge=0, description="torch intra-op threads while serving (0: torch's default)"
     )
-    index_threads: int = Field(2, ge=0, description="torch threads for `shuzi index` commands")
+    index_threads: int = Field(
+        2, ge=0, description="torch and FAISS threads for `shuzi index` commands"
+    )
+    search_threads: int = Field(
+        1, ge=0, description="FAISS (OpenMP) threads while serving (0: FAISS's default)"
+    )
     embed_batch_size: int = Field(32, ge=1)
     embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="bfloat16 where the CPU has it natively, else float32"

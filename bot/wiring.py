@@ -11,6 +11,7 @@ from index import (
     IndexStore,
     MilvusConfig,
     MilvusConnection,
+    configure_faiss_threads,
     configure_torch_threads,
     load_embedder,
 )
@@ -49,6 +50,7 @@ def build_engine(
         dtype=settings.embed_dtype,
         device=settings.device,
     )
+    configure_faiss_threads(settings.index_threads if batch_job else settings.search_threads)
     return Engine(store=index_store(settings), embedder=embedder, options=engine_options(settings))
 
 
@@ -70,3 +72,4 @@ def configure_serving_threads(settings: Settings) -> None:
     """After a batch job in the same process (an evaluation's build), serve with the
     serving thread count."""
     configure_torch_threads(settings.torch_threads)
+    configure_faiss_threads(settings.search_threads)

@@ -28,6 +28,7 @@ from index.search.embedder import (
     load_embedder,
 )
 from index.search.retriever import FusionConfig, HybridRetriever
+from index.stores.dense import configure_faiss_threads
 from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusUnavailableError
 from index.stores.store import (
     BuildLockedError,
@@ -72,6 +73,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "UnsupportedFigureError",
     "check_question",
+    "configure_faiss_threads",
     "configure_torch_threads",
     "evaluate",
     "load_embedder",

@@ -11,6 +11,14 @@ import numpy as np
 from index.stores.layout import REFINE_K_FACTOR, REFINE_MIN_CANDIDATES
 
 
+def configure_faiss_threads(threads: int) -> None:
+    """OpenMP threads FAISS searches with. One query at a time on a busy 2-core machine is
+    fastest with 1: with 2 the LSH scan of 300,000 codes took 1.4 ms, every third one 5 ms
+    and some 25 ms, against 1.35 ms every time with 1 (bench/results, issue 9)."""
+    if threads > 0:
+        faiss.omp_set_num_threads(threads)
+
+
 class FaissDense:
     """DenseIndex over a loaded FAISS index."""
 
