@@ -178,6 +178,31 @@ def test_corrupt_file_is_named_in_the_error(tmp_path, victim):
     assert str(path) in str(err.value) and "shuzi index build" in str(err.value)
 
 
+@pytest.mark.parametrize("victim", ["vectors.f16", "vector-ids.npy"])
+def test_corrupt_rescoring_file_is_named_in_the_error(tmp_path, victim):
+    """The vectors an approximate index re-scores on, and their ids, are checked like the
+    rest of a segment."""
+    from index import EngineOptions
+
+    engine = Engine(
+        store=IndexStore(tmp_path / "index"),
+        embedder=HashEmbedder(),
+        options=EngineOptions(faiss_index="LSH64rt+fp16"),
+    )
+    long = make_article(
+        "long", "\n\n".join(f"第{i}段：株洲第{i}家企业产值{i}亿元。" for i in range(80))
+    )
+    engine.build([A, long])  # enough units to train the LSH thresholds
+    assert engine.generation.manifest.faiss_index == "LSH64rt+fp16"
+    path = tmp_path / "index" / "segments" / "s000001" / victim
+    with path.open("r+b") as f:
+        f.seek(130)
+        f.write(b"garbage")
+    with pytest.raises(IndexCorruptError) as err:
+        _engine(tmp_path).generation  # noqa: B018
+    assert str(path) in str(err.value) and "shuzi index build" in str(err.value)
+
+
 def test_unreadable_manifest(tmp_path):
     engine = _engine(tmp_path)
     engine.build([A])
