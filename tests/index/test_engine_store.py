@@ -165,17 +165,20 @@ def test_crash_after_writing_before_switch(tmp_path, monkeypatch):
     assert set(fresh.generation.articles) == {"a", "b"}
 
 
-@pytest.mark.parametrize("victim", [FAISS_NAME, SQLITE_NAME, "lexical/shuzi-lexical.json"])
-def test_corrupt_file_is_named_in_the_error(tmp_path, victim):
-    engine = _engine(tmp_path)
-    engine.build([A])
+def _assert_corruption_named(tmp_path, victim: str, at: int) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "index" / "segments" / "s000001" / victim
     with path.open("r+b") as f:
-        f.seek(10)
+        f.seek(at)
         f.write(b"garbage")
     with pytest.raises(IndexCorruptError) as err:
         _engine(tmp_path).generation  # noqa: B018
     assert str(path) in str(err.value) and "shuzi index build" in str(err.value)
+
+
+@pytest.mark.parametrize("victim", [FAISS_NAME, SQLITE_NAME, "lexical/shuzi-lexical.json"])
+def test_corrupt_file_is_named_in_the_error(tmp_path, victim):
+    _engine(tmp_path).build([A])
+    _assert_corruption_named(tmp_path, victim, 10)
 
 
 @pytest.mark.parametrize("victim", ["vectors.f16", "vector-ids.npy"])
@@ -194,13 +197,7 @@ def test_corrupt_rescoring_file_is_named_in_the_error(tmp_path, victim):
     )
     engine.build([A, long])  # enough units to train the LSH thresholds
     assert engine.generation.manifest.faiss_index == "LSH64rt+fp16"
-    path = tmp_path / "index" / "segments" / "s000001" / victim
-    with path.open("r+b") as f:
-        f.seek(130)
-        f.write(b"garbage")
-    with pytest.raises(IndexCorruptError) as err:
-        _engine(tmp_path).generation  # noqa: B018
-    assert str(path) in str(err.value) and "shuzi index build" in str(err.value)
+    _assert_corruption_named(tmp_path, victim, 130)
 
 
 def test_unreadable_manifest(tmp_path):
