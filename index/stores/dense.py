@@ -63,14 +63,16 @@ class FaissDense:
 
 
 class VectorFile:
-    """fp16 vectors, one row each, in a file read with pread: a question reads the rows it
-    re-scores into its own buffer, so they stay in the page cache and out of the server's
-    resident memory (a memory map counts every page touched, and on this kernel the whole
-    cached folio around it: BENCHMARKS.md, issue 9)."""
+    """fp16 vectors, one row each, in a file read with pread, and the unit id of each row
+    (a .npy file, memory-mapped): a question reads the rows it re-scores into its own
+    buffer, so they stay in the page cache and out of the server's resident memory (a
+    memory map counts every page touched, and on this kernel the whole cached folio around
+    it: BENCHMARKS.md, issue 9)."""
 
-    def __init__(self, path: Path, dim: int) -> None:
+    def __init__(self, path: Path, ids_path: Path, dim: int) -> None:
         self.dim = dim
         self._row = dim * 2
+        self.ids: np.ndarray = np.load(ids_path, mmap_mode="r")
         self._fd = os.open(path, os.O_RDONLY)
         self.rows = os.fstat(self._fd).st_size // self._row
 
@@ -90,14 +92,9 @@ class RescoredDense(FaissDense):
     at least REFINE_MIN_CANDIDATES are re-scored, whatever k is asked."""
 
     def __init__(
-        self,
-        index: faiss.Index,
-        ids: np.ndarray,
-        vectors: VectorFile,
-        dead: np.ndarray | None = None,
+        self, index: faiss.Index, vectors: VectorFile, dead: np.ndarray | None = None
     ) -> None:
         super().__init__(index, dead)
-        self.ids = ids  # unit id of each row
         self.vectors = vectors
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,4 +109,5 @@ class RescoredDense(FaissDense):
         rows = np.sort(rows[0][rows[0] >= 0])  # file order: the reads go forward
         scores = self.vectors.read(rows) @ q[0]
         best = np.argsort(-scores, kind="stable")[:wanted]
-        return self._alive(np.asarray(self.ids[rows[best]], dtype=np.int64), scores[best], k)
+        ids = np.asarray(self.vectors.ids[rows[best]], dtype=np.int64)
+        return self._alive(ids, scores[best], k)

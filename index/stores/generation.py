@@ -46,7 +46,6 @@ class Generation:
         self._db = connect(folder / SQLITE_NAME, readonly=True)
         self._lock = threading.Lock()
         self._vectors: VectorFile | None = None  # an index re-scored from a vector file
-        self._vector_ids: np.ndarray | None = None
         self._load_search()
         self.lexicon = TermLexicon.load(folder)
         self.pids = np.array(
@@ -72,8 +71,9 @@ class Generation:
         if params := search_parameters(self.manifest.faiss_index):
             faiss.ParameterSpace().set_index_parameters(self.faiss, params)  # type: ignore[arg-type]
         if rescored_base(self.manifest.faiss_index) is not None:
-            self._vectors = VectorFile(self.folder / RESCORE_VECTORS, self.manifest.dim)
-            self._vector_ids = np.load(self.folder / RESCORE_IDS, mmap_mode="r")
+            self._vectors = VectorFile(
+                self.folder / RESCORE_VECTORS, self.folder / RESCORE_IDS, self.manifest.dim
+            )
         self.lexical = LexicalIndex.load(self.folder / LEXICAL_DIR)
 
     def check_counts(self) -> None:
@@ -91,8 +91,8 @@ class Generation:
             raise IndexCorruptError(
                 f"{self.folder}: vector dimension {self.faiss.d} != {self.manifest.dim}"
             )
-        if self._vectors is not None and self._vector_ids is not None:
-            rows, ids = self._vectors.rows, len(self._vector_ids)
+        if self._vectors is not None:
+            rows, ids = self._vectors.rows, len(self._vectors.ids)
             if not rows == ids == self.faiss.ntotal:
                 raise IndexCorruptError(
                     f"{self.folder}: {rows} vectors in {RESCORE_VECTORS} and {ids} ids in "
@@ -109,8 +109,8 @@ class Generation:
 
     def dense_index(self, dead: np.ndarray) -> FaissDense:
         """The dense index with these units left out of its results."""
-        if self._vectors is not None and self._vector_ids is not None:
-            return RescoredDense(self.faiss, self._vector_ids, self._vectors, dead)
+        if self._vectors is not None:
+            return RescoredDense(self.faiss, self._vectors, dead)
         return FaissDense(self.faiss, dead)
 
     @property
