@@ -103,6 +103,13 @@ class MilvusConfig:
         return LITE_INDEX if self.is_lite else SERVER_INDEX
 
 
+# Milvus Lite's own log files go here, beside its database file (GLOG_log_dir set before the
+# process started wins)
+LITE_LOG_DIR = "milvus-logs"
+GLOG_DIR_VARIABLE = "GLOG_log_dir"  # glog's flags by name: lower case is its spelling
+OPERATOR_GLOG_DIR = os.environ.get(GLOG_DIR_VARIABLE, "")
+
+
 class MilvusConnection:
     """One client per URI, made on first use and made again after a failure: a question that
     meets a lost connection fails with MilvusUnavailableError (the bot apologises), the next
@@ -126,9 +133,16 @@ class MilvusConnection:
             logging.getLogger(name).setLevel(logging.CRITICAL)  # each has its own (dictConfig)
 
         if self.config.is_lite:
-            Path(self.config.uri).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.config.uri).parent
+            folder.mkdir(parents=True, exist_ok=True)
             # the embedded engine's search library logs every commit at INFO on stderr
             os.environ.setdefault("RUST_LOG", "warn")
+            # and the engine writes a set of log files (glog) at every start, into /tmp
+            # unless told where: beside its database, unless the operator said otherwise
+            if not OPERATOR_GLOG_DIR:
+                logs = folder / LITE_LOG_DIR
+                logs.mkdir(exist_ok=True)
+                os.environ[GLOG_DIR_VARIABLE] = str(logs)  # read when the engine process starts
         try:
             return MilvusClient(
                 uri=self.config.uri, token=self.config.token, timeout=self.config.call_timeout

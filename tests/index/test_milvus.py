@@ -48,8 +48,12 @@ def _rows(engine: Engine, kind: str = "units") -> int:
 
 
 def test_build_ask_add_remove_on_milvus(tmp_path):
+    from index.stores.milvus import LITE_LOG_DIR, OPERATOR_GLOG_DIR
+
     engine = _engine(tmp_path)
     engine.build([A])
+    if not OPERATOR_GLOG_DIR:  # the engine's log files beside its database, not in /tmp
+        assert any((tmp_path / LITE_LOG_DIR).glob("milvus*"))
     gen = engine.generation
     assert isinstance(gen, MilvusGeneration) and gen.manifest.store == "milvus"
     assert not (gen.folder / FAISS_NAME).exists()  # vectors and postings are in Milvus
