@@ -19,7 +19,8 @@ from index.search.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
 from index.search.embedder import Embedder
 from index.search.retriever import FusionConfig, HybridRetriever
 from index.stores.embed_cache import CACHE_NAME
-from index.stores.layout import IndexError_, split_unit_id
+from index.stores.layout import IndexError_, Manifest, split_unit_id
+from index.stores.lexicon import TermLexicon
 from index.stores.milvus_writer import MilvusGenerationWriter
 from index.stores.segments import SegmentedWriter
 from index.stores.store import IndexStore, Served
@@ -342,14 +343,7 @@ class Engine:
                 if frequencies is None and parent is not None:  # an add to a big archive
                     lexicon = parent.lexicon
                 else:
-                    lexicon = build_lexicon(
-                        self.embedder,
-                        frequencies or {},
-                        size=lexicon_size(
-                            writer.passage_count(), max_terms=self.options.lexicon_max_terms
-                        ),
-                        reuse=reuse,
-                    )
+                    lexicon = self._lexicon(writer, frequencies or {}, reuse)
                 if progress:
                     progress("writing index", 0, 1)
                 manifest = writer.commit(lexicon=lexicon)
@@ -429,17 +423,8 @@ class Engine:
             if parent.manifest.store == to:
                 raise LookupError(f"generation {parent.number} is already on {to}")
             writer = self._writer(parent, store=to)
-            try:
-                manifest = writer.commit(lexicon=parent.lexicon)
-            except BaseException:
-                writer.abort()
-                raise
-        self.load(manifest.generation)
-        return BuildReport(
-            generation=manifest.generation,
-            passages_total=manifest.counts["passages"],
-            seconds=time.perf_counter() - t0,
-        )
+            manifest = _commit_or_abort(writer, lambda: writer.commit(lexicon=parent.lexicon))
+        return self._serve_rewritten(manifest, t0)
 
     def merge(self) -> BuildReport:
         """Merge the serving generation's segments into one, deleted passages left out: a
@@ -451,20 +436,28 @@ class Engine:
             writer = self._writer(parent)
             if not isinstance(writer, SegmentedWriter):
                 raise LookupError("merging is for the local store; Milvus compacts by itself")
-            try:
+
+            def commit() -> Manifest:
                 frequencies = writer.term_frequencies(refresh=True) or {}
-                lexicon = build_lexicon(
-                    self.embedder,
-                    frequencies,
-                    size=lexicon_size(
-                        writer.passage_count(), max_terms=self.options.lexicon_max_terms
-                    ),
-                    reuse=parent.lexicon.known() if parent.lexicon else {},
-                )
-                manifest = writer.commit(lexicon=lexicon, merge_all=True)
-            except BaseException:
-                writer.abort()
-                raise
+                reuse = parent.lexicon.known() if parent.lexicon else {}
+                lexicon = self._lexicon(writer, frequencies, reuse)
+                return writer.commit(lexicon=lexicon, merge_all=True)
+
+            manifest = _commit_or_abort(writer, commit)
+        return self._serve_rewritten(manifest, t0)
+
+    def _lexicon(
+        self,
+        writer: GenerationWriter | SegmentedWriter,
+        frequencies: dict[str, int],
+        reuse: dict[str, np.ndarray],
+    ) -> TermLexicon:
+        """The cross-lingual lexicon of what the writer holds, sized by its passages."""
+        size = lexicon_size(writer.passage_count(), max_terms=self.options.lexicon_max_terms)
+        return build_lexicon(self.embedder, frequencies, size=size, reuse=reuse)
+
+    def _serve_rewritten(self, manifest: Manifest, t0: float) -> BuildReport:
+        """Serve a generation rewritten from stored rows (a merge, a migration)."""
         self.load(manifest.generation)
         return BuildReport(
             generation=manifest.generation,
@@ -487,3 +480,14 @@ class Engine:
                 self.store.switch(number)
                 return number
         raise LookupError("there is no earlier generation to roll back to")
+
+
+def _commit_or_abort(
+    writer: GenerationWriter | SegmentedWriter, commit: Callable[[], Manifest]
+) -> Manifest:
+    """commit(), or the writer's temporary files removed and the error raised."""
+    try:
+        return commit()
+    except BaseException:
+        writer.abort()
+        raise
