@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
-# Builds (or refreshes) the index from corpus/, then starts the Telegram bot when a token is
-# configured (SHUZI_TELEGRAM_TOKEN in the environment or .env), else the console chat.
+# Brings the index up to date without dropping anything (`shuzi index sync`: new corpus files
+# and stored articles added, nothing removed, nothing written when it is current), then starts
+# the Telegram bot when a token is configured (SHUZI_TELEGRAM_TOKEN in the environment or
+# .env), else the console chat.
 run: setup
-	HF_HUB_OFFLINE=1 $(BIN)/shuzi index build
+	HF_HUB_OFFLINE=1 $(BIN)/shuzi index sync
 	@if [ -n "$$SHUZI_TELEGRAM_TOKEN" ] || grep -qs '^SHUZI_TELEGRAM_TOKEN=..*' .env; then \
 		HF_HUB_OFFLINE=1 $(BIN)/shuzi bot; \
 	else \

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,21 +25,28 @@ from bot.settings import Settings
 from bot.wiring import build_engine, configure_serving_threads
 from corpus import (
     SUPPORTED_SUFFIXES,
+    Article,
     ArticleError,
     discover_articles,
     load_article,
+    read_article_bytes,
     resolve_period,
 )
 from index import (
     Answer,
+    ArticleStore,
+    ArticleStoreError,
     BuildReport,
     EmptyQuestionError,
     Engine,
     Hit,
     IndexError_,
     Judged,
+    Provenance,
     SearchResult,
+    Submission,
     evaluate,
+    export_article_store,
     load_fixtures,
 )
 from index.evaluation import answered_right, evaluate_conversations, load_conversations
@@ -48,6 +57,11 @@ app = typer.Typer(
 )
 index_app = typer.Typer(help="Build and change the index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+articles_app = typer.Typer(
+    help="The article store: what editors added, kept apart from the index.",
+    no_args_is_help=True,
+)
+app.add_typer(articles_app, name="articles")
 console = Console()
 err = Console(stderr=True)
 
@@ -70,6 +84,7 @@ def _friendly_errors() -> Iterator[None]:
     except (
         IndexError_,
         ArticleError,
+        ArticleStoreError,
         EmptyQuestionError,
         KeyError,
         LookupError,
@@ -121,15 +136,37 @@ def _print_report(report: BuildReport) -> None:
     )
     parts.append(f"{report.seconds:.1f} s")
     console.print("; ".join(parts), highlight=False)
+    for note in report.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
 
 
-def _load_paths(paths: list[Path]) -> list:
+def _load_paths(paths: list[Path]) -> list[Article]:
     articles = []
     for path in paths:
         files = discover_articles(path) if path.is_dir() else [path]
         for f in files:
             articles.append(load_article(f))
     return articles
+
+
+def _load_corpus(folder: Path) -> list[Article]:
+    """The corpus folder's articles; a file that cannot be read is skipped with a warning
+    (a start must not fail because of one bad file)."""
+    articles = []
+    for f in discover_articles(folder) if folder.is_dir() else []:
+        try:
+            articles.append(load_article(f))
+        except ArticleError as exc:
+            err.print(f"[yellow]warning:[/yellow] {escape(str(exc))}: skipped", highlight=False)
+    return articles
+
+
+def _operator() -> str:
+    """Who runs a command line change, for the article store's record."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
 
 
 @index_app.command("build")
@@ -140,36 +177,126 @@ def index_build(
     force: Annotated[
         bool, typer.Option(help="write a new generation even if nothing changed")
     ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            help="also drop articles that are in neither the corpus nor the article store"
+        ),
+    ] = False,
 ) -> None:
-    """Build a new index generation from the corpus folder (nothing to do if it is unchanged)."""
+    """Rebuild the index from the corpus folder and the article store (editors' articles are
+    kept; nothing to do if it is current)."""
     settings = Settings()
     with _friendly_errors():
         folder = corpus or settings.corpus_dir
-        articles = _load_paths([folder])
-        if not articles:
-            raise ArticleError(f"no articles ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
+        articles = _load_corpus(folder)
         engine = _engine(settings, batch_job=True)
+        if not articles and not engine.articles.live() and not engine.has_index():
+            raise ArticleError(f"no articles ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
         with _progress() as update:
-            report = engine.build(articles, progress=update, force=force)  # type: ignore[arg-type]
+            report = engine.build(articles, progress=update, force=force, prune=prune)  # type: ignore[arg-type]
+        _print_report(report)
+
+
+@index_app.command("sync")
+def index_sync(
+    corpus: Annotated[
+        Path | None, typer.Option(help="folder of articles (default: SHUZI_CORPUS_DIR)")
+    ] = None,
+) -> None:
+    """What every start runs: add corpus files and stored articles the index lacks; remove
+    nothing; write nothing when the index is current."""
+    settings = Settings()
+    with _friendly_errors():
+        folder = corpus or settings.corpus_dir
+        articles = _load_corpus(folder)
+        engine = _engine(settings, batch_job=True)
+        if not articles and not engine.articles.live() and not engine.has_index():
+            raise ArticleError(f"no articles ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
+        with _progress() as update:
+            report = engine.sync(articles, progress=update)  # type: ignore[arg-type]
         _print_report(report)
 
 
 @index_app.command("add")
-def index_add(paths: Annotated[list[Path], typer.Argument(exists=True)]) -> None:
-    """Add or replace articles (files or folders); unchanged ones are skipped."""
+def index_add(
+    paths: Annotated[list[Path], typer.Argument(exists=True)],
+    replace: Annotated[
+        bool, typer.Option(help="replace an article of another source that has the same id")
+    ] = False,
+) -> None:
+    """Add or replace articles (files or folders); they are kept in the article store, so
+    no rebuild or restart drops them. Unchanged ones are skipped."""
     with _friendly_errors():
-        articles = _load_paths(paths)
+        by = _operator()
+        subs = []
+        for path in paths:
+            for f in discover_articles(path) if path.is_dir() else [path]:
+                data = f.read_bytes()
+                article = read_article_bytes(data, name=f.name, origin=str(f.resolve()))
+                subs.append(Submission(article, Provenance("cli", str(f.resolve()), by), data))
         engine = _engine(batch_job=True)
         with _progress() as update:
-            report = engine.add(articles, progress=update)  # type: ignore[arg-type]
+            report = engine.add(subs, progress=update, replace=replace)  # type: ignore[arg-type]
         _print_report(report)
 
 
 @index_app.command("remove")
 def index_remove(article_id: str) -> None:
-    """Remove an article by id."""
+    """Remove an article by id (recorded in the article store: no build brings it back)."""
     with _friendly_errors():
-        _print_report(_engine().remove([article_id]))
+        _print_report(_engine().remove([article_id], by=_operator()))
+
+
+@articles_app.command("list")
+def articles_list() -> None:
+    """Every article in the store: live or removed, where it came from, who added it."""
+    with _friendly_errors():
+        store = ArticleStore(Settings().data_dir / "articles")
+        table = Table(title=f"article store · {store.root}")
+        for col in ("id", "title", "state", "from", "by", "added"):
+            table.add_column(col)
+        for s in store.all():
+            added = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.provenance.at))
+            table.add_row(
+                s.article.id,
+                s.article.title,
+                s.state,
+                f"{s.provenance.kind}: {s.provenance.source}",
+                s.provenance.by,
+                added,
+            )
+        console.print(table)
+
+
+@articles_app.command("export")
+def articles_export(file: Path) -> None:
+    """Write the whole article store (texts, original bytes, provenance, figures) to FILE
+    (JSON Lines; gzip when it ends in .gz)."""
+    with _friendly_errors():
+        settings = Settings()
+        store = ArticleStore(settings.data_dir / "articles")
+        n = export_article_store(store, file, max_passage_chars=settings.max_passage_chars)
+        console.print(f"{n} articles written to {file}", highlight=False)
+
+
+@articles_app.command("import")
+def articles_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    replace: Annotated[
+        bool, typer.Option(help="replace articles of other sources that have the same ids")
+    ] = False,
+) -> None:
+    """Keep the articles of an export in this machine's store and index them (with the
+    configured backend: local or Milvus)."""
+    with _friendly_errors():
+        engine = _engine(batch_job=True)
+        try:
+            with _progress() as update:
+                report = engine.import_articles(file, replace=replace, progress=update)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ArticleError(str(exc)) from None
+        _print_report(report)
 
 
 @index_app.command("rollback")
@@ -418,7 +545,8 @@ def bot() -> None:
                 )
             )
         else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            # stop signals are the bot's own (telegram_app.stop_on_signals): they cancel a build
+            application.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
 
 
 @app.command("eval")

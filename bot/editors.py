@@ -20,8 +20,8 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot import texts
-from bot.feeds import fetch_article, new_articles, read_feed
-from bot.fetch import FetchError
+from bot.feeds import new_articles
+from bot.ingest import IngestError, read_feed, read_link, read_upload
 from bot.services import (
     MAX_UPLOAD_BYTES,
     UPLOAD_SUFFIXES,
@@ -30,13 +30,16 @@ from bot.services import (
     send_html,
     user_language,
 )
-from corpus import ArticleError, read_article_bytes
+from corpus import ArticleError
 from index import (
-    BuildLockedError,
+    ArticleStoreError,
+    BuildCancelledError,
     BuildReport,
     Engine,
     IndexError_,
     Progress,
+    Provenance,
+    Submission,
 )
 
 log = logging.getLogger(__name__)
@@ -52,28 +55,36 @@ async def _refuse_non_admin(update: Update, context: ShuziContext) -> bool:
     return True
 
 
-def _caption_defaults(caption: str | None, upload_day: date) -> dict[str, str]:
-    """Caption "标题 | 2024-05-01" or "title: …; date: …" gives title and date."""
+_REPLACE_WORDS = ("replace", "替换")
+
+
+def _caption_defaults(caption: str | None, upload_day: date) -> tuple[dict[str, str], bool]:
+    """Caption "标题 | 2024-05-01" or "title: …; date: …" gives title and date; the word
+    "replace" (替换) among its parts replaces an article of another source with the same id."""
     defaults = {"date": upload_day.isoformat()}
     if not caption:
-        return defaults
+        return defaults, False
     parts = [p.strip() for p in caption.replace("｜", "|").replace("；", ";").split("|")]
     if len(parts) == 1 and ";" in parts[0]:
         parts = [p.strip() for p in parts[0].split(";")]
+    replace = False
     for part in parts:
         key, sep, value = part.partition(":")
         key = key.strip().lower()
-        if sep and key in ("title", "标题", "date", "日期"):
-            defaults["title" if key in ("title", "标题") else "date"] = value.strip()
+        if part.lower() in _REPLACE_WORDS:
+            replace = True
+        elif sep and key in ("title", "标题", "date", "日期"):
+            defaults["title" if key in ("title", "标题") else "date"] = value.strip()[:300]
         elif part[:4].isdigit():
-            defaults["date"] = part
+            defaults["date"] = part[:40]
         elif part:
-            defaults["title"] = part
-    return defaults
+            defaults["title"] = part[:300]
+    return defaults, replace
 
 
 async def document(update: Update, context: ShuziContext) -> None:
-    """An editor sends an article file: check, add incrementally, summarize."""
+    """An editor sends an article file: read in the worker process, kept in the article
+    store, added incrementally, summarized."""
     if await _refuse_non_admin(update, context):
         return
     message = update.effective_message
@@ -91,32 +102,60 @@ async def document(update: Update, context: ShuziContext) -> None:
     if doc.file_size and doc.file_size > MAX_UPLOAD_BYTES:
         await message.reply_text(texts.t("too_big", lang).format(name=name))
         return
+    with context.services.editor_job():
+        await _read_and_add_upload(update, context, message, lang, name)
+
+
+async def _read_and_add_upload(
+    update: Update, context: ShuziContext, message: Message, lang: str, name: str
+) -> None:
+    doc = message.document
+    assert doc is not None
     status = await _start_build(message, context.services, lang, name)
     if status is None:
         return
+    failure = texts.t("upload_failed", lang).replace(
+        "{name}", name.replace("{", "{{").replace("}", "}}")
+    )
+    services = context.services
+    defaults, replace = _caption_defaults(message.caption, message.date.date())
     try:
-        data = await (await doc.get_file()).download_as_bytearray()
-        defaults = _caption_defaults(message.caption, message.date.date())
-        article = read_article_bytes(
-            bytes(data), name=name, origin=f"telegram:{name}", defaults=defaults
+        data = bytes(await (await doc.get_file()).download_as_bytearray())
+        article = await read_upload(
+            data, name=name, defaults=defaults, limits=services.ingest, cancel=services.cancel
         )
-    except ArticleError as exc:
-        await status.edit_text(texts.t("upload_failed", lang).format(name=name, why=exc))
+    except (IngestError, TelegramError) as exc:
+        await status.edit_text(failure.format(why=exc))
         return
-    engine = context.services.engine
+    user = update.effective_user
+    submission = Submission(
+        article, Provenance("upload", name, str(user.id) if user else ""), data, name
+    )
+    await _add_and_summarize(services, status, lang, name, submission, replace, failure)
+
+
+async def _add_and_summarize(
+    services: Services,
+    status: Message,
+    lang: str,
+    label: str,
+    submission: Submission,
+    replace: bool,
+    failure: str,
+) -> None:
+    """Keep the article and index it off the event loop; the summary names what changed."""
+    engine = services.engine
 
     def summary(report: BuildReport) -> str:
-        conflicts = _figure_conflicts(engine, article.id)
-        return texts.upload_summary(lang, name, report, conflicts)
+        conflicts = _figure_conflicts(engine, submission.article.id)
+        return texts.upload_summary(lang, label, report, conflicts)
 
     await _run_build(
-        context.services,
+        services,
         status,
-        lambda progress: engine.add([article], progress=progress),
+        lambda progress: engine.add([submission], progress=progress, replace=replace),
         summary,
-        failure=texts.t("upload_failed", lang).replace(
-            "{name}", name.replace("{", "{{").replace("}", "}}")
-        ),
+        failure=failure,
     )
 
 
@@ -128,6 +167,17 @@ async def _start_build(
         await message.reply_text(texts.t("busy", lang))
         return None
     return await message.reply_text(texts.t("working", lang).format(name=label))
+
+
+def _stop_when_cancelled(services: Services) -> Progress:
+    """A progress callback that ends the build at its next step once /cancel or a stop
+    signal sets the services' cancel flag."""
+
+    def check(stage: str, done: int, total: int) -> None:
+        if services.cancel.is_set():
+            raise BuildCancelledError("the build was cancelled (/cancel, or the bot is stopping)")
+
+    return check
 
 
 async def _run_build(
@@ -146,7 +196,10 @@ async def _run_build(
     pending: list[concurrent.futures.Future[Message | bool]] = []
     last = [time.monotonic() - services.settings.progress_every_s]
 
+    stop = _stop_when_cancelled(services)
+
     def progress(stage: str, done: int, total: int) -> None:  # called from the build thread
+        stop(stage, done, total)
         now = time.monotonic()
         if now - last[0] >= services.settings.progress_every_s:
             last[0] = now
@@ -157,8 +210,11 @@ async def _run_build(
         try:
             result = await asyncio.to_thread(job, progress)
             text = await asyncio.to_thread(describe, result)
-        except (ArticleError, IndexError_, KeyError, LookupError, BuildLockedError) as exc:
+        except (ArticleError, IndexError_, KeyError, LookupError, ArticleStoreError) as exc:
             text = failure.format(why=exc.args[0] if exc.args else exc)
+        except Exception as exc:  # the editor is told; the traceback goes to the log
+            log.exception("an index change failed")
+            text = failure.format(why=f"an internal error ({type(exc).__name__})")
         # progress edits still in flight must not land after the final word
         await asyncio.gather(*map(asyncio.wrap_future, pending), return_exceptions=True)
         await status.edit_text(text)
@@ -215,7 +271,8 @@ async def _admin_job(
         generation = result if isinstance(result, int) else result.generation
         return texts.t("job_done", lang).format(generation=generation)
 
-    await _run_build(context.services, status, job, done, failure=texts.t("job_failed", lang))
+    with context.services.editor_job():
+        await _run_build(context.services, status, job, done, failure=texts.t("job_failed", lang))
 
 
 async def remove(update: Update, context: ShuziContext) -> None:
@@ -267,7 +324,8 @@ def is_link(text: str) -> bool:
 
 
 async def add_link(update: Update, context: ShuziContext) -> None:
-    """/add URL, or an editor's message that is only a link: fetch, extract, index."""
+    """/add URL [replace], or an editor's message that is only a link: fetched and read in
+    the worker process, kept, indexed."""
     if await _refuse_non_admin(update, context):
         return
     message = update.effective_message
@@ -276,46 +334,55 @@ async def add_link(update: Update, context: ShuziContext) -> None:
     lang = user_language(update)
     args = context.args if context.args is not None else (message.text or "").split()
     url = args[0].strip() if args else ""
+    replace = any(a.lower() in _REPLACE_WORDS for a in args[1:])
     if not is_link(url):
         await message.reply_text(texts.t("add_usage", lang))
         return
-    services = context.services
-    status = await _start_build(message, services, lang, url)
+    with context.services.editor_job():
+        await _read_and_add_link(update, context.services, message, lang, url, replace)
+
+
+async def _read_and_add_link(
+    update: Update, services: Services, message: Message, lang: str, url: str, replace: bool
+) -> None:
+    status = await _start_build(message, services, lang, url[:200])
     if status is None:
         return
+    failure = texts.t("link_failed", lang).replace("{url}", url[:200].replace("{", "{{"))
     try:
-        article = await fetch_article(services.fetcher, url)
-    except FetchError as exc:
-        await status.edit_text(texts.t("link_failed", lang).format(url=url, why=exc))
+        article, raw = await read_link(url, limits=services.ingest, cancel=services.cancel)
+    except IngestError as exc:
+        await status.edit_text(failure.format(why=exc))
         return
-    engine = services.engine
-
-    def summary(report: BuildReport) -> str:
-        conflicts = _figure_conflicts(engine, article.id)
-        return texts.upload_summary(lang, f"《{article.title}》 {url}", report, conflicts)
-
-    await _run_build(
-        services,
-        status,
-        lambda progress: engine.add([article], progress=progress),
-        summary,
-        failure=texts.t("link_failed", lang).replace("{url}", url.replace("{", "{{")),
+    user = update.effective_user
+    submission = Submission(
+        article, Provenance("link", url, str(user.id) if user else ""), raw, "page.html"
     )
+    label = f"《{article.title}》 {url[:200]}"
+    await _add_and_summarize(services, status, lang, label, submission, replace, failure)
 
 
 async def _index_feed(services: Services, feed_url: str) -> tuple[str, list[str], list[str]]:
     """Read a feed and index its new items; (feed title, titles added, problems)."""
-    title, items = await read_feed(services.fetcher, feed_url)
-    found, problems = await new_articles(services.fetcher, services.feeds, feed_url, items)
-    if found:
-        async with services.build_lock:
-            report = await asyncio.to_thread(services.engine.add, [a for _, a in found])
-        kept = set(report.added) | set(report.replaced)
-        for item, article in found:
-            status = "added" if article.id in kept else "duplicate"
-            services.feeds.record(feed_url, item.link, article, article.title, status)
-        return title, [a.title for _, a in found if a.id in kept], problems
-    return title, [], problems
+    title, items = await read_feed(feed_url, limits=services.ingest, cancel=services.cancel)
+    found, problems = await new_articles(
+        services.ingest, services.feeds, feed_url, items, services.cancel
+    )
+    if not found:
+        return title, [], problems
+    subs = [
+        Submission(article, Provenance("feed", item.link, feed_url), raw, "page.html")
+        for item, article, raw in found
+    ]
+    async with services.build_lock:
+        report = await asyncio.to_thread(
+            services.engine.add, subs, progress=_stop_when_cancelled(services), skip_clashes=True
+        )
+    kept = set(report.added) | set(report.replaced)
+    for item, article, _ in found:
+        status = "added" if article.id in kept else "duplicate"
+        services.feeds.record(feed_url, item.link, article, article.title, status)
+    return title, [a.title for _, a, _ in found if a.id in kept], problems
 
 
 async def follow(update: Update, context: ShuziContext) -> None:
@@ -330,16 +397,35 @@ async def follow(update: Update, context: ShuziContext) -> None:
         await message.reply_text(texts.t("follow_usage", lang))
         return
     services = context.services
-    status = await message.reply_text(texts.t("working", lang).format(name=url))
+    status = await message.reply_text(texts.t("working", lang).format(name=url[:200]))
     try:
-        title, added, problems = await _index_feed(services, url)
-    except (FetchError, IndexError_, BuildLockedError) as exc:
-        await status.edit_text(texts.t("feed_failed", lang).format(url=url, why=exc))
+        with services.editor_job():
+            title, added, problems = await _index_feed(services, url)
+    except (IngestError, IndexError_, ArticleStoreError, LookupError) as exc:
+        await status.edit_text(texts.t("feed_failed", lang).format(url=url[:200], why=exc))
+        return
+    except Exception as exc:  # the status message never stays at "working…"
+        log.exception("following %s failed", url[:200])
+        why = f"an internal error ({type(exc).__name__})"
+        await status.edit_text(texts.t("feed_failed", lang).format(url=url[:200], why=why))
         return
     services.feeds.follow(url, title, message.chat_id)
     services.feeds.succeeded(url, title, services.settings.feed_minutes * 60)
     await status.edit_text(
         texts.followed(lang, title, url, added, problems, services.settings.feed_minutes)
+    )
+
+
+async def cancel(update: Update, context: ShuziContext) -> None:
+    """/cancel: stop the index change that is running; nothing it did is kept."""
+    if await _refuse_non_admin(update, context) or update.effective_message is None:
+        return
+    lang = user_language(update)
+    running = context.services.jobs > 0
+    if running:
+        context.services.cancel.set()
+    await update.effective_message.reply_text(
+        texts.t("cancelling" if running else "nothing_to_cancel", lang)
     )
 
 

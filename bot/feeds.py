@@ -14,13 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.fetch import Fetcher, FetchError
-from corpus import Article, ArticleError
-from corpus.web import article_from_html
+from bot.ingest import FeedItem, IngestError, IngestLimits, read_link
+from corpus import Article
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8"
 MAX_BACKOFF_S = 24 * 3600
-MAX_ITEMS_PER_CHECK = 50  # a feed's newest items read per check
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -43,12 +40,6 @@ class Feed:
     failures: int
     next_check: float
     last_error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    link: str
-    title: str
 
 
 class FeedStore:
@@ -149,51 +140,32 @@ class FeedStore:
         self._db.close()
 
 
-async def read_feed(fetcher: Fetcher, url: str) -> tuple[str, list[Item]]:
-    """A feed's title and items (newest first, as feeds list them); FetchError when it is
-    unreachable or not a feed."""
-    import feedparser
-
-    fetched = await fetcher.get(url, accept=FEED_ACCEPT)
-    parsed = feedparser.parse(fetched.content)
-    if not parsed.entries and (parsed.bozo or not parsed.feed):
-        raise FetchError(f"{url} is not a readable RSS or Atom feed")
-    items = [
-        Item(str(e.get("link")), str(e.get("title", "")))
-        for e in parsed.entries[:MAX_ITEMS_PER_CHECK]
-        if e.get("link")
-    ]
-    return str(parsed.feed.get("title", "") or url), items
-
-
-async def fetch_article(fetcher: Fetcher, link: str) -> Article:
-    """The article at a link: fetched, main text extracted."""
-    page = await fetcher.get(link)
-    try:
-        return article_from_html(page.content, url=link)
-    except ArticleError as exc:
-        raise FetchError(str(exc)) from None
-
-
 async def new_articles(
-    fetcher: Fetcher, store: FeedStore, feed_url: str, items: Sequence[Item]
-) -> tuple[list[tuple[Item, Article]], list[str]]:
-    """The items not seen before, fetched (duplicates by content recorded and skipped), and
-    the problems met on the way (an item that cannot be fetched is tried again next time)."""
-    found: list[tuple[Item, Article]] = []
+    limits: IngestLimits,
+    store: FeedStore,
+    feed_url: str,
+    items: Sequence[FeedItem],
+    cancel: threading.Event | None = None,
+) -> tuple[list[tuple[FeedItem, Article, bytes]], list[str]]:
+    """The items not seen before, each fetched and read in the worker process (duplicates by
+    content recorded and skipped), and the problems met on the way (an item that cannot be
+    fetched is tried again next time)."""
+    found: list[tuple[FeedItem, Article, bytes]] = []
     problems: list[str] = []
     hashes: set[str] = set()
     for item in items:
         if store.seen(item.link):
             continue
         try:
-            article = await fetch_article(fetcher, item.link)
-        except FetchError as exc:
-            problems.append(str(exc))
+            article, raw = await read_link(item.link, limits=limits, cancel=cancel)
+        except IngestError as exc:
+            if cancel is not None and cancel.is_set():
+                raise
+            problems.append(f"{item.link[:200]}: {exc}")
             continue
         if store.known_hash(article.content_hash) or article.content_hash in hashes:
             store.record(feed_url, item.link, article, item.title, "duplicate")
             continue
         hashes.add(article.content_hash)
-        found.append((item, article))
+        found.append((item, article, raw))
     return found, problems

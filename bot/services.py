@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections import OrderedDict, defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -22,7 +25,7 @@ from telegram.ext import (
 
 from bot.activity import ActivityLog
 from bot.feeds import FeedStore
-from bot.fetch import Fetcher
+from bot.ingest import IngestLimits
 from bot.render import strip_html
 from bot.settings import Settings
 from corpus import SUPPORTED_SUFFIXES
@@ -54,8 +57,11 @@ class Services:
     settings: Settings
     activity: ActivityLog
     feeds: FeedStore
-    fetcher: Fetcher
+    ingest: IngestLimits
     build_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # set by /cancel or a stop signal: the running index change ends at its next step
+    cancel: threading.Event = field(default_factory=threading.Event)
+    jobs: int = 0  # editors' reads and builds under way
     answers: OrderedDict[int, Answer] = field(default_factory=OrderedDict)
     last_digest: float = field(default_factory=time.time)
     recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
@@ -95,6 +101,17 @@ class Services:
             return True
         window.append(now)
         return False
+
+    @contextlib.contextmanager
+    def editor_job(self) -> Iterator[None]:
+        """An editor's read and build: the first one after a /cancel starts uncancelled."""
+        if self.jobs == 0:
+            self.cancel.clear()
+        self.jobs += 1
+        try:
+            yield
+        finally:
+            self.jobs -= 1
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from corpus import ReadLimits
 from index import EngineOptions, FusionConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +96,19 @@ class Settings(BaseSettings):
     )
     fetch_timeout: float = Field(15.0, gt=0, description="seconds to fetch a link or a feed")
     fetch_max_bytes: int = Field(5_000_000, gt=0, description="largest page or feed fetched")
+    ingest_seconds: float = Field(
+        60.0, gt=0, description="wall-clock limit to read one upload, link or feed item"
+    )
+    ingest_memory_mb: int = Field(
+        1024, ge=200, description="memory limit of the worker process that reads it"
+    )
+    max_article_chars: int = Field(
+        ReadLimits().max_chars, gt=0, description="most characters of text in one article"
+    )
+    max_article_paragraphs: int = Field(
+        ReadLimits().max_paragraphs, gt=0, description="most paragraphs in one article"
+    )
+    max_pdf_pages: int = Field(ReadLimits().max_pdf_pages, gt=0, description="most PDF pages")
     progress_every_s: float = Field(3.0, ge=0, description="editors' build progress updates")
     webhook_url: str | None = Field(
         None, description="public https URL: webhook mode instead of polling"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
@@ -22,6 +25,7 @@ from bot.activity import ActivityLog
 from bot.editors import (
     add_link,
     articles,
+    cancel,
     digest,
     document,
     feeds_list,
@@ -35,6 +39,7 @@ from bot.editors import (
 )
 from bot.feeds import FeedStore
 from bot.fetch import Fetcher
+from bot.ingest import IngestLimits
 from bot.readers import (
     ask_command,
     button,
@@ -50,6 +55,7 @@ from bot.services import (
     user_language,
 )
 from bot.settings import Settings
+from corpus import ReadLimits
 from index import Engine
 
 log = logging.getLogger(__name__)
@@ -83,6 +89,7 @@ _EDITOR_COMMANDS = {
         ("remove", "删除文章"),
         ("reindex", "重建索引"),
         ("rollback", "回到上一代索引"),
+        ("cancel", "取消正在进行的索引任务"),
         ("stats", "统计"),
     ],
     "en": [
@@ -94,6 +101,7 @@ _EDITOR_COMMANDS = {
         ("remove", "Remove an article"),
         ("reindex", "Rebuild the index"),
         ("rollback", "Serve the previous generation"),
+        ("cancel", "Cancel the running index change"),
         ("stats", "Statistics"),
     ],
 }
@@ -102,6 +110,27 @@ _DESCRIPTION = {
     "en": "Shuzi answers questions about news articles, quoting the sentence and the figure "
     "with their source. Just ask.",
 }
+
+
+def stop_on_signals(application: Application, stop: Callable[[], object] | None = None) -> None:
+    """SIGINT and SIGTERM cancel the running index change at its next step (and kill a
+    worker reading a file), then stop polling: the bot exits within seconds and the build
+    lock is released. (PTB's own handlers would wait for the build to finish.)"""
+    services: Services = application.bot_data["services"]
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        log.info("stop signal: cancelling the running index change and stopping")
+        services.cancel.set()
+        (stop or application.stop_running)()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+async def on_start(application: Application) -> None:
+    stop_on_signals(application)
+    await announce(application)
 
 
 async def announce(application: Application) -> None:
@@ -124,6 +153,24 @@ async def announce(application: Application) -> None:
         log.warning("could not register the command menu", exc_info=True)
 
 
+def ingest_limits(settings: Settings) -> IngestLimits:
+    """How much one upload, link or feed may cost the worker that reads it."""
+    return IngestLimits(
+        seconds=settings.ingest_seconds,
+        memory_mb=settings.ingest_memory_mb,
+        read=ReadLimits(
+            max_chars=settings.max_article_chars,
+            max_paragraphs=settings.max_article_paragraphs,
+            max_pdf_pages=settings.max_pdf_pages,
+        ),
+        fetcher=Fetcher(
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.fetch_max_bytes,
+            allow_private=settings.fetch_allow_private,
+        ),
+    )
+
+
 # -- wiring -----------------------------------------------------------------------------
 def build_application(settings: Settings, engine: Engine, activity: ActivityLog) -> Application:
     """The whole bot: builder, handlers, error handler. Polls by default."""
@@ -142,7 +189,7 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
         .connect_timeout(settings.telegram_timeout)
         .read_timeout(settings.telegram_timeout)
         .write_timeout(settings.telegram_timeout)
-        .post_init(announce)
+        .post_init(on_start)
         .build()
     )
     app.bot_data["services"] = Services(
@@ -150,11 +197,7 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
         settings=settings,
         activity=activity,
         feeds=FeedStore(settings.data_dir / "feeds.sqlite"),
-        fetcher=Fetcher(
-            timeout=settings.fetch_timeout,
-            max_bytes=settings.fetch_max_bytes,
-            allow_private=settings.fetch_allow_private,
-        ),
+        ingest=ingest_limits(settings),
     )
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
@@ -170,6 +213,7 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
         ("follow", follow),
         ("feeds", feeds_list),
         ("unfollow", unfollow),
+        ("cancel", cancel),
     ):
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(MessageHandler(filters.COMMAND, unknown_command))

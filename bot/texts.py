@@ -31,6 +31,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "feed_failed": "没有订阅 {url}：{why}",
         "unfollowed": "已取消订阅 {url}（已添加的文章保留）。",
         "not_followed": "没有订阅 {url}。发送 /feeds 查看订阅。",
+        "cancelling": "正在取消当前的索引任务，当前索引不会改变。",
+        "nothing_to_cancel": "现在没有正在进行的索引任务。",
     },
     "en": {
         "quota": "Too many questions at once: please wait a minute.",
@@ -54,6 +56,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "feed_failed": "Not following {url}: {why}",
         "unfollowed": "No longer following {url} (its articles stay).",
         "not_followed": "{url} is not followed. /feeds lists the feeds.",
+        "cancelling": "Cancelling the running index change; the serving index stays as it is.",
+        "nothing_to_cancel": "No index change is running.",
     },
 }
 

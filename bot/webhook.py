@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import signal
 from collections.abc import Callable
 
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
+
+from bot.telegram_app import stop_on_signals
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -59,12 +60,10 @@ async def run_webhook(
     """Serve until SIGINT or SIGTERM."""
     web_app = make_webhook_app(application, secret=secret, health=health)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     async with application:
         if application.post_init:  # run_polling calls it; this runner must too (menus)
             await application.post_init(application)
+        stop_on_signals(application, stop=stop.set)  # a build is cancelled, then we stop
         await application.bot.set_webhook(
             url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES
         )

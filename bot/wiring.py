@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.settings import Settings
 from index import (
+    ArticleStore,
     Embedder,
     Engine,
     EngineOptions,
@@ -51,7 +52,12 @@ def build_engine(
         device=settings.device,
     )
     configure_faiss_threads(settings.index_threads if batch_job else settings.search_threads)
-    return Engine(store=index_store(settings), embedder=embedder, options=engine_options(settings))
+    return Engine(
+        store=index_store(settings),
+        embedder=embedder,
+        options=engine_options(settings),
+        articles=ArticleStore(settings.data_dir / "articles"),
+    )
 
 
 def index_store(settings: Settings) -> IndexStore:

@@ -9,12 +9,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import frontmatter
+import yaml
 from charset_normalizer import from_bytes
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".html", ".htm", ".pdf")
 MAX_ARTICLE_BYTES = 20 * 1024 * 1024
+MAX_ID_CHARS = 80
+_ID = re.compile(r"[\w\u4e00-\u9fff][\w\u4e00-\u9fff.-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """What one article may be: beyond any of these it is refused with a message naming the
+    limit, before anything is indexed. An article is read, split and embedded as one piece of
+    work, so its size bounds how long an editor's add holds the index."""
+
+    max_chars: int = 300_000  # converted text
+    max_paragraphs: int = 3_000  # non-empty lines of the converted text
+    max_pdf_pages: int = 300
+    max_front_matter_bytes: int = 8_192
+    max_field_chars: int = 500  # any one front-matter value
+    max_fields: int = 30
 
 
 class ArticleError(ValueError):
@@ -89,22 +105,83 @@ def slugify(name: str) -> str:
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
-def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Front matter and the body exactly as written.
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few hundred bytes of aliases expand to gigabytes
+    (the "billion laughs"); front matter never needs them. Custom tags are refused by
+    SafeLoader itself."""
 
-    python-frontmatter's own split strips the blank lines that open the body, and the body's
-    offsets are what citations point at, so only the YAML parsing is left to it.
-    """
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.YAMLError(f"anchors and aliases are not allowed ({event.start_mark})")
+        return super().compose_node(parent, index)
+
+
+def _split_front_matter(text: str, limits: ReadLimits) -> tuple[dict[str, Any], str]:
+    """Front matter and the body exactly as written (the body's offsets are what citations
+    point at, so nothing around it is stripped)."""
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
+    raw = match.group(1)
+    if len(raw.encode("utf-8")) > limits.max_front_matter_bytes:
+        raise ArticleError(
+            f"front matter is larger than {limits.max_front_matter_bytes:,} bytes; "
+            "keep it to title, date, authors and the like"
+        )
     try:
-        meta = frontmatter.YAMLHandler().load(match.group(1))
-    except Exception as exc:  # a YAML error names the line; pass it on
+        meta = yaml.load(raw, Loader=_NoAliasLoader)  # a SafeLoader without aliases
+    except yaml.YAMLError as exc:  # a YAML error names the line; pass it on
         raise ArticleError(f"front matter could not be read: {exc}") from exc
+    if meta is None:
+        meta = {}
     if not isinstance(meta, dict):
         raise ArticleError("front matter must be a mapping of key: value lines")
+    _check_fields(meta, limits)
     return meta, text[match.end() :]
+
+
+def _check_fields(meta: dict[Any, Any], limits: ReadLimits) -> None:
+    """Front-matter values are short scalars (authors may be a short list of them)."""
+    if len(meta) > limits.max_fields:
+        raise ArticleError(f"front matter has {len(meta)} fields, at most {limits.max_fields}")
+    for key, value in meta.items():
+        values = value if isinstance(value, list) and key == "authors" else [value]
+        if len(values) > 50:
+            raise ArticleError(f"front matter field {key!r} lists {len(values)} values, at most 50")
+        for v in values:
+            if isinstance(v, (dict, list, set, tuple, bytes)):
+                raise ArticleError(f"front matter field {key!r} must be plain text")
+            if len(str(v)) > limits.max_field_chars:
+                raise ArticleError(
+                    f"front matter field {key!r} is {len(str(v)):,} characters, "
+                    f"at most {limits.max_field_chars}"
+                )
+
+
+def check_article_id(article_id: str) -> str:
+    """An id as given (front matter, caption): letters, digits, CJK, - _ . and at most
+    MAX_ID_CHARS characters, or ArticleError saying so."""
+    if len(article_id) > MAX_ID_CHARS:
+        raise ArticleError(
+            f"article id is {len(article_id):,} characters long; at most {MAX_ID_CHARS}"
+        )
+    if not _ID.fullmatch(article_id):
+        raise ArticleError(
+            f"article id {article_id!r} may hold letters, digits, Chinese characters, "
+            "'-', '_' and '.', and must start with a letter or digit"
+        )
+    return article_id
+
+
+def derived_id(name: str) -> str:
+    """An id made from a file name or an address: slugified, and when too long cut with a
+    short hash of the whole, so that two long names stay two ids."""
+    slug = slugify(name)
+    if len(slug) <= MAX_ID_CHARS:
+        return slug
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{slug[: MAX_ID_CHARS - 9].rstrip('-')}-{digest}"
 
 
 def _title_from_body(body: str) -> str:
@@ -122,10 +199,17 @@ def _title_from_body(body: str) -> str:
 
 
 def parse_article(
-    text: str, *, default_id: str, origin: str = "", defaults: dict[str, Any] | None = None
+    text: str,
+    *,
+    default_id: str,
+    origin: str = "",
+    defaults: dict[str, Any] | None = None,
+    limits: ReadLimits | None = None,
 ) -> Article:
     """Build an Article from decoded text: front matter wins over `defaults`, then the body."""
-    meta, body = _split_front_matter(text)
+    limits = limits or ReadLimits()
+    meta, body = _split_front_matter(text, limits)
+    check_text_limits(body, origin or default_id, limits)
     merged = {**(defaults or {}), **{k: v for k, v in meta.items() if v not in (None, "")}}
     if not body.strip():
         raise ArticleError(f"{origin or default_id} has no body text")
@@ -134,8 +218,10 @@ def parse_article(
         authors = tuple(a for a in re.split(r"[,，、\s]+", authors) if a)
     title = str(merged.pop("title", "") or _title_from_body(body))
     known = {"id", "subtitle", "source", "date", "language"}
+    given_id = merged.pop("id", None)
+    article_id = check_article_id(slugify(str(given_id))) if given_id else derived_id(default_id)
     return Article(
-        id=slugify(str(merged.pop("id", default_id))),
+        id=article_id,
         title=title,
         body=body,
         subtitle=str(merged.get("subtitle", "")),
@@ -148,10 +234,30 @@ def parse_article(
     )
 
 
+def check_text_limits(text: str, name: str, limits: ReadLimits) -> None:
+    if len(text) > limits.max_chars:
+        raise ArticleError(
+            f"{name} has {len(text):,} characters of text; an article may have at most "
+            f"{limits.max_chars:,} (split it into several)"
+        )
+    paragraphs = sum(1 for line in text.split("\n") if line.strip())
+    if paragraphs > limits.max_paragraphs:
+        raise ArticleError(
+            f"{name} has {paragraphs:,} paragraphs; an article may have at most "
+            f"{limits.max_paragraphs:,} (split it into several)"
+        )
+
+
 def read_article_bytes(
-    data: bytes, *, name: str, origin: str = "", defaults: dict[str, Any] | None = None
+    data: bytes,
+    *,
+    name: str,
+    origin: str = "",
+    defaults: dict[str, Any] | None = None,
+    limits: ReadLimits | None = None,
 ) -> Article:
     """An article from a file's bytes: .txt/.md decoded, .docx/.html/.pdf converted first."""
+    limits = limits or ReadLimits()
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ArticleError(
@@ -164,8 +270,10 @@ def read_article_bytes(
         from corpus.convert import convert_to_text
 
         _check_size(data, name)
-        text = convert_to_text(data, suffix, name=name)
-    return parse_article(text, default_id=Path(name).stem, origin=origin or name, defaults=defaults)
+        text = convert_to_text(data, suffix, name=name, limits=limits)
+    return parse_article(
+        text, default_id=Path(name).stem, origin=origin or name, defaults=defaults, limits=limits
+    )
 
 
 def load_article(path: Path, *, defaults: dict[str, Any] | None = None) -> Article:

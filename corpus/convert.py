@@ -10,12 +10,37 @@ from __future__ import annotations
 import io
 import re
 
-from corpus.article import ArticleError, decode_article_bytes
+from corpus.article import ArticleError, ReadLimits, decode_article_bytes
 
 CONVERTED_SUFFIXES = (".docx", ".html", ".htm", ".pdf")
 
 
-def _docx_text(data: bytes) -> str:
+class _Budget:
+    """Counts what a conversion produces and stops it at the first limit passed, so that a
+    file made to explode (20,000 empty paragraphs, a 20,000-page PDF) costs no more than
+    the limit."""
+
+    def __init__(self, limits: ReadLimits, name: str) -> None:
+        self.limits, self.name = limits, name
+        self.chars = self.lines = 0
+
+    def take(self, text: str) -> str:
+        self.chars += len(text)
+        self.lines += 1
+        if self.chars > self.limits.max_chars:
+            raise ArticleError(
+                f"{self.name} has more than {self.limits.max_chars:,} characters of text; "
+                "split it into several articles"
+            )
+        if self.lines > self.limits.max_paragraphs:
+            raise ArticleError(
+                f"{self.name} has more than {self.limits.max_paragraphs:,} paragraphs; "
+                "split it into several articles"
+            )
+        return text
+
+
+def _docx_text(data: bytes, budget: _Budget) -> str:
     import docx
 
     try:
@@ -23,10 +48,16 @@ def _docx_text(data: bytes) -> str:
     except Exception as exc:  # python-docx raises several kinds for a broken file
         raise ArticleError(f"not a readable .docx file ({exc.__class__.__name__})") from exc
     lines = []
-    for para in document.paragraphs:
+    for n, para in enumerate(document.paragraphs):
+        if n > budget.limits.max_paragraphs * 4:  # empty ones too: each costs a style lookup
+            raise ArticleError(
+                f"{budget.name} has more than {budget.limits.max_paragraphs * 4:,} paragraphs "
+                "(most of them empty); split it or remove the empty ones"
+            )
         text = para.text.strip()
         if not text:
             continue
+        budget.take(text)
         style = (para.style.name if para.style is not None else "").lower()
         level = re.match(r"(?:heading|标题)\s*(\d)", style)
         if style == "title":
@@ -38,10 +69,11 @@ def _docx_text(data: bytes) -> str:
     return "\n\n".join(lines)
 
 
-def _html_text(data: bytes) -> str:
+def _html_text(data: bytes, budget: _Budget) -> str:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(decode_article_bytes(data, name="html"), "html.parser")
+    # lxml's parser: linear, and it stops at a nesting depth no article has
+    soup = BeautifulSoup(decode_article_bytes(data, name="html"), "lxml")
     for tag in soup(["script", "style", "nav", "header", "footer", "aside", "form", "noscript"]):
         tag.decompose()
     lines = []
@@ -51,6 +83,7 @@ def _html_text(data: bytes) -> str:
         text = " ".join(el.get_text(" ", strip=True).split())
         if not text:
             continue
+        budget.take(text)
         if el.name in ("h1", "h2", "h3", "h4"):
             lines.append(f"{'#' * int(el.name[1])} {text}")
         else:
@@ -58,29 +91,41 @@ def _html_text(data: bytes) -> str:
     return "\n\n".join(lines)
 
 
-def _pdf_text(data: bytes) -> str:
+def _pdf_text(data: bytes, budget: _Budget) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    lines: list[str] = []
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > budget.limits.max_pdf_pages:
+            raise ArticleError(
+                f"{budget.name} has {len(reader.pages):,} pages; an article may have at most "
+                f"{budget.limits.max_pdf_pages:,}"
+            )
+        for page in reader.pages:
+            # One paragraph a line: pypdf ends every printed line with a newline; a line that
+            # stops mid-sentence continues on the next (the splitter rejoins it).
+            for line in (page.extract_text() or "").splitlines():
+                if line.strip():
+                    lines.append(budget.take(line.strip()))
     except (PdfReadError, ValueError, KeyError) as exc:
         raise ArticleError(f"not a readable PDF ({exc})") from exc
-    # One paragraph a line: pypdf ends every printed line with a newline; a line that stops
-    # mid-sentence continues on the next (the splitter rejoins it).
-    return "\n\n".join(line.strip() for page in pages for line in page.splitlines() if line.strip())
+    return "\n\n".join(lines)
 
 
-def convert_to_text(data: bytes, suffix: str, *, name: str = "article") -> str:
-    """Text of a .docx, .html or .pdf file; ArticleError when it has none."""
+def convert_to_text(
+    data: bytes, suffix: str, *, name: str = "article", limits: ReadLimits | None = None
+) -> str:
+    """Text of a .docx, .html or .pdf file; ArticleError when it has none or passes a limit."""
     suffix = suffix.lower()
+    budget = _Budget(limits or ReadLimits(), name)
     if suffix == ".docx":
-        text = _docx_text(data)
+        text = _docx_text(data, budget)
     elif suffix in (".html", ".htm"):
-        text = _html_text(data)
+        text = _html_text(data, budget)
     elif suffix == ".pdf":
-        text = _pdf_text(data)
+        text = _pdf_text(data, budget)
     else:
         raise ArticleError(f"{name}: no converter for {suffix}")
     if not text.strip():

@@ -205,30 +205,40 @@ def _cn_value(text: str) -> float:
     return float(_CN_DIGITS.get(text, 0))
 
 
-def _overlaps(spans: list[tuple[int, int]], s: int, e: int) -> bool:
-    return any(a < e and s < b for a, b in spans)
+class _Taken:
+    """Which characters of a text a mention already holds: a lookup costs the mention's
+    length, not the number of mentions before it (a long text has tens of thousands)."""
+
+    def __init__(self, n: int) -> None:
+        self.mask = bytearray(n)
+
+    def overlaps(self, s: int, e: int) -> bool:
+        return any(self.mask[s:e])
+
+    def take(self, s: int, e: int) -> None:
+        self.mask[s:e] = b"\x01" * (e - s)
 
 
 def scan_numbers(text: str) -> list[Mention]:
     """Classify every number in a text: dates and periods first, then names, then figures."""
-    taken: list[tuple[int, int]] = []
+    taken = _Taken(len(text))
     mentions: list[Mention] = []
 
     def add(kind: str, s: int, e: int) -> None:
-        taken.append((s, e))
+        taken.take(s, e)
         mentions.append(Mention(kind, s, e, text[s:e]))
 
     for m in FULL_DATE.finditer(text):
         add("date", m.start(), m.end())
     for m in PERIOD.finditer(text):
-        if any(ch.isdigit() for ch in m.group()) and not _overlaps(taken, m.start(), m.end()):
+        if any(ch.isdigit() for ch in m.group()) and not taken.overlaps(m.start(), m.end()):
             add("period", m.start(), m.end())
     for m in DATE.finditer(text):
-        if not _overlaps(taken, m.start(), m.end()):
+        if not taken.overlaps(m.start(), m.end()):
             add("date", m.start(), m.end())
     for m in FIGURE.finditer(text):
         s, e = m.start(), m.end()
-        if _overlaps(taken, s, e):
+        if taken.overlaps(s, e):
             continue
         nxt = text[e : e + 1]
         unit = m.group("unit") or ""
@@ -242,13 +252,13 @@ def scan_numbers(text: str) -> list[Mention]:
             continue
         add("figure", s, e)
     for m in NAME.finditer(text):
-        if not _overlaps(taken, m.start(), m.end()):
+        if not taken.overlaps(m.start(), m.end()):
             add("name", m.start(), m.end())
     for m in re.finditer(r"\d+(?:\.\d+)?", text):
-        if not _overlaps(taken, m.start(), m.end()):
+        if not taken.overlaps(m.start(), m.end()):
             add("name", m.start(), m.end())  # anything else numeric is part of a name
     for m in CN_FIGURE.finditer(text):
-        if not _overlaps(taken, m.start(), m.end()):
+        if not taken.overlaps(m.start(), m.end()):
             add("figure", m.start(), m.end())
     return sorted(mentions, key=lambda x: x.start)
 
@@ -281,16 +291,21 @@ def _figure_from_match(text: str, s: int, e: int) -> Figure:
     return Figure(text=raw, start=s, end=e, number=cn, value=_cn_value(cn), unit=unit, kind=kind)
 
 
-def _clause_before(sentence: str, pos: int, figure_spans: list[tuple[int, int]]) -> tuple[int, str]:
-    """The clause that leads to a figure, from the previous figure or clause break on; a 、
-    list of names stays whole."""
-    start = max((b for a, b in figure_spans if b <= pos), default=0)
+# A metric is a few words; the clause looked at before a figure is cut at this length so that
+# text without punctuation (a table flattened into one line) costs no more than it.
+MAX_CLAUSE = 80
+
+
+def _clause_before(sentence: str, pos: int, previous_end: int) -> tuple[int, str]:
+    """The clause that leads to a figure, from the previous figure (ending at previous_end,
+    -1 for none) or clause break on; a 、 list of names stays whole."""
+    start = max(previous_end, 0, pos - MAX_CLAUSE)
     for i in range(pos - 1, start - 1, -1):
         ch = sentence[i]
         if ch in _CLAUSE_BREAKS:
             start = i + 1
             break
-        if ch == "、" and any(a < i and b <= i + 1 and b > i - 12 for a, b in figure_spans):
+        if ch == "、" and previous_end >= 0 and i - 12 < previous_end <= i + 1:
             start = i + 1  # "上云3000家、深度上云1918家": the list is of figures
             break
     return start, sentence[start:pos]
@@ -316,7 +331,7 @@ def _subject_after(sentence: str, end: int) -> str:
 
 
 def extract_figures(text: str) -> list[Figure]:
-    """Figures of a passage with metric, period and change words."""
+    """Figures of a passage with metric, period and change words (linear in the text)."""
     mentions = scan_numbers(text)
     periods = [(m.start, m.end, m.text) for m in mentions if m.kind == "period"]
     periods += [
@@ -325,18 +340,28 @@ def extract_figures(text: str) -> list[Figure]:
         if not any(ch.isdigit() for ch in m.group())
     ]
     periods.sort()
+    # the period of a figure is the last one (by start) that ends before it: walked once
+    by_end = sorted(range(len(periods)), key=lambda i: periods[i][1])
+    walked, latest = 0, -1
+    found = [m for m in mentions if m.kind == "figure"]  # in order of position
     figures: list[Figure] = []
+    k = 0
     for n_sent, (ss, se) in enumerate(split_sentences(text) or [(0, len(text))]):
         sentence = text[ss:se]
-        local = [m for m in mentions if m.kind == "figure" and ss <= m.start < se]
-        spans = [(m.start - ss, m.end - ss) for m in local]
+        while k < len(found) and found[k].start < ss:
+            k += 1
+        local = []
+        while k < len(found) and found[k].start < se:
+            local.append(found[k])
+            k += 1
         previous: Figure | None = None
         for n_fig, m in enumerate(local):
             fig = _figure_from_match(text, m.start, m.end)
             nxt = local[n_fig + 1] if n_fig + 1 < len(local) else None
             between = text[m.end : nxt.start] if nxt else "，"
             modifier = not any(c in between for c in _CLAUSE_BREAKS + "、")
-            _, clause = _clause_before(sentence, m.start - ss, spans)
+            previous_end = local[n_fig - 1].end - ss if n_fig else -1
+            _, clause = _clause_before(sentence, m.start - ss, previous_end)
             metric, change = _clean_metric(clause)
             if previous is not None and metric[:1] in ("占", "较", "比") and previous.metric:
                 metric = previous.metric + metric  # 数字经济规模…占GDP比重: whose share
@@ -345,7 +370,10 @@ def extract_figures(text: str) -> list[Figure]:
                 # "增长17.8%" is the growth of what came before; "全省第一" ranks it
                 metric = previous.metric if len(previous.metric) >= 2 else previous.subject
             subject = _subject_after(sentence, m.end - ss)
-            period = next((p for a, b, p in reversed(periods) if b <= m.start), "")
+            while walked < len(by_end) and periods[by_end[walked]][1] <= m.start:
+                latest = max(latest, by_end[walked])
+                walked += 1
+            period = periods[latest][2] if latest >= 0 else ""
             fig = replace(
                 fig,
                 metric=metric,

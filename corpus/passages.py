@@ -249,10 +249,45 @@ def extract_paragraphs(
     return paragraphs
 
 
+_CLAUSE_MARKS = "，,、：:）)”"
+# The embedding model reads the first 512 tokens of a unit; Chinese text runs at about one
+# token a character, so a sentence longer than this would be partly unfindable.
+LONG_SENTENCE_CHARS = 400
+
+
+def _cut_long(text: str, start: int, end: int, max_chars: int) -> list[int]:
+    """Ends of pieces of at most max_chars covering text[start:end], a run with no sentence
+    end in it: cut after the last clause mark that fits, else at the length, moved back so
+    as not to split a number (a table flattened into one line, a text without punctuation:
+    every part of it must be findable, and a passage is embedded only up to its first
+    few hundred tokens)."""
+    ends: list[int] = []
+    while end - start > max_chars:
+        limit = start + max_chars
+        cut = max(text.rfind(c, start + 1, limit) for c in _CLAUSE_MARKS) + 1
+        if cut <= start + max_chars // 3:
+            cut = limit
+            while cut > start + max_chars // 2 and (
+                (text[cut - 1].isalnum() and text[cut].isascii() and text[cut].isalnum())
+                or text[cut] in ".%％"
+                or (text[cut - 1].isdigit() and text[cut] in "亿万千百十个")
+            ):
+                cut -= 1
+        ends.append(cut)
+        start = cut
+    ends.append(end)
+    return ends
+
+
 def _pack_sentences(text: str, max_chars: int) -> list[tuple[int, int]]:
     """Cut a paragraph at sentence ends into runs of at most max_chars (a longer sentence
-    stands alone). The pieces cover the paragraph exactly."""
-    ends = [e for _, e in split_sentences(text)]
+    stands alone); a sentence too long to be embedded whole (over LONG_SENTENCE_CHARS or
+    twice max_chars) is cut at clause marks, then by length (_cut_long). The pieces cover
+    the paragraph exactly."""
+    too_long = max(LONG_SENTENCE_CHARS, 2 * max_chars)
+    ends: list[int] = []
+    for s, e in split_sentences(text):
+        ends.extend(_cut_long(text, s, e, max_chars) if e - s > too_long else [e])
     pieces: list[tuple[int, int]] = []
     start = prev = 0
     for end in ends:
@@ -321,11 +356,12 @@ def text_before(paragraphs: list[Paragraph], n: int, lo: int) -> str:
     same section."""
     para = paragraphs[n]
     if lo > 0:
-        spans = [(s, e) for s, e in split_sentences(para.text[:lo])]
-        return para.text[spans[-1][0] : spans[-1][1]] if spans else ""
+        window = para.text[max(0, lo - 400) : lo]  # a sentence is shorter; the paragraph may not be
+        spans = split_sentences(window)
+        return window[spans[-1][0] : spans[-1][1]] if spans else ""
     if n == 0 or paragraphs[n - 1].section_path != para.section_path:
         return ""
-    prev = paragraphs[n - 1].text
+    prev = paragraphs[n - 1].text[-400:]
     spans = split_sentences(prev)
     return prev[spans[-1][0] : spans[-1][1]] if spans else ""
 

@@ -3,23 +3,39 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import urlsplit
 
-from corpus.article import Article, ArticleError, slugify
+from corpus.article import (
+    MAX_ID_CHARS,
+    Article,
+    ArticleError,
+    ReadLimits,
+    check_text_limits,
+    slugify,
+)
 
 _MIN_BODY = 20  # characters: less is not an article (a login wall, an error page)
 
 
 def article_id_for_url(url: str) -> str:
-    """A stable id from the address: host and path (query strings dropped)."""
+    """A stable id from the address: host, path and query. With a query (two articles of one
+    script differ only there) or when the slug is cut to fit, a short hash of the address
+    keeps two addresses two ids."""
     parts = urlsplit(url)
     path = re.sub(r"\.(?:s?html?|php|aspx?)$", "", parts.path.strip("/"))
-    return slugify(f"{parts.hostname or 'web'}-{path}" if path else parts.hostname or "web")
+    host = parts.hostname or "web"
+    slug = slugify("-".join(p for p in (host, path, parts.query) if p))
+    if not parts.query and len(slug) <= MAX_ID_CHARS:
+        return slug
+    address = parts._replace(fragment="").geturl()
+    digest = hashlib.sha256(address.encode("utf-8")).hexdigest()[:8]
+    return f"{slug[: MAX_ID_CHARS - 9].rstrip('-')}-{digest}"
 
 
-def article_from_html(html: str | bytes, *, url: str) -> Article:
-    """The article a page holds; ArticleError when it holds none."""
+def article_from_html(html: str | bytes, *, url: str, limits: ReadLimits | None = None) -> Article:
+    """The article a page holds; ArticleError when it holds none or passes a limit."""
     import trafilatura
 
     doc = trafilatura.bare_extraction(
@@ -39,17 +55,18 @@ def article_from_html(html: str | bytes, *, url: str) -> Article:
     if title and lines and lines[0] == title:
         lines = lines[1:]
     body = "\n\n".join(lines)  # a paragraph per line, as articles are stored
+    check_text_limits(body, url, limits or ReadLimits())
     if not title:
         title = lines[0][:60] if lines else url
     author = doc.get("author") or _meta_author(html)
-    authors = tuple(a.strip() for a in re.split(r"[;,，、]", author) if a.strip())
+    authors = tuple(a.strip()[:60] for a in re.split(r"[;,，、]", author) if a.strip())[:20]
     return Article(
         id=article_id_for_url(url),
-        title=title,
+        title=title[:300],
         body=body,
         authors=authors,
-        source=doc.get("sitename") or "",
-        date=doc.get("date") or "",
+        source=(doc.get("sitename") or "")[:200],
+        date=(doc.get("date") or "")[:40],
         origin=url,
         extra={"url": url},
     )

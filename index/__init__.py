@@ -28,15 +28,26 @@ from index.search.embedder import (
     load_embedder,
 )
 from index.search.retriever import FusionConfig, HybridRetriever
+from index.stores.article_store import (
+    ArticleClashError,
+    ArticleStore,
+    ArticleStoreError,
+    Provenance,
+    StoredArticle,
+    Submission,
+    export_article_store,
+)
 from index.stores.dense import configure_faiss_threads
 from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusUnavailableError
 from index.stores.store import (
+    BuildCancelledError,
     BuildLockedError,
     IndexCorruptError,
     IndexError_,
     IndexMismatchError,
     IndexMissingError,
     IndexStore,
+    IndexWriteError,
 )
 
 __all__ = [
@@ -44,7 +55,11 @@ __all__ = [
     "AnswerFigure",
     "AnswerSentence",
     "AnswerSpan",
+    "ArticleClashError",
     "ArticleInfo",
+    "ArticleStore",
+    "ArticleStoreError",
+    "BuildCancelledError",
     "BuildLockedError",
     "BuildReport",
     "Citation",
@@ -62,20 +77,25 @@ __all__ = [
     "IndexMismatchError",
     "IndexMissingError",
     "IndexStore",
+    "IndexWriteError",
     "Judged",
     "MilvusConfig",
     "MilvusConnection",
     "MilvusUnavailableError",
     "Progress",
+    "Provenance",
     "Question",
     "Report",
     "SearchResult",
     "SentenceTransformerEmbedder",
+    "StoredArticle",
+    "Submission",
     "UnsupportedFigureError",
     "check_question",
     "configure_faiss_threads",
     "configure_torch_threads",
     "evaluate",
+    "export_article_store",
     "load_embedder",
     "load_fixtures",
     "verify_answer",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -18,8 +22,23 @@ from index.search.batch import clear_embedding_cache, dense_units, embed_units
 from index.search.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
 from index.search.embedder import Embedder
 from index.search.retriever import FusionConfig, HybridRetriever
+from index.stores.article_store import (
+    ArticleClashError,
+    ArticleStore,
+    Provenance,
+    StoredArticle,
+    Submission,
+    export_article_store,
+    read_export,
+)
 from index.stores.embed_cache import CACHE_NAME
-from index.stores.layout import IndexError_, Manifest, split_unit_id
+from index.stores.layout import (
+    BuildCancelledError,
+    IndexError_,
+    IndexWriteError,
+    Manifest,
+    split_unit_id,
+)
 from index.stores.lexicon import TermLexicon
 from index.stores.milvus_writer import MilvusGenerationWriter
 from index.stores.segments import SegmentedWriter
@@ -86,9 +105,16 @@ class Engine:
     it only when the new generation is complete and verified."""
 
     def __init__(
-        self, *, store: IndexStore, embedder: Embedder, options: EngineOptions | None = None
+        self,
+        *,
+        store: IndexStore,
+        embedder: Embedder,
+        options: EngineOptions | None = None,
+        articles: ArticleStore | None = None,
     ) -> None:
         self.store = store
+        # what editors added, kept apart from the index that is derived from it
+        self.articles = articles or ArticleStore(store.root.parent / "articles")
         self.embedder = embedder
         self.options = options or EngineOptions()
         self.retriever = HybridRetriever(embedder=embedder, fusion=self.options.fusion)
@@ -250,107 +276,118 @@ class Engine:
         add: Sequence[Article] = (),
         remove: Sequence[str] = (),
         progress: Progress | None = None,
+        notes: Sequence[str] = (),
+        t0: float | None = None,
     ) -> BuildReport:
-        t0 = time.perf_counter()
-        with self.store.build_lock():
-            parent = self._parent(fresh=fresh)
-            writer = self._writer(parent)
-            try:
-                reusable: dict[str, np.ndarray] = {}
-                if fresh:
-                    if parent is not None and parent.manifest.model == self.embedder.name:
-                        reusable = writer.vectors_by_text()
-                    writer.clear()
-                hashes = writer.article_hashes()
-                removed = [a for a in remove if a in hashes]
-                for article_id in removed:
-                    writer.remove_article(article_id)
-                    hashes.pop(article_id)
-                known_hashes = set(hashes.values())
-                added, replaced, skipped, embedded = [], [], [], 0
-                passages_added = figures_added = 0
-                todo: list[tuple[Article, list]] = []
-                for article in add:
-                    if hashes.get(article.id) == article.content_hash:
-                        skipped.append(article.id)
-                        continue
-                    if article.content_hash in known_hashes:
-                        skipped.append(article.id)  # same text under another id: a duplicate
-                        continue
-                    if article.id in hashes:
-                        writer.remove_article(article.id)
-                        replaced.append(article.id)
-                    else:
-                        added.append(article.id)
-                    known_hashes.add(article.content_hash)
-                    hashes[article.id] = article.content_hash
-                    todo.append((article, self._split(article)))
-                # all new units in one embedding pass: sorted by length across articles,
-                # batches carry less padding than article by article
-                unit_texts = [[dense_units(p.text) for p in ps] for _, ps in todo]
-                flat = [t for per_article in unit_texts for texts in per_article for t in texts]
-
-                total_units = len(flat)
-
-                def tick(n: int) -> None:
-                    if progress:
-                        progress("embedding", n, total_units)
-
-                tick(0)
-                vectors, embedded = embed_units(
-                    self.embedder,
-                    flat,
-                    reusable=reusable,
-                    cache_path=self.store.root / CACHE_NAME,
-                    tick=tick,
-                )
-                if progress:
-                    progress("storing passages and figures", 0, len(todo))
-                pos = 0
-                for n, ((article, passages), per_article) in enumerate(
-                    zip(todo, unit_texts, strict=True), start=1
-                ):
-                    units = []
-                    for texts in per_article:
-                        units.append((texts, vectors[pos : pos + len(texts)]))
-                        pos += len(texts)
-                    passages_added += len(passages)
-                    figures = [extract_figures(p.text) for p in passages]
-                    figures_added += sum(map(len, figures))
-                    writer.add_article(article, passages, units, figures)
-                    if progress:
-                        progress("storing passages and figures", n, len(todo))
-                # stored: the SQLite copy is what the index is built from. At a million passages
-                # the vectors alone are gigabytes, the articles, passages and unit texts as
-                # many again; a 1M build held them through the dense index and was OOM-killed
-                # at 24 GB (BENCHMARKS.md)
-                del vectors, todo, unit_texts, flat, reusable
-                if not (added or replaced or removed or fresh):
-                    writer.abort()
-                    current = parent.number if parent else 0
-                    return BuildReport(
-                        generation=current,
-                        skipped=tuple(skipped),
-                        passages_total=len(parent.pids) if parent else 0,
-                        seconds=time.perf_counter() - t0,
-                    )
-                if progress:
-                    progress("cross-lingual lexicon", 0, 1)
-                same_model = parent is not None and parent.manifest.model == self.embedder.name
-                reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
-                writer.tokenize_pending()
-                frequencies = writer.term_frequencies()
-                if frequencies is None and parent is not None:  # an add to a big archive
-                    lexicon = parent.lexicon
+        """One new generation from the serving one: `remove` taken out, `add` put in (the
+        build lock is held by the caller)."""
+        t0 = time.perf_counter() if t0 is None else t0
+        parent = self._parent(fresh=fresh)
+        writer = self._writer(parent)
+        try:
+            reusable: dict[str, np.ndarray] = {}
+            if fresh:
+                if parent is not None and parent.manifest.model == self.embedder.name:
+                    reusable = writer.vectors_by_text()
+                writer.clear()
+            hashes = writer.article_hashes()
+            removed = [a for a in remove if a in hashes]
+            for article_id in removed:
+                writer.remove_article(article_id)
+                hashes.pop(article_id)
+            known_hashes = set(hashes.values())
+            added, replaced, skipped, embedded = [], [], [], 0
+            passages_added = figures_added = 0
+            todo: list[tuple[Article, list]] = []
+            for article in add:
+                if hashes.get(article.id) == article.content_hash:
+                    skipped.append(article.id)
+                    continue
+                if article.content_hash in known_hashes:
+                    skipped.append(article.id)  # same text under another id: a duplicate
+                    continue
+                if article.id in hashes:
+                    writer.remove_article(article.id)
+                    replaced.append(article.id)
                 else:
-                    lexicon = self._lexicon(writer, frequencies or {}, reuse)
+                    added.append(article.id)
+                known_hashes.add(article.content_hash)
+                hashes[article.id] = article.content_hash
+                todo.append((article, self._split(article)))
+            # all new units in one embedding pass: sorted by length across articles,
+            # batches carry less padding than article by article
+            unit_texts = [[dense_units(p.text) for p in ps] for _, ps in todo]
+            flat = [t for per_article in unit_texts for texts in per_article for t in texts]
+
+            total_units = len(flat)
+
+            def tick(n: int) -> None:
                 if progress:
-                    progress("writing index", 0, 1)
-                manifest = writer.commit(lexicon=lexicon)
-            except BaseException:
+                    progress("embedding", n, total_units)
+
+            tick(0)
+            vectors, embedded = embed_units(
+                self.embedder,
+                flat,
+                reusable=reusable,
+                cache_path=self.store.root / CACHE_NAME,
+                tick=tick,
+            )
+            if progress:
+                progress("storing passages and figures", 0, len(todo))
+            pos = 0
+            for n, ((article, passages), per_article) in enumerate(
+                zip(todo, unit_texts, strict=True), start=1
+            ):
+                units = []
+                for texts in per_article:
+                    units.append((texts, vectors[pos : pos + len(texts)]))
+                    pos += len(texts)
+                passages_added += len(passages)
+                figures = [extract_figures(p.text) for p in passages]
+                figures_added += sum(map(len, figures))
+                writer.add_article(article, passages, units, figures)
+                if progress:
+                    progress("storing passages and figures", n, len(todo))
+            # stored: the SQLite copy is what the index is built from. At a million passages
+            # the vectors alone are gigabytes, the articles, passages and unit texts as
+            # many again; a 1M build held them through the dense index and was OOM-killed
+            # at 24 GB (BENCHMARKS.md)
+            del vectors, todo, unit_texts, flat, reusable
+            if not (added or replaced or removed or fresh):
                 writer.abort()
-                raise
-            clear_embedding_cache(self.store.root / CACHE_NAME, self.embedder)
+                current = parent.number if parent else 0
+                return BuildReport(
+                    generation=current,
+                    skipped=tuple(skipped),
+                    passages_total=len(parent.pids) if parent else 0,
+                    seconds=time.perf_counter() - t0,
+                    notes=tuple(notes),
+                )
+            if progress:
+                progress("cross-lingual lexicon", 0, 1)
+            same_model = parent is not None and parent.manifest.model == self.embedder.name
+            reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
+            writer.tokenize_pending()
+            frequencies = writer.term_frequencies()
+            if frequencies is None and parent is not None:  # an add to a big archive
+                lexicon = parent.lexicon
+            else:
+                lexicon = self._lexicon(writer, frequencies or {}, reuse)
+            if progress:
+                progress("writing index", 0, 1)
+            manifest = writer.commit(lexicon=lexicon)
+        except BaseException as exc:
+            writer.abort()
+            if _disk_full(exc):
+                # the cache of a build that cannot finish would only fill the disk more
+                clear_embedding_cache(self.store.root / CACHE_NAME, self.embedder)
+                raise IndexWriteError(
+                    f"the disk under {self.store.root} is full: nothing was changed, the "
+                    "serving index is intact; free some space and try again"
+                ) from exc
+            raise
+        clear_embedding_cache(self.store.root / CACHE_NAME, self.embedder)
         self.load(manifest.generation)
         return BuildReport(
             generation=manifest.generation,
@@ -363,54 +400,265 @@ class Engine:
             figures_added=figures_added,
             passages_total=manifest.counts["passages"],
             seconds=time.perf_counter() - t0,
+            notes=tuple(notes),
         )
 
     def build(
         self,
-        articles: Sequence[Article],
+        corpus: Sequence[Article] = (),
         *,
         progress: Progress | None = None,
         force: bool = False,
+        prune: bool = False,
     ) -> BuildReport:
-        """A new generation with exactly these articles (vectors of unchanged text re-used).
+        """A new generation built afresh from the corpus articles and the article store
+        (vectors of unchanged text re-used).
 
-        When the serving generation already holds exactly these articles, unchanged, nothing
-        is written unless `force`: `make run` builds on every start.
+        Nothing is dropped silently: an article the index serves that neither the corpus nor
+        the store holds (added before the store existed, or a corpus file since deleted) is
+        kept and adopted into the store, unless `prune`; articles removed on purpose stay
+        out. Every removed article is named in the report. When the serving generation
+        already holds exactly the wanted articles, nothing is written unless `force`.
         """
-        if not force and self._serving_exactly(articles):
-            gen = self.generation
-            return BuildReport(
-                generation=gen.number,
-                skipped=tuple(a.id for a in articles),
-                passages_total=len(gen.pids),
+        t0 = time.perf_counter()
+        with self.store.build_lock():
+            current = self._current_articles()
+            held = current if current is not None else self._held_articles()
+            plan = self._plan_sources(corpus, held, prune=prune)
+            wanted = plan.wanted
+            if not force and current is not None and _same_articles(wanted, current):
+                gen = self.generation
+                return BuildReport(
+                    generation=gen.number,
+                    skipped=tuple(a.id for a in wanted),
+                    passages_total=len(gen.pids),
+                    notes=plan.notes,
+                )
+            report = self._apply(fresh=True, add=wanted, progress=progress, notes=plan.notes, t0=t0)
+        return replace(report, removed=tuple(sorted(set(held) - {a.id for a in wanted})))
+
+    def sync(
+        self, corpus: Sequence[Article] = (), *, progress: Progress | None = None
+    ) -> BuildReport:
+        """What a start runs: corpus files and stored articles that the index lacks (or holds
+        in another version) are added; nothing is removed but articles removed on purpose;
+        an index that is current is left as it is (nothing written)."""
+        t0 = time.perf_counter()
+        with self.store.build_lock():
+            current = self._current_articles()
+            if current is None:  # no usable index: build one from the sources
+                plan = self._plan_sources(corpus, self._held_articles(), prune=False)
+                return self._apply(
+                    fresh=True, add=plan.wanted, progress=progress, notes=plan.notes, t0=t0
+                )
+            plan = self._plan_sources(corpus, current, prune=False)
+            wanted_ids = {a.id for a in plan.wanted}
+            stale = [a for a in plan.wanted if current.get(a.id) != a.content_hash]
+            gone = [aid for aid in current if aid not in wanted_ids]  # removed on purpose
+            return self._apply(
+                fresh=False, add=stale, remove=gone, progress=progress, notes=plan.notes, t0=t0
             )
-        return self._apply(fresh=True, add=articles, progress=progress)
 
-    def _serving_exactly(self, articles: Sequence[Article]) -> bool:
-        try:
-            current = self.generation if self.has_index() else None
-        except IndexError_:
-            return False
-        if current is None:
-            return False
-        wanted = {a.id: a.content_hash for a in articles}
-        return len(wanted) == len(articles) and wanted == {
-            a.id: a.content_hash for a in current.articles.values()
-        }
+    def add(
+        self,
+        items: Sequence[Article | Submission],
+        *,
+        progress: Progress | None = None,
+        replace: bool = False,
+        skip_clashes: bool = False,
+    ) -> BuildReport:
+        """Keep articles in the article store, then index them: new ones added, changed ones
+        replaced, unchanged ones and duplicates skipped.
 
-    def add(self, articles: Sequence[Article], *, progress: Progress | None = None) -> BuildReport:
-        """Add new articles, replace changed ones, skip unchanged ones and duplicates."""
-        return self._apply(fresh=False, add=articles, progress=progress)
+        An id that an article from another source already holds with other text is refused
+        (ArticleClashError) unless `replace`, or left out and named in the report's notes
+        with `skip_clashes`; the same source (a corpus file, a link fetched again, a file
+        uploaded again under its name) updates its own article. A cancelled build leaves the
+        store as it was."""
+        t0 = time.perf_counter()
+        subs = [
+            item
+            if isinstance(item, Submission)
+            else Submission(item, Provenance("api", item.origin or item.id))
+            for item in items
+        ]
+        with self.store.build_lock():
+            # an add needs a sound index (a corrupt one raises here, before anything is kept)
+            current = (
+                {a.id: a.content_hash for a in self.generation.articles.values()}
+                if self.has_index()
+                else {}
+            )
+            notes: list[str] = []
+            if not replace:
+                clashes = self._clashes(subs, current)
+                if clashes and not skip_clashes:
+                    raise ArticleClashError(clashes[0][1])
+                notes = [why for _, why in clashes]
+                subs = [s for s in subs if s.article.id not in {aid for aid, _ in clashes}]
+            before = {s.article.id: self.articles.get(s.article.id) for s in subs}
+            self.articles.put(subs)  # kept before indexing: a failed build loses nothing
+            try:
+                return self._apply(
+                    fresh=False,
+                    add=[s.article for s in subs],
+                    progress=progress,
+                    notes=notes,
+                    t0=t0,
+                )
+            except BuildCancelledError:
+                self.articles.restore(before)
+                raise
 
-    def remove(self, article_ids: Sequence[str]) -> BuildReport:
-        missing = [a for a in article_ids if a not in self.generation.articles]
-        if missing:
-            raise KeyError(f"no article with id {', '.join(missing)}; `shuzi index list` shows ids")
-        return self._apply(fresh=False, remove=article_ids)
+    def remove(self, article_ids: Sequence[str], *, by: str = "") -> BuildReport:
+        """Remove articles from the index, and record in the article store that they were
+        removed on purpose (no build or start brings them back)."""
+        t0 = time.perf_counter()
+        with self.store.build_lock():
+            gen = self.generation
+            missing = [a for a in article_ids if a not in gen.articles]
+            if missing:
+                raise KeyError(
+                    f"no article with id {', '.join(missing)}; `shuzi index list` shows ids"
+                )
+            served = {a.id: a for a in gen.stored_articles() if a.id in set(article_ids)}
+            self.articles.mark_removed([served[a] for a in article_ids], by=by)
+            return self._apply(fresh=False, remove=article_ids, t0=t0)
 
     def reindex(self, *, progress: Progress | None = None) -> BuildReport:
-        """Rebuild everything from the articles stored in the index."""
+        """Rebuild everything from the articles the index serves and the article store."""
         return self.build(self.generation.stored_articles(), progress=progress, force=True)
+
+    # -- the sources an index is derived from --------------------------------------------
+    def _current_articles(self) -> dict[str, str] | None:
+        """{id: content hash} of the serving generation, or None when there is no usable one."""
+        if not self.has_index():
+            return None
+        try:
+            gen = self.generation
+        except IndexError_ as exc:
+            log.warning("the serving index cannot be used (%s): building from the sources", exc)
+            return None
+        return {a.id: a.content_hash for a in gen.articles.values()}
+
+    def _held_articles(self) -> dict[str, str]:
+        """{id: content hash} of what the index holds: the serving generation's, or what can
+        be salvaged from it when it cannot be served."""
+        current = self._current_articles()
+        if current is None and self.has_index():
+            with contextlib.suppress(IndexError_, OSError):
+                current = {a.id: a.content_hash for a in self.store.salvage_articles()}
+        return current or {}
+
+    def _served_articles(self, ids: set[str]) -> dict[str, Article]:
+        """These articles as the serving generation stores them; when it cannot be served,
+        as its SQLite files still hold them (a rebuild must not lose them)."""
+        try:
+            articles = self.generation.stored_articles()
+        except IndexError_:
+            articles = self.store.salvage_articles()
+        return {a.id: a for a in articles if a.id in ids}
+
+    def _plan_sources(
+        self, corpus: Sequence[Article], current: dict[str, str], *, prune: bool
+    ) -> _SourcePlan:
+        """The articles an index should hold: the corpus (less what was removed on purpose),
+        the store's live articles over it, and (unless `prune`) what the index alone holds,
+        which is adopted into the store so that it is never lost again."""
+        stored = self.articles.all()
+        removed = {s.article.id for s in stored if not s.live}
+        wanted: dict[str, Article] = {}
+        notes: list[str] = []
+        held_back = [a.id for a in corpus if a.id in removed]
+        if held_back:
+            notes.append(
+                "not added, removed on purpose earlier (`shuzi index add` the file to bring it "
+                f"back): {', '.join(held_back)}"
+            )
+        for a in corpus:
+            if a.id not in removed:
+                wanted[a.id] = a
+        adopted = []  # kept earlier only because the index held them: what --prune drops
+        for s in stored:
+            if s.live and s.provenance.kind == "index" and s.article.id not in wanted and prune:
+                adopted.append(s.article)
+            elif s.live:
+                wanted[s.article.id] = s.article
+        if adopted:
+            self.articles.mark_removed(adopted, by="prune")
+        orphans = [aid for aid in current if aid not in wanted and aid not in removed]
+        if orphans and not prune:
+            served = self._served_articles(set(orphans))
+            orphans = [aid for aid in orphans if aid in served]
+            self.articles.put(
+                Submission(served[aid], Provenance("index", served[aid].origin or aid, "shuzi"))
+                for aid in orphans
+            )
+            wanted.update(served)
+            notes.append(
+                "kept, though in no corpus file and not in the article store (now adopted "
+                f"into it; `--prune` or `shuzi index remove` drops them): {', '.join(orphans)}"
+            )
+        return _SourcePlan(list(wanted.values()), tuple(notes))
+
+    def _clashes(
+        self, subs: Sequence[Submission], current: dict[str, str]
+    ) -> list[tuple[str, str]]:
+        """(id, why) of the submissions whose id an article of another source holds with
+        other text."""
+        found = []
+        for sub in subs:
+            a = sub.article
+            held = self.articles.get(a.id)
+            if held is not None and held.live:
+                if held.article.content_hash == a.content_hash:
+                    continue
+                origin = held.article.origin
+            elif a.id in current and current[a.id] != a.content_hash:
+                origin = self._served_origin(a.id)
+            else:
+                continue
+            if origin != a.origin:
+                found.append(
+                    (
+                        a.id,
+                        f"an article with id {a.id!r} already exists (from "
+                        f"{origin[:200] or 'the corpus'}); nothing was changed. Replace it "
+                        "explicitly (caption `replace`, `/add URL replace`, `shuzi index add "
+                        "--replace`) or give the new article another id",
+                    )
+                )
+        return found
+
+    def _served_origin(self, article_id: str) -> str:
+        for a in self.generation.stored_articles():
+            if a.id == article_id:
+                return a.origin
+        return ""
+
+    def stored_article(self, article_id: str) -> StoredArticle | None:
+        return self.articles.get(article_id)
+
+    # -- moving the article store --------------------------------------------------------
+    def export_articles(self, path: Path) -> int:
+        """Write the whole article store to one file that `import_articles` reads anywhere."""
+        return export_article_store(
+            self.articles, path, max_passage_chars=self.options.max_passage_chars
+        )
+
+    def import_articles(
+        self, path: Path, *, replace: bool = False, progress: Progress | None = None
+    ) -> BuildReport:
+        """Keep the articles of an export in the article store and index the live ones (with
+        this engine's store: local files or Milvus). An article removed on the exporting
+        machine is recorded as removed here too, unless it is live here."""
+        records = read_export(path)
+        live = [sub for sub, state in records if state == "live"]
+        removed = [sub.article for sub, state in records if state != "live"]
+        report = self.add(live, progress=progress, replace=replace)
+        here = {s.article.id for s in self.articles.live()}
+        self.articles.mark_removed([a for a in removed if a.id not in here], by="import")
+        return report
 
     def migrate(self, to: str) -> BuildReport:
         """A new generation with the serving one's content, its vectors and postings written
@@ -480,6 +728,22 @@ class Engine:
                 self.store.switch(number)
                 return number
         raise LookupError("there is no earlier generation to roll back to")
+
+
+@dataclass(frozen=True, slots=True)
+class _SourcePlan:
+    wanted: list[Article]
+    notes: tuple[str, ...]
+
+
+def _same_articles(wanted: Sequence[Article], current: dict[str, str]) -> bool:
+    return {a.id: a.content_hash for a in wanted} == current and len(wanted) == len(current)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
 
 
 def _commit_or_abort(

@@ -251,21 +251,7 @@ class Generation:
     def stored_articles(self) -> list[Article]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM articles ORDER BY added_at, id").fetchall()
-        return [
-            Article(
-                id=r["id"],
-                title=r["title"],
-                body=r["body"],
-                subtitle=r["subtitle"] or "",
-                authors=tuple(json.loads(r["authors"] or "[]")),
-                source=r["source"] or "",
-                date=r["date"] or "",
-                language=r["language"] or "zh",
-                origin=r["origin"] or "",
-                extra=json.loads(r["extra"] or "{}"),
-            )
-            for r in rows
-        ]
+        return [article_from_row(r) for r in rows]
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Read-only SQL for the layers above (figures, stats)."""
@@ -332,3 +318,30 @@ class Generation:
 
     def dead_unit_ids(self) -> np.ndarray:
         return self._dead
+
+
+def article_from_row(r: sqlite3.Row) -> Article:
+    """An article as a generation's SQLite stores it."""
+    return Article(
+        id=r["id"],
+        title=r["title"],
+        body=r["body"],
+        subtitle=r["subtitle"] or "",
+        authors=tuple(json.loads(r["authors"] or "[]")),
+        source=r["source"] or "",
+        date=r["date"] or "",
+        language=r["language"] or "zh",
+        origin=r["origin"] or "",
+        extra=json.loads(r["extra"] or "{}"),
+    )
+
+
+def read_articles_unchecked(path: Path) -> list[Article]:
+    """The articles of a SQLite file opened read-only, trusting nothing else about it: what
+    a rebuild salvages from a generation that can no longer be served."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return [article_from_row(r) for r in db.execute("SELECT * FROM articles ORDER BY id")]
+    finally:
+        db.close()

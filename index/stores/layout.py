@@ -113,6 +113,14 @@ class BuildLockedError(IndexError_):
     pass
 
 
+class BuildCancelledError(IndexError_):
+    """A build stopped on request (a progress callback raised it): nothing was changed."""
+
+
+class IndexWriteError(IndexError_):
+    """A build could not write (the disk is full): nothing was changed."""
+
+
 REBUILD_HINT = "run `shuzi index build` to rebuild it from corpus/"
 # Dense units: a passage and its sentences each have a vector; FAISS id = pid * UNIT_SLOTS + j.
 UNIT_SLOTS = 1024

@@ -8,15 +8,17 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from corpus import CHUNKER_VERSION
-from index.stores.generation import Generation
+from corpus import CHUNKER_VERSION, Article
+from index.stores.generation import Generation, read_articles_unchecked
 from index.stores.layout import (
+    DELETED_ARTICLES,
     FAISS_NAME,
     KEEP_GENERATIONS,
     MANIFEST_NAME,
@@ -24,11 +26,13 @@ from index.stores.layout import (
     REBUILD_HINT,
     SEGMENTS_DIR,
     SQLITE_NAME,
+    BuildCancelledError,
     BuildLockedError,
     IndexCorruptError,
     IndexError_,
     IndexMismatchError,
     IndexMissingError,
+    IndexWriteError,
     Manifest,
     fsync_dir,
     generation_name,
@@ -104,6 +108,7 @@ __all__ = [
     "FAISS_NAME",
     "MANIFEST_NAME",
     "SQLITE_NAME",
+    "BuildCancelledError",
     "BuildLockedError",
     "Generation",
     "IndexCorruptError",
@@ -111,6 +116,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexMissingError",
     "IndexStore",
+    "IndexWriteError",
 ]
 
 
@@ -254,6 +260,34 @@ class IndexStore:
             gen.close()
             raise
         return gen
+
+    def salvage_articles(self) -> list[Article]:
+        """The articles the current generation serves, read straight from its SQLite files
+        with no checksum, model or version check: when the generation cannot be served (a
+        corrupt vector file, another model configured), a rebuild still must not lose what
+        only it holds. Files that cannot be read are skipped with a warning."""
+        number = self.current_number()
+        if number is None:
+            return []
+        folder = self.generations / generation_name(number)
+        manifest = self.read_manifest(number)
+        if manifest.store == "local" and manifest.segments:
+            path = folder / DELETED_ARTICLES
+            gone = json.loads(path.read_text()) if path.exists() else {}
+            sources = [
+                (self.segments / n / SQLITE_NAME, set(gone.get(n, ()))) for n in manifest.segments
+            ]
+        else:
+            sources = [(folder / SQLITE_NAME, set())]
+        found: dict[str, Article] = {}
+        for db_path, deleted in sources:
+            try:
+                articles = read_articles_unchecked(db_path)
+            except sqlite3.Error as exc:
+                log.warning("cannot salvage articles from %s: %s", db_path, exc)
+                continue
+            found.update((a.id, a) for a in articles if a.id not in deleted)
+        return list(found.values())
 
     # -- writing -------------------------------------------------------------------------
     @contextlib.contextmanager

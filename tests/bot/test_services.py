@@ -7,7 +7,7 @@ from datetime import date
 from bot.activity import ActivityLog
 from bot.editors import _caption_defaults
 from bot.feeds import FeedStore
-from bot.fetch import Fetcher
+from bot.ingest import IngestLimits
 from bot.services import Services
 from bot.settings import Settings
 from index import Engine, HashEmbedder, IndexStore
@@ -21,7 +21,7 @@ def _services(tmp_path, **settings) -> Services:  # type: ignore[no-untyped-def]
         settings=Settings(**settings),
         activity=ActivityLog(),
         feeds=FeedStore(tmp_path / "feeds.sqlite"),
-        fetcher=Fetcher(),
+        ingest=IngestLimits(),
     )
 
 
@@ -40,15 +40,20 @@ def test_admins_come_from_configuration(tmp_path, monkeypatch):
 
 def test_caption_gives_title_and_date():
     today = date(2024, 5, 2)
-    assert _caption_defaults(None, today) == {"date": "2024-05-02"}
-    assert _caption_defaults("青石市灯塔 | 2024-03-01", today) == {
-        "title": "青石市灯塔",
-        "date": "2024-03-01",
-    }
-    assert _caption_defaults("title: Lighthouses; date: 2023-01-09", today) == {
-        "title": "Lighthouses",
-        "date": "2023-01-09",
-    }
+    assert _caption_defaults(None, today) == ({"date": "2024-05-02"}, False)
+    assert _caption_defaults("青石市灯塔 | 2024-03-01", today) == (
+        {"title": "青石市灯塔", "date": "2024-03-01"},
+        False,
+    )
+    assert _caption_defaults("title: Lighthouses; date: 2023-01-09", today) == (
+        {"title": "Lighthouses", "date": "2023-01-09"},
+        False,
+    )
+    # "replace" replaces an article of another source with the same id, explicitly
+    assert _caption_defaults("青石市灯塔 | replace", today) == (
+        {"title": "青石市灯塔", "date": "2024-05-02"},
+        True,
+    )
 
 
 def test_activity_log_stats_and_feedback():

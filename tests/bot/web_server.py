@@ -110,7 +110,7 @@ class Site:
                     else:
                         self._send(500, "internal error", "text/plain")
                 elif self.path == "/broken.xml":
-                    self._send(200, "<html>this is not a feed", "text/html")
+                    self._send(200, "<html>this is not a feed", "application/xml")
                 elif self.path == "/slow.html":
                     time.sleep(2)
                     self._send(200, "<html>late</html>", "text/html")

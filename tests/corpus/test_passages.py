@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus import (
+    extract_figures,
     extract_paragraphs,
     normalize_for_search,
     split_article,
@@ -155,3 +156,33 @@ def test_a_passage_opening_with_a_demonstrative_is_searched_with_the_sentence_be
     assert "北斗产业园" in p.search_text and "北斗产业园" not in p.text  # text stays verbatim
     plain = next(p for p in split_article(article) if p.text.startswith("今年前三季度，株洲数字"))
     assert plain.search_text == normalize_for_search(plain.text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_hanzi, _figure, st.sampled_from(["，", "、", "", " ", "：", "；"])),
+        min_size=30,
+        max_size=300,
+    ),
+    st.integers(50, 400),
+)
+def test_a_block_without_sentence_ends_is_cut_so_that_every_part_can_be_found(parts, max_chars):
+    body = "".join(a + f + mark for a, f, mark in parts).replace("；", "，")
+    passages = split_passages(body, article_id="long", max_chars=max_chars)
+    assert "".join(p.text for p in passages) == body.strip()  # nothing lost, nothing twice
+    for p in passages:
+        assert len(p.text) <= max(400, 2 * max_chars)
+        assert "".join(body[s:e] for s, e in p.spans) == p.text
+    for figure in ("1118亿元", "2.5个百分点", "4万多台"):  # a cut by length never splits one
+        assert body.count(figure) == sum(p.text.count(figure) for p in passages)
+
+
+def test_a_megabyte_without_a_sentence_end_becomes_findable_passages():
+    # the input (1 MB there, 330 KB here) with no sentence end was one passage of which only
+    # the first 512 tokens could be found (bench/hostile.py measures its time)
+    block = "株洲数字经济规模1118亿元、增长17.8%，产值达594亿元 企业201家" * 8_000
+    passages = split_passages(block, article_id="big")
+    assert len(passages) > 600
+    assert max(len(p.text) for p in passages) <= 400
+    assert sum(len(extract_figures(p.text)) for p in passages) == len(extract_figures(block))

@@ -274,8 +274,11 @@ def test_full_build_recovers_from_a_broken_or_mismatched_index(tmp_path):
     report = _engine(tmp_path).build([A, B])  # the fix the error message names
     assert report.generation == 2
     other = _engine(tmp_path, HashEmbedder(name="other/model"))
-    assert other.build([A]).generation == 3
-    assert set(other.generation.articles) == {"a"}
+    rebuilt = other.build([A])  # b is in no source, but an index that cannot be served
+    assert rebuilt.generation == 3  # still gives it up to the rebuild: nothing dropped
+    assert set(other.generation.articles) == {"a", "b"} and rebuilt.removed == ()
+    pruned = other.build([A], prune=True)
+    assert set(other.generation.articles) == {"a"} and pruned.removed == ("b",)
 
 
 def test_build_of_an_unchanged_corpus_writes_nothing_unless_forced(tmp_path):
@@ -283,7 +286,8 @@ def test_build_of_an_unchanged_corpus_writes_nothing_unless_forced(tmp_path):
     engine.build([A, B])
     again = engine.build([B, A])
     assert again.generation == 1 and set(again.skipped) == {"a", "b"}
-    assert engine.build([A]).generation == 2  # a different set is a new generation
+    assert engine.build([A]).generation == 1  # b is in no source now, but kept (adopted)
+    assert engine.build([A], prune=True).generation == 2  # unless pruned: a new generation
     assert engine.build([A], force=True).generation == 3
     assert engine.reindex().generation == 4  # /reindex always rebuilds
 

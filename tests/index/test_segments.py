@@ -84,7 +84,7 @@ def test_segments_are_kept_while_a_kept_generation_reads_them(tmp_path):
     assert engine.store.generation_numbers() == [3, 4]
     names = sorted(p.name for p in engine.store.segments.iterdir())
     assert names == ["s000001", "s000002", "s000003", "s000004"]  # g3 reads 1-3, g4 1-4
-    engine.build(_articles(2))  # a full build: one new segment
+    engine.build(_articles(2), prune=True)  # a full build: one new segment
     engine.add(_articles(1, start=2))
     assert sorted(p.name for p in engine.store.segments.iterdir()) == ["s000005", "s000006"]
 
