@@ -6,6 +6,7 @@ import sqlite3
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = """
@@ -21,6 +22,13 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 
 PRUNE_EVERY = 1000  # questions recorded between two prunings
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    question: str
+    user_id: int | None
+    chat_id: int | None
 
 
 class ActivityLog:
@@ -77,13 +85,20 @@ class ActivityLog:
         return qid
 
     def question(self, qid: int) -> str | None:
+        asked = self.asked(qid)
+        return asked.question if asked else None
+
+    def asked(self, qid: int) -> Asked | None:
+        """The question behind a button: its text, who asked it and in which chat."""
         with self._lock:
             row = self._db.execute(
-                "SELECT question FROM questions WHERE qid = ?", (qid,)
+                "SELECT question, user_id, chat_id FROM questions WHERE qid = ?", (qid,)
             ).fetchone()
-        return row[0] if row else None
+        return Asked(*row) if row else None
 
     def record_feedback(self, qid: int, user_id: int, vote: int) -> None:
+        if vote not in (-1, 1):
+            raise ValueError(f"a vote is 1 or -1, not {vote}")
         with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO feedback VALUES (?,?,?,?)",

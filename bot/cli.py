@@ -53,7 +53,9 @@ from index.evaluation import answered_right, evaluate_conversations, load_conver
 from index.reading import evaluate_reading, is_squad_file, load_reading_sets
 
 app = typer.Typer(
-    help="Shuzi (数字): cited answers from Chinese news articles.", no_args_is_help=True
+    help="Shuzi (数字): cited answers from Chinese news articles.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback's locals would show the bot token
 )
 index_app = typer.Typer(help="Build and change the index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
@@ -513,7 +515,7 @@ def bot() -> None:
 
     from bot.activity import ActivityLog
     from bot.logs import setup_logging
-    from bot.telegram_app import build_application
+    from bot.telegram_app import build_application, check_token
     from bot.webhook import run_webhook
 
     settings = Settings()
@@ -524,6 +526,9 @@ def bot() -> None:
     with _friendly_errors():
         if not token:
             raise RuntimeError("SHUZI_TELEGRAM_TOKEN is not set (environment or .env)")
+        problem = asyncio.run(check_token(settings))
+        if problem:
+            raise RuntimeError(problem)
         engine = build_engine(settings)
         engine.generation  # noqa: B018 -- load and verify the index before going online
         engine.warm_up()  # first-call costs are paid before the first user arrives

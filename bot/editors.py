@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from bot import texts
 from bot.feeds import new_articles
 from bot.ingest import IngestError, read_feed, read_link, read_upload
+from bot.render import pack_messages
 from bot.services import (
     MAX_UPLOAD_BYTES,
     UPLOAD_SUFFIXES,
@@ -240,17 +241,23 @@ def _figure_conflicts(engine: Engine, article_id: str, limit: int = 10) -> list[
     return lines
 
 
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def articles(update: Update, context: ShuziContext) -> None:
-    """/articles: the articles with their ids."""
+    """/articles: the articles with their ids, in as many messages as they need."""
     if await _refuse_non_admin(update, context) or update.effective_message is None:
         return
     gen = context.services.engine.generation
     esc = html.escape
-    lines = [
-        f"<code>{esc(a.id)}</code> 《{esc(a.title)}》 {esc(a.date)} · {a.passages}"
+    lines = [f"generation {gen.number} · {len(gen.articles)} articles"] + [
+        f"<code>{esc(_short(a.id))}</code> 《{esc(_short(a.title))}》 {esc(_short(a.date, 20))}"
+        f" · {a.passages}"
         for a in gen.articles.values()
     ]
-    await send_html(update.effective_message, f"generation {gen.number}\n" + "\n".join(lines))
+    for chunk in pack_messages(lines):
+        await send_html(update.effective_message, chunk)
 
 
 async def _admin_job(
@@ -471,6 +478,15 @@ async def poll_feeds(context: ShuziContext) -> None:
             log.info("feed %s: %s items not fetched: %s", feed.url, len(problems), problems[:3])
         if added:
             log.info("feed %s: %s articles added", feed.url, len(added))
+
+
+async def verify_index(context: ShuziContext) -> None:
+    """The scheduled integrity check: every file of the serving index hashed; a generation
+    that fails is no longer served, and the editors are told."""
+    services = context.application.bot_data["services"]
+    problem = await asyncio.to_thread(services.engine.check_integrity)
+    if problem:
+        await _tell_editors(context, f"⚠️ {problem}")
 
 
 async def digest(context: ShuziContext) -> None:

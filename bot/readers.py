@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -17,6 +19,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 
 from bot import texts
+from bot.activity import Asked
 from bot.charts import chart_of_answer, render_chart
 from bot.render import answer_blocks, hits_blocks, pack_messages, passage_html, strip_html
 from bot.services import (
@@ -28,6 +31,7 @@ from bot.services import (
 from index import (
     Answer,
     EmptyQuestionError,
+    IndexError_,
 )
 
 log = logging.getLogger(__name__)
@@ -68,9 +72,12 @@ async def answer_question(update: Update, context: ShuziContext, question: str) 
         return
     lang = user_language(update)
     services = context.services
-    if user and services.over_quota(user.id):
-        await message.reply_text(texts.t("quota", lang))
-        return
+    if user:
+        quota = services.quota(user.id)
+        if quota != "ok":
+            if quota == "notify":  # one notice per window; a flood gets no more replies
+                await message.reply_text(texts.t("quota", lang))
+            return
     key = turn_key(message, user.id if user else None)
     try:
         await message.reply_chat_action(ChatAction.TYPING)  # in the question's forum topic
@@ -85,6 +92,10 @@ async def answer_question(update: Update, context: ShuziContext, question: str) 
         )
     except EmptyQuestionError:
         await message.reply_text(texts.t("empty", lang))
+        return
+    except IndexError_:
+        log.error("no index to answer from", exc_info=True)
+        await message.reply_text(texts.t("index_down", lang))
         return
     services.remember_turn(key, answer)
     qid = services.activity.record_question(
@@ -132,64 +143,107 @@ async def group_text(update: Update, context: ShuziContext) -> None:
         await answer_question(update, context, message.text)
 
 
-async def _cached_answer(context: ShuziContext, qid: int) -> Answer | None:
+# Buttons: callback data the bot wrote, "kind:question id:argument"; anything else (an old
+# client, a forged query) is answered with a notice and changes nothing.
+BUTTON = re.compile(r"^(src|chart|more|fb):(\d{1,12}):(-?\d{1,3})$")
+
+
+async def _button_question(
+    update: Update, context: ShuziContext
+) -> tuple[CallbackQuery, Message, int, int, Asked] | None:
+    """The pressed button's query, message, question id, argument and question, when the
+    data is well-formed and the question belongs to the chat the button is in."""
+    query = update.callback_query
+    if query is None:
+        return None
+    lang = user_language(update)
+    match = BUTTON.match(query.data or "")
+    message = query.message if isinstance(query.message, Message) else None
+    asked = context.services.activity.asked(int(match.group(2))) if match else None
+    if match is None or message is None or asked is None or asked.chat_id != message.chat_id:
+        await query.answer(texts.t("stale_button", lang))
+        return None
+    return query, message, int(match.group(2)), int(match.group(3)), asked
+
+
+async def _cached_answer(context: ShuziContext, qid: int, question: str) -> Answer:
     services = context.services
     answer = services.answers.get(qid)
     if answer is None:
-        question = services.activity.question(qid)
-        if question is None:
-            return None
         answer = await asyncio.to_thread(services.engine.ask, question, k=services.settings.top_k)
         services.remember(qid, answer)
     return answer
 
 
-async def button(update: Update, context: ShuziContext) -> None:
-    """原文 [n], 📊 图表, 更多, 👍 / 👎."""
-    query = update.callback_query
-    if query is None or not query.data:
+async def vote(update: Update, context: ShuziContext) -> None:
+    """👍 / 👎: only the reader who asked votes on an answer, once (a second vote replaces)."""
+    found = await _button_question(update, context)
+    if found is None:
         return
+    query, _, qid, value, asked = found
     lang = user_language(update)
-    kind, qid_text, arg = [*query.data.split(":"), "", ""][:3]
-    qid = int(qid_text) if qid_text.isdigit() else -1
-    if kind == "fb" and update.effective_user:
-        context.services.activity.record_feedback(qid, update.effective_user.id, int(arg))
-        await query.answer(texts.t("thanks", lang))
+    if value not in (-1, 1) or query.from_user.id != asked.user_id:
+        await query.answer(texts.t("not_your_vote", lang))
         return
-    answer = await _cached_answer(context, qid)
+    context.services.activity.record_feedback(qid, query.from_user.id, value)
+    await query.answer(texts.t("thanks", lang))
+
+
+async def chart_button(update: Update, context: ShuziContext) -> None:
+    """📊 图表: the answer's figures as a chart."""
+    found = await _button_question(update, context)
+    if found is None:
+        return
+    query, message, qid, _, asked = found
+    answer = await _cached_answer(context, qid, asked.question)
     await query.answer()
-    if answer is None or query.message is None or not isinstance(query.message, Message):
-        return
-    if kind == "chart":
-        data = chart_of_answer(answer, answer.language)
-        if data is None:
-            return
+    data = chart_of_answer(answer, answer.language)
+    if data is not None:
         png = await asyncio.to_thread(render_chart, data)
-        await query.message.reply_photo(png, caption=data.title, filename="chart.png")
+        await message.reply_photo(png, caption=data.title, filename="chart.png")
+
+
+async def source_button(update: Update, context: ShuziContext) -> None:
+    """原文 [n]: the cited passage whole, its figures in bold."""
+    found = await _button_question(update, context)
+    if found is None:
         return
-    if kind == "src":
-        n = int(arg)
-        cite = next((c for c in answer.citations if c.n == n), None)
-        if cite is None:
-            return
-        spans = [(af.figure.start, af.figure.end) for af in answer.figures if af.citation == n]
-        for chunk in pack_messages(passage_html(cite, spans, answer.language)):
-            await send_html(query.message, chunk)
-    elif kind == "more":
-        page = int(arg or 0)
-        start = len(answer.citations) + page * 3
-        hits = list(answer.hits)[start : start + 3]
-        if not hits:
-            await query.message.reply_text(texts.t("no_more", lang))
-            return
-        more = InlineKeyboardMarkup(
-            [[InlineKeyboardButton("更多", callback_data=f"more:{qid}:{page + 1}")]]
-        )
-        chunks = pack_messages(hits_blocks(hits, answer.language, start + 1))
-        for i, chunk in enumerate(chunks):
-            await send_html(
-                query.message, chunk, reply_markup=more if i == len(chunks) - 1 else None
-            )
+    query, message, qid, n, asked = found
+    answer = await _cached_answer(context, qid, asked.question)
+    await query.answer()
+    cite = next((c for c in answer.citations if c.n == n), None)
+    if cite is None:
+        return
+    spans = [(af.figure.start, af.figure.end) for af in answer.figures if af.citation == n]
+    for chunk in pack_messages(passage_html(cite, spans, answer.language)):
+        await send_html(message, chunk)
+
+
+async def more_button(update: Update, context: ShuziContext) -> None:
+    """更多: the next passages, three at a time."""
+    found = await _button_question(update, context)
+    if found is None:
+        return
+    query, message, qid, page, asked = found
+    answer = await _cached_answer(context, qid, asked.question)
+    await query.answer()
+    start = len(answer.citations) + max(page, 0) * 3
+    hits = list(answer.hits)[start : start + 3]
+    if not hits:
+        await message.reply_text(texts.t("no_more", user_language(update)))
+        return
+    more = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("更多", callback_data=f"more:{qid}:{page + 1}")]]
+    )
+    chunks = pack_messages(hits_blocks(hits, answer.language, start + 1))
+    for i, chunk in enumerate(chunks):
+        await send_html(message, chunk, reply_markup=more if i == len(chunks) - 1 else None)
+
+
+async def unknown_button(update: Update, context: ShuziContext) -> None:
+    """Callback data no handler above takes."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.t("stale_button", user_language(update)))
 
 
 async def inline_query(update: Update, context: ShuziContext) -> None:
@@ -198,7 +252,7 @@ async def inline_query(update: Update, context: ShuziContext) -> None:
     if query is None or not query.query.strip():
         return
     services = context.services
-    if services.over_quota(query.from_user.id):
+    if services.quota(query.from_user.id) != "ok":
         await query.answer([], cache_time=5)
         return
     answer = await asyncio.to_thread(services.engine.ask, query.query, k=services.settings.top_k)

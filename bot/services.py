@@ -65,6 +65,7 @@ class Services:
     answers: OrderedDict[int, Answer] = field(default_factory=OrderedDict)
     last_digest: float = field(default_factory=time.time)
     recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    notified: dict[int, float] = field(default_factory=dict)  # quota notices, per window
     # each reader's last answer per chat and forum thread, for follow-up questions
     turns: OrderedDict[tuple[int, int, int], tuple[Answer, float]] = field(
         default_factory=OrderedDict
@@ -93,14 +94,23 @@ class Services:
             self.answers.popitem(last=False)
 
     def over_quota(self, user_id: int) -> bool:
+        return self.quota(user_id) != "ok"
+
+    def quota(self, user_id: int) -> str:
+        """ "ok" to answer; "notify" for the first question over the per-minute quota, which
+        gets one notice; "silent" for the ones after it in the same window (a flood gets one
+        reply, not one each, and costs the other readers nothing)."""
         now = time.monotonic()
         window = self.recent[user_id]
         while window and now - window[0] > 60:
             window.popleft()
         if len(window) >= self.settings.user_quota_per_minute:
-            return True
+            if self.notified.get(user_id) == window[0]:
+                return "silent"
+            self.notified[user_id] = window[0]
+            return "notify"
         window.append(now)
-        return False
+        return "ok"
 
     @contextlib.contextmanager
     def editor_job(self) -> Iterator[None]:

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         ReadLimits().max_paragraphs, gt=0, description="most paragraphs in one article"
     )
     max_pdf_pages: int = Field(ReadLimits().max_pdf_pages, gt=0, description="most PDF pages")
+    verify_hours: float = Field(
+        6.0, gt=0, description="how often the bot hashes every file of the serving index"
+    )
+    hash_at_start_mb: int = Field(
+        256, ge=0, description="index files up to this size are hashed at every start"
+    )
     progress_every_s: float = Field(3.0, ge=0, description="editors' build progress updates")
     webhook_url: str | None = Field(
         None, description="public https URL: webhook mode instead of polling"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeChat, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -36,18 +37,23 @@ from bot.editors import (
     rollback,
     stats,
     unfollow,
+    verify_index,
 )
 from bot.feeds import FeedStore
 from bot.fetch import Fetcher
 from bot.ingest import IngestLimits
 from bot.readers import (
     ask_command,
-    button,
+    chart_button,
     group_text,
     inline_query,
+    more_button,
     private_text,
+    source_button,
     start,
+    unknown_button,
     unknown_command,
+    vote,
 )
 from bot.services import (
     Services,
@@ -171,6 +177,31 @@ def ingest_limits(settings: Settings) -> IngestLimits:
     )
 
 
+async def check_token(settings: Settings) -> str | None:
+    """Ask Telegram who the bot is before anything else starts: None when the token works,
+    else one line saying what is wrong (never the token itself)."""
+    from telegram import Bot
+
+    assert settings.telegram_token is not None
+    root = settings.telegram_api_url.rstrip("/")
+    bot = Bot(settings.telegram_token.get_secret_value(), base_url=f"{root}/bot")
+    try:
+        await bot.get_me(read_timeout=settings.telegram_timeout)
+    except InvalidToken:
+        return (
+            f"Telegram ({root}) rejected SHUZI_TELEGRAM_TOKEN: copy the token @BotFather gave "
+            "you into .env or the environment"
+        )
+    except (NetworkError, TimedOut) as exc:
+        return f"Telegram cannot be reached at {root} ({type(exc).__name__}); check the network"
+    except TelegramError as exc:
+        return f"Telegram refused to start the bot ({type(exc).__name__})"
+    finally:
+        with contextlib.suppress(Exception):
+            await bot.shutdown()
+    return None
+
+
 # -- wiring -----------------------------------------------------------------------------
 def build_application(settings: Settings, engine: Engine, activity: ActivityLog) -> Application:
     """The whole bot: builder, handlers, error handler. Polls by default."""
@@ -222,7 +253,11 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
     app.add_handler(MessageHandler(links & private, add_link))  # an editor's bare link
     app.add_handler(MessageHandler(filters.TEXT & private, private_text))
     app.add_handler(MessageHandler(filters.TEXT & groups, group_text))
-    app.add_handler(CallbackQueryHandler(button))
+    app.add_handler(CallbackQueryHandler(source_button, pattern=r"^src:"))
+    app.add_handler(CallbackQueryHandler(chart_button, pattern=r"^chart:"))
+    app.add_handler(CallbackQueryHandler(more_button, pattern=r"^more:"))
+    app.add_handler(CallbackQueryHandler(vote, pattern=r"^fb:"))
+    app.add_handler(CallbackQueryHandler(unknown_button))
     app.add_handler(InlineQueryHandler(inline_query))
     app.add_error_handler(on_error)  # type: ignore[arg-type]
     jobs = app.job_queue
@@ -231,6 +266,9 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
         jobs.run_repeating(poll_feeds, interval=every, first=every, name="feeds")  # type: ignore[arg-type]
         hours = settings.digest_hours * 3600
         jobs.run_repeating(digest, interval=hours, first=hours, name="digest")  # type: ignore[arg-type]
+        # the first full check soon after start: large files were trusted by their stamps
+        verify = settings.verify_hours * 3600
+        jobs.run_repeating(verify_index, interval=verify, first=min(60, verify), name="verify")  # type: ignore[arg-type]
     return app
 
 

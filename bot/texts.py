@@ -32,6 +32,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "unfollowed": "已取消订阅 {url}（已添加的文章保留）。",
         "not_followed": "没有订阅 {url}。发送 /feeds 查看订阅。",
         "cancelling": "正在取消当前的索引任务，当前索引不会改变。",
+        "stale_button": "这个按钮已失效，请重新提问。",
+        "not_your_vote": "只有提问的人可以评价这个回答。",
+        "index_down": "抱歉，索引暂时不可用，已通知编辑处理。",
         "nothing_to_cancel": "现在没有正在进行的索引任务。",
     },
     "en": {
@@ -57,6 +60,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "unfollowed": "No longer following {url} (its articles stay).",
         "not_followed": "{url} is not followed. /feeds lists the feeds.",
         "cancelling": "Cancelling the running index change; the serving index stays as it is.",
+        "stale_button": "This button no longer works here; please ask again.",
+        "not_your_vote": "Only the reader who asked can rate this answer.",
+        "index_down": "Sorry, the index is unavailable right now; the editors have been told.",
         "nothing_to_cancel": "No index change is running.",
     },
 }

@@ -71,7 +71,11 @@ def index_store(settings: Settings) -> IndexStore:
         bm25=settings.milvus_bm25,
         timeout=settings.milvus_timeout,
     )
-    return IndexStore(settings.index_dir, milvus=MilvusConnection(milvus))
+    return IndexStore(
+        settings.index_dir,
+        milvus=MilvusConnection(milvus),
+        hash_at_start_bytes=settings.hash_at_start_mb * 2**20,
+    )
 
 
 def configure_serving_threads(settings: Settings) -> None:

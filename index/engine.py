@@ -34,6 +34,7 @@ from index.stores.article_store import (
 from index.stores.embed_cache import CACHE_NAME
 from index.stores.layout import (
     BuildCancelledError,
+    IndexCorruptError,
     IndexError_,
     IndexWriteError,
     Manifest,
@@ -83,7 +84,7 @@ def _notices(question: Question) -> tuple[str, ...]:
 def check_question(text: str, *, max_chars: int = MAX_QUESTION_CHARS) -> Question:
     """Strip, refuse empty questions, cut long ones to a bounded length."""
     clean = " ".join((text or "").split())
-    if not clean:
+    if not any(ch.isalnum() for ch in clean):  # empty, or only emoji and punctuation
         raise EmptyQuestionError("请输入一个问题。/ Please type a question.")
     if len(clean) > max_chars:
         return Question(clean[:max_chars], truncated_from=len(clean))
@@ -119,6 +120,7 @@ class Engine:
         self.options = options or EngineOptions()
         self.retriever = HybridRetriever(embedder=embedder, fusion=self.options.fusion)
         self._gen: Served | None = None
+        self._broken = ""  # why no generation is served after a failed integrity check
         self._swap = threading.Lock()
         self._builders: dict[int, AnswerBuilder] = {}
 
@@ -129,12 +131,15 @@ class Engine:
         # here but left to garbage collection.
         with self._swap:
             self._gen = gen
+            self._broken = ""
         return gen
 
     @property
     def generation(self) -> Served:
         gen = self._gen
         if gen is None:
+            if self._broken:
+                raise IndexCorruptError(f"the index failed its integrity check: {self._broken}")
             gen = self.load()
         return gen
 
@@ -712,6 +717,38 @@ class Engine:
             passages_total=manifest.counts["passages"],
             seconds=time.perf_counter() - t0,
         )
+
+    def check_integrity(self) -> str | None:
+        """The background verify: every file of the serving generation hashed. A generation
+        that fails stops being served: the newest older one that passes serves instead (its
+        number said in the message), or none, and then questions get the reason until an
+        editor rebuilds. Returns None when all is well, else what happened."""
+        number = self.store.current_number()
+        if number is None:
+            return None
+        try:
+            self.store.verify(number, full=True)
+            return None
+        except IndexError_ as exc:
+            problem = str(exc.args[0] if exc.args else exc)
+        log.error("generation %s failed its integrity check: %s", number, problem)
+        with self.store.build_lock():
+            for older in reversed([n for n in self.store.generation_numbers() if n < number]):
+                try:
+                    self.store.verify(older, full=True)
+                    self.load(older)
+                except Exception as exc:  # a broken older generation is skipped too
+                    log.warning("generation %s is not usable either: %s", older, exc)
+                    continue
+                self.store.switch(older)
+                return (
+                    f"generation {number} failed its integrity check ({problem}); now serving "
+                    f"generation {older}. Run `shuzi index build` to rebuild from the sources"
+                )
+            with self._swap:
+                self._gen = None
+                self._broken = problem
+        return f"generation {number} failed its integrity check ({problem}); nothing to serve"
 
     def rollback(self) -> int:
         """Serve the newest valid generation older than the current one."""

