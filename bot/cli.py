@@ -64,8 +64,8 @@ articles_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(articles_app, name="articles")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)  # piped output is not hard-wrapped inside a figure
+err = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()

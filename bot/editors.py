@@ -36,7 +36,6 @@ from index import (
     ArticleStoreError,
     BuildCancelledError,
     BuildReport,
-    Engine,
     IndexError_,
     Progress,
     Provenance,
@@ -148,7 +147,7 @@ async def _add_and_summarize(
     engine = services.engine
 
     def summary(report: BuildReport) -> str:
-        conflicts = _figure_conflicts(engine, submission.article.id)
+        conflicts = engine.figure_conflicts(submission.article.id)
         return texts.upload_summary(lang, label, report, conflicts)
 
     await _run_build(
@@ -219,26 +218,6 @@ async def _run_build(
         # progress edits still in flight must not land after the final word
         await asyncio.gather(*map(asyncio.wrap_future, pending), return_exceptions=True)
         await status.edit_text(text)
-
-
-def _figure_conflicts(engine: Engine, article_id: str, limit: int = 10) -> list[str]:
-    """Figures of the new article that differ from figures already indexed for the metric."""
-    gen = engine.generation
-    lines: list[str] = []
-    for pid, _ in gen.article_passages(article_id):
-        for fig in gen.figures([pid])[pid]:
-            if len(fig.metric) < 3:
-                continue
-            for other_pid, other in gen.figures_with_metric(fig.metric):
-                other_passage = gen.passages([other_pid])[other_pid]
-                if other_passage.article_id == article_id or other.text == fig.text:
-                    continue
-                if other.kind == fig.kind:
-                    lines.append(f"{fig.metric}: {fig.text} ≠ {other.text} ({other_passage.key})")
-                    break
-            if len(lines) >= limit:
-                return lines
-    return lines
 
 
 def _short(text: str, limit: int = 80) -> str:

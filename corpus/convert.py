@@ -42,13 +42,19 @@ class _Budget:
 
 def _docx_text(data: bytes, budget: _Budget) -> str:
     import docx
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises several kinds for a broken file
         raise ArticleError(f"not a readable .docx file ({exc.__class__.__name__})") from exc
     lines = []
-    for n, para in enumerate(document.paragraphs):
+    # python-docx resolves a paragraph's style with an XPath search of the styles part each
+    # time (2 ms: 20,000 paragraphs cost 40 s); names are looked up once per style id
+    names = {s.style_id: (s.name or "").lower() for s in document.styles}
+    # paragraphs one by one (document.paragraphs builds them all first); tables are skipped
+    paragraphs = (p for p in document.iter_inner_content() if isinstance(p, Paragraph))
+    for n, para in enumerate(paragraphs):
         if n > budget.limits.max_paragraphs * 4:  # empty ones too: each costs a style lookup
             raise ArticleError(
                 f"{budget.name} has more than {budget.limits.max_paragraphs * 4:,} paragraphs "
@@ -58,7 +64,8 @@ def _docx_text(data: bytes, budget: _Budget) -> str:
         if not text:
             continue
         budget.take(text)
-        style = (para.style.name if para.style is not None else "").lower()
+        style_id = para._p.style  # the paragraph's own w:pStyle; None: the default, body text
+        style = names.get(style_id, "") if style_id else ""
         level = re.match(r"(?:heading|标题)\s*(\d)", style)
         if style == "title":
             lines.append(f"# {text}")

@@ -226,6 +226,45 @@ class Engine:
                     out.append(Hit(pid, passage, hit.article, hit.score * _NEIGHBOUR_PRIOR))
         return out
 
+    def figure_conflicts(
+        self, article_id: str, *, limit: int = 10, max_metrics: int = 100
+    ) -> list[str]:
+        """Figures of an article that differ from figures other articles give for the same
+        metric and kind ("数字经济规模: 1118亿元 ≠ 1000亿元 (other/p3)"). Each metric is looked
+        up once, and at most `max_metrics` of them: an article of thousands of figures costs
+        a hundred queries, not one per figure (it once held an editor's upload for minutes)."""
+        gen = self.generation
+        pids = [pid for pid, _ in gen.article_passages(article_id)]
+        ours: dict[str, list[Figure]] = {}
+        for figs in gen.figures(pids).values():
+            for fig in figs:
+                if (len(fig.metric) >= 3 and len(ours) < max_metrics) or fig.metric in ours:
+                    ours.setdefault(fig.metric, []).append(fig)
+        lines: list[str] = []
+        for metric, figs in ours.items():
+            others = gen.figures_with_metric(metric)
+            passages = gen.passages(sorted({pid for pid, _ in others}))
+            for fig in figs:
+                clash = next(
+                    (
+                        (pid, other)
+                        for pid, other in others
+                        if pid in passages
+                        and passages[pid].article_id != article_id
+                        and other.kind == fig.kind
+                        and other.text != fig.text
+                    ),
+                    None,
+                )
+                if clash is not None:
+                    lines.append(
+                        f"{metric}: {fig.text} ≠ {clash[1].text} ({passages[clash[0]].key})"
+                    )
+                    break  # one line per metric
+            if len(lines) >= limit:
+                break
+        return lines
+
     def has_index(self) -> bool:
         return self.store.current_number() is not None
 

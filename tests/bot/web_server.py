@@ -4,8 +4,11 @@ broken feed, a slow page and a large one. Every article is made up for the tests
 
 from __future__ import annotations
 
+import functools
+import gzip
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{site} - {title}</title>
@@ -55,6 +58,15 @@ ARTICLES = {
     ),
 }
 ARTICLES["/news/a-copy.html"] = ARTICLES["/news/a.html"]  # the same story under another link
+
+
+@functools.cache
+def GZIP_BOMB() -> bytes:
+    """200 MB of zeros, gzipped twice: about 500 bytes on the wire."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    once = b"".join(inner.compress(block) for _ in range(200)) + inner.flush()
+    return gzip.compress(once, 9)
 
 
 def rss(title: str, links: list[str], base: str) -> str:
@@ -116,6 +128,45 @@ class Site:
                     self._send(200, "<html>late</html>", "text/html")
                 elif self.path == "/big.html":
                     self._send(200, "<p>" + "大" * 400_000 + "</p>", "text/html; charset=utf-8")
+                elif self.path == "/bomb.html":  # 500 bytes that expand to 200 MB
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Encoding", "gzip, gzip")
+                    self.send_header("Content-Length", str(len(GZIP_BOMB())))
+                    self.end_headers()
+                    self.wfile.write(GZIP_BOMB())
+                elif self.path == "/drip.html":  # a byte a second, for a minute
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", "60")
+                    self.end_headers()
+                    for _ in range(60):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(1)
+                elif self.path == "/report.pdf":
+                    self._send(200, "%PDF-1.4 not a web page", "application/pdf")
+                elif self.path.startswith("/story?id="):  # one script, two stories
+                    n = self.path.rsplit("=", 1)[1]
+                    title, paragraphs = ARTICLES["/news/c.html" if n == "1" else "/news/d.html"]
+                    body = PAGE.format(
+                        site="乡村日报",
+                        title=title,
+                        author="王小明",
+                        date="2024-06-01",
+                        paragraphs="".join(f"<p>{p}</p>" for p in paragraphs),
+                    )
+                    self._send(200, body, "text/html; charset=utf-8")
+                elif self.path == "/query-feed.xml":
+                    items = "".join(
+                        f"<item><title>第{n}篇</title><link>{base}/story?id={n}</link></item>"
+                        for n in (1, 2)
+                    )
+                    feed = (
+                        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+                        f"<title>查询参数</title><link>{base}/</link>{items}</channel></rss>"
+                    )
+                    self._send(200, feed, "application/rss+xml")
                 elif self.path == "/moved":
                     self.send_response(302)
                     self.send_header("Location", "/news/tea.html")

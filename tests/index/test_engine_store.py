@@ -346,3 +346,13 @@ def test_a_generation_built_before_tokens_were_stored_still_gives_words(tmp_path
         db.execute("DROP TABLE lexical_tokens")
     old = Generation(segment.folder, segment.manifest)
     assert [set(w) for w in old.passage_words()] == [set(w) for w in expected]
+
+
+def test_figure_conflicts_name_each_metric_once_and_other_articles_only(tmp_path):
+    engine = _engine(tmp_path)
+    first = make_article("first", "株洲数字经济规模1118亿元。株洲软件企业有164家。")
+    many = "。".join(f"株洲数字经济规模{1000 + i}亿元" for i in range(300)) + "。"
+    engine.build([first, make_article("second", many)])
+    lines = engine.figure_conflicts("second")
+    assert lines == ["数字经济规模: 1000亿元 ≠ 1118亿元 (first/p1)"]
+    assert engine.figure_conflicts("first") == ["数字经济规模: 1118亿元 ≠ 1000亿元 (second/p1)"]
