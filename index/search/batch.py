@@ -41,18 +41,25 @@ def embed_units(
                 vectors[i] = known
             else:
                 missing.append(i)
-        done = len(texts) - len(missing)
-        tick(done)
+        done = [len(texts) - len(missing)]
+        tick(done[0])
+
+        def step(n: int) -> None:  # after every batch: a cancel lands within one batch
+            done[0] += n
+            tick(done[0])
+
         # longest last, like the embedder's own batches: little padding in each
         missing.sort(key=lambda i: len(texts[i]))
         for lo in range(0, len(missing), CACHE_CHUNK):
             chunk = missing[lo : lo + CACHE_CHUNK]
             chunk_texts = [texts[i] for i in chunk]
-            fresh = embedder.embed_passages(chunk_texts)
+            expected = done[0] + len(chunk)
+            fresh = embedder.embed_passages(chunk_texts, progress=step)
             vectors[chunk] = fresh
             cache.put_many(chunk_texts, fresh)
-            done += len(chunk)
-            tick(done)
+            if done[0] != expected:  # an embedder that does not count its batches
+                done[0] = expected
+                tick(expected)
     finally:
         cache.close()
     return vectors, len(missing)

@@ -93,10 +93,12 @@ def _run_bot(tmp_path_factory, extra_env: dict[str, str]):  # type: ignore[no-un
             server.wait_for(lambda c: c.method == "deleteWebhook", timeout=60)
             server.log_path = log_path  # type: ignore[attr-defined]
             server.data_dir = data  # type: ignore[attr-defined]
+            server.process = proc  # type: ignore[attr-defined]
             yield server
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)
             server.stop()
 
 

@@ -4,10 +4,14 @@ indexed that should not be, buttons and floods cannot be abused, the token never
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import os
+import signal
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -187,3 +191,53 @@ def test_a_rejected_token_never_appears_in_any_output(tmp_path):
     secret = rejected.split(":", 1)[1].encode()
     assert rejected.encode() not in output and secret not in output
     assert len(done.stderr.decode().strip().splitlines()) == 1  # one line, no traceback
+
+
+def _big_article(chars: int = 150_000) -> bytes:
+    sentence = "青石市第{n}号灯塔建于{y}年，塔高{h}米，由{k}名灯塔工看守。"
+    text = "".join(
+        sentence.format(n=i, y=1900 + i % 100, h=10 + i % 40, k=1 + i % 5)
+        for i in range(chars // 30)
+    )
+    return ("# 青石市灯塔大全（虚构）\n\n" + text).encode()
+
+
+def test_cancel_stops_a_build_and_changes_nothing(fake):
+    before = _generation(fake)
+    fake.document("big.md", _big_article(), user_id=ADMIN)
+    fake.wait_for(
+        lambda c: (
+            c.method == "editMessageText"
+            and "big.md" in c.params["text"]
+            and "embedding:" in c.params["text"]
+        ),
+        120,
+    )
+    fake.message("/cancel", user_id=ADMIN)
+    status = _final_status(fake, "big.md", 60)
+    assert "没有添加" in status and "cancelled" in status, status
+    assert _generation(fake) == before
+    store = sqlite3.connect(fake.data_dir / "articles" / "articles.sqlite")  # type: ignore[attr-defined]
+    assert store.execute("SELECT COUNT(*) FROM articles WHERE id = 'big'").fetchone() == (0,)
+    store.close()
+
+
+def test_sigterm_stops_the_bot_within_seconds_during_a_build(tmp_path_factory):
+    gen = _run_bot(tmp_path_factory, {})
+    server = next(gen)
+    try:
+        server.document("big.md", _big_article(), user_id=ADMIN)
+        server.wait_for(
+            lambda c: c.method == "editMessageText" and "embedding:" in c.params["text"], 120
+        )
+        proc = server.process  # type: ignore[attr-defined]
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert time.monotonic() - t0 < 20  # it waited for the build to end (minutes) before
+        lock = server.data_dir / "index" / ".build.lock"  # type: ignore[attr-defined]
+        with lock.open("w") as handle:  # released: a new build could start at once
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(gen)
