@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench bench-scale bench-milvus bench-chat clean
+.PHONY: setup run test lint bench bench-scale bench-milvus bench-chat bench-hostile train-reader reader-calibration clean
 SCALE_N ?= 1000000
 
 setup: $(STAMP)
@@ -53,6 +53,21 @@ bench-milvus: setup
 # Follow-ups, charts and links as a user meets them (issue 11).
 bench-chat: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.chat_bench
+
+# Hostile uploads, links and feeds against the running bot, restarts, the token (issue 16).
+bench-hostile: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.hostile
+
+# Reproduces index/reader/weights/ on this machine's CPU (hours); resumes from its checkpoint
+# in data/reader-training/ when stopped. Needs ../shared/drcd (DRCD dev and test).
+train-reader: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[train]"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m index.reader.train
+
+# How many windows the reader reads and where it abstains, on DRCD's held-out articles.
+reader-calibration: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[train]"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.reader_calibration
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis

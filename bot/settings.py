@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from corpus import ReadLimits
-from index import EngineOptions, FusionConfig
+from index import EngineOptions, FusionConfig, ReaderSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where the model runs: cuda when one is there (auto), else cpu"
     )
+
+    reader: Literal["on", "off"] = Field(
+        "on", description="the trained reader writes answers (off: the rules of before)"
+    )
+    reader_windows: int = Field(
+        ReaderSettings().windows, ge=1, le=10, description="windows the reader reads a question"
+    )
+    reader_quantize: bool = Field(True, description="int8 linear layers in the reader (faster)")
 
     telegram_token: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)

@@ -12,9 +12,11 @@ from index import (
     IndexStore,
     MilvusConfig,
     MilvusConnection,
+    ReaderSettings,
     configure_faiss_threads,
     configure_torch_threads,
     load_embedder,
+    load_reader,
 )
 
 
@@ -52,11 +54,18 @@ def build_engine(
         device=settings.device,
     )
     configure_faiss_threads(settings.index_threads if batch_job else settings.search_threads)
+    reader = None
+    if settings.reader == "on" and not batch_job:  # index commands never answer
+        reader = load_reader(
+            settings.model_cache_dir, embedder=embedder, quantize=settings.reader_quantize
+        )
     return Engine(
         store=index_store(settings),
         embedder=embedder,
         options=engine_options(settings),
         articles=ArticleStore(settings.data_dir / "articles"),
+        reader=reader,
+        reader_settings=ReaderSettings(windows=settings.reader_windows),
     )
 
 

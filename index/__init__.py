@@ -9,6 +9,7 @@ from index.answering.answers import (
     UnsupportedFigureError,
     verify_answer,
 )
+from index.answering.extract import ReaderSettings
 from index.engine import (
     EmptyQuestionError,
     Engine,
@@ -19,6 +20,7 @@ from index.engine import (
     check_question,
 )
 from index.evaluation import Fixture, Judged, Report, evaluate, load_fixtures
+from index.reader import Reader, ReaderWeightsError, load_reader
 from index.records import ArticleInfo, BuildReport, Hit
 from index.search.embedder import (
     Embedder,
@@ -85,6 +87,9 @@ __all__ = [
     "Progress",
     "Provenance",
     "Question",
+    "Reader",
+    "ReaderSettings",
+    "ReaderWeightsError",
     "Report",
     "SearchResult",
     "SentenceTransformerEmbedder",
@@ -98,5 +103,6 @@ __all__ = [
     "export_article_store",
     "load_embedder",
     "load_fixtures",
+    "load_reader",
     "verify_answer",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -16,7 +17,16 @@ import numpy as np
 
 from corpus import Article, Figure, Passage, extract_figures, split_article
 from index.answering.answers import Answer, AnswerBuilder
+from index.answering.extract import (
+    Read,
+    ReaderSettings,
+    abstention,
+    answer_from_read,
+    best_read,
+    reading_windows,
+)
 from index.answering.sentences import SENTENCE_POOL
+from index.reader import Reader
 from index.records import BuildReport, Hit
 from index.search.batch import clear_embedding_cache, dense_units, embed_units
 from index.search.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
@@ -51,6 +61,7 @@ from index.text.tokens import CJK
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 300
+_WHY = re.compile(r"为什么|为何|原因|何故|\bwhy\b", re.I)
 # A passage of the same paragraph as a hit competes to answer with this share of its score.
 _NEIGHBOUR_PRIOR = 0.9
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -112,8 +123,13 @@ class Engine:
         embedder: Embedder,
         options: EngineOptions | None = None,
         articles: ArticleStore | None = None,
+        reader: Reader | None = None,
+        reader_settings: ReaderSettings | None = None,
     ) -> None:
         self.store = store
+        # the trained reader writes the answer when there is one (SHUZI_READER); else rules
+        self.reader = reader
+        self.reader_settings = reader_settings or ReaderSettings()
         # what editors added, kept apart from the index that is derived from it
         self.articles = articles or ArticleStore(store.root.parent / "articles")
         self.embedder = embedder
@@ -204,12 +220,65 @@ class Engine:
             translations=signals.translations,
             neighbours=neighbours,
         )
+        if self.reader is not None:
+            answer = self._read(question.text, answer, [*hits, *neighbours], units)
         return replace(
             answer,
             notices=(*followup, *_notices(question), *answer.notices),
             generation=gen.number,
             latency_ms=(time.perf_counter() - t0) * 1000,
         )
+
+    def _read(
+        self,
+        question: str,
+        rules: Answer,
+        hits: list[Hit],
+        units: dict[tuple[int, int], float],
+    ) -> Answer:
+        """The reader's answer, where the rules' is replaced by it: the span the reader finds
+        in the best windows, or "not in the articles" below the calibrated threshold. The
+        rules' own abstentions with a reason (another year, another place, a total the
+        articles do not give) stand; a figure answer stands where the reader's span is its
+        figure, and where they differ the reader answers and says what the figure index has."""
+        if rules.abstained and rules.notices:
+            return rules
+        assert self.reader is not None
+        settings = self.reader_settings
+        windows = reading_windows(hits, units, count=settings.windows, chars=settings.chars)
+        spans = self.reader.read(question, [w.text for w in windows])
+        reads = [
+            Read(
+                windows[s.context],
+                windows[s.context].start + s.start,
+                windows[s.context].start + s.end,
+                s.margin,
+            )
+            for s in spans
+        ]
+        found = best_read(reads, settings)
+        if found is None:
+            return rules if rules.abstained else abstention(rules)
+        best, confidence = found
+        if confidence < settings.threshold:
+            return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
+        if rules.figures and not rules.abstained:
+            figure = rules.figures[0].figure
+            cited = rules.citations[0].pid
+            if cited == best.window.hit.pid and figure.start < best.end and best.start < figure.end:
+                return replace(rules, confidence=confidence)  # they agree: the checked figure
+            answer = answer_from_read(question, rules.language, best, hits)
+            where = rules.citations[0].label(rules.language)
+            differs = (
+                f"The figure index gives {figure.text} ({where}) for this question."
+                if rules.language == "en"
+                else f"数字索引对这个问题给出的是{figure.text}（{where}）。"
+            )
+            return replace(answer, notices=(differs,), confidence=confidence)
+        answer = answer_from_read(
+            question, rules.language, best, hits, why_question=bool(_WHY.search(question))
+        )
+        return replace(answer, confidence=confidence)
 
     @staticmethod
     def _neighbours(gen: Served, hits: Sequence[Hit]) -> list[Hit]:

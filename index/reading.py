@@ -171,6 +171,7 @@ class ReadingRow(BaseModel):
     f1: float
     gold_chars: int
     latency_ms: float
+    confidence: float | None = None  # the reader's, when it answered
 
 
 class ReadingReport(BaseModel):
@@ -243,6 +244,7 @@ def evaluate_reading(
                 f1=span_f1(prediction, golds) if golds and prediction else 0.0,
                 gold_chars=min((len(_strip_punctuation(g)) for g in golds), default=0),
                 latency_ms=round(answer.latency_ms, 2),
+                confidence=answer.confidence,
             )
         )
     ans = [r for r in rows if r.answerable]

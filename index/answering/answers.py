@@ -84,6 +84,9 @@ class Answer:
     generation: int = 0
     latency_ms: float = 0.0
     span: AnswerSpan | None = None
+    # the reader's belief that the articles answer (its span's margin over "not here" plus
+    # the window's retrieval prior); None when the rules answered
+    confidence: float | None = None
 
     @property
     def lead(self) -> str:

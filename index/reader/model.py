@@ -24,25 +24,53 @@ class ReaderWeightsError(RuntimeError):
     """The shipped reader weights are missing, damaged or do not fit the encoder."""
 
 
-def build_network(encoder_dir: Path) -> Any:
-    """BertForQuestionAnswering with the materialized encoder's weights (head untrained)."""
+WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+
+
+def build_network(encoder_dir: Path, *, shared_word_embeddings: Any = None) -> Any:
+    """BertForQuestionAnswering with the materialized encoder's weights (head untrained).
+
+    `shared_word_embeddings`: the embedding model's own word embedding matrix, when it is the
+    same encoder in the same dtype: the reader uses it instead of a copy (250,037 x 384
+    floats, 384 MB; the reader never trains them)."""
     import torch
-    from safetensors.torch import load_file
+    from safetensors import safe_open
     from transformers import BertConfig, BertForQuestionAnswering
 
     config = BertConfig.from_pretrained(str(encoder_dir), local_files_only=True)
     config.num_labels = 2
-    model = BertForQuestionAnswering(config)
-    base = load_file(str(encoder_dir / "model.safetensors"))
-    state = {f"bert.{k}": v for k, v in base.items() if not k.startswith("pooler.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - {"qa_outputs.weight", "qa_outputs.bias"}:
+    with torch.device("meta"):  # no random weights made only to be replaced
+        model = BertForQuestionAnswering(config)
+    state: dict[str, Any] = {}
+    with safe_open(str(encoder_dir / "model.safetensors"), framework="pt") as f:
+        for key in f.keys():  # noqa: SIM118  (safe_open is not a mapping)
+            name = f"bert.{key}"
+            if key.startswith("pooler.") or (
+                name == WORD_EMBEDDINGS and shared_word_embeddings is not None
+            ):
+                continue
+            state[name] = f.get_tensor(key)
+    if shared_word_embeddings is not None:
+        state[WORD_EMBEDDINGS] = shared_word_embeddings
+    head = torch.empty(2, config.hidden_size)
+    torch.nn.init.normal_(head, std=0.02)
+    state["qa_outputs.weight"], state["qa_outputs.bias"] = head, torch.zeros(2)
+    try:
+        model.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as exc:
         raise ReaderWeightsError(
-            f"the encoder in {encoder_dir} does not fit the reader ({sorted(missing)[:3]}, "
-            f"{sorted(unexpected)[:3]})"
-        )
-    torch.nn.init.normal_(model.qa_outputs.weight, std=0.02)
-    torch.nn.init.zeros_(model.qa_outputs.bias)
+            f"the encoder in {encoder_dir} does not fit the reader: {exc}"
+        ) from exc
+    for name, buf in list(model.named_buffers()):  # position ids and the like: still on meta
+        if buf.is_meta:
+            module = model.get_submodule(name.rsplit(".", 1)[0])
+            module.register_buffer(
+                name.rsplit(".", 1)[1],
+                torch.arange(buf.shape[-1]).expand(buf.shape).clone()
+                if "position_ids" in name
+                else torch.zeros(buf.shape, dtype=buf.dtype),
+                persistent=False,
+            )
     return model
 
 
@@ -66,7 +94,11 @@ def file_sha256(path: Path) -> str:
 
 
 def load_trained(
-    encoder_dir: Path, weights: Path = WEIGHTS_FILE, *, sha256: str | None = None
+    encoder_dir: Path,
+    weights: Path = WEIGHTS_FILE,
+    *,
+    sha256: str | None = None,
+    shared_word_embeddings: Any = None,
 ) -> Any:
     """The trained reader: the encoder with the shipped layers and head over it, checked
     against the expected SHA-256 (the model card's) before anything is read."""
@@ -77,14 +109,15 @@ def load_trained(
         raise ReaderWeightsError(
             f"the reader weights {weights} are missing: run `make train-reader`"
         )
-    expected = sha256 or (SHA256_FILE.read_text().split()[0] if SHA256_FILE.exists() else "")
+    card = weights.with_suffix(".sha256")  # beside the weights: reader.sha256
+    expected = sha256 or (card.read_text().split()[0] if card.exists() else "")
     actual = file_sha256(weights)
     if actual != expected:
         raise ReaderWeightsError(
             f"{weights} has SHA-256 {actual[:16]}…, the model card says {expected[:16] or '—'}…: "
             "the file is damaged or not the one shipped; reinstall, or `make train-reader`"
         )
-    model = build_network(encoder_dir)
+    model = build_network(encoder_dir, shared_word_embeddings=shared_word_embeddings)
     trained = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
     missing = [k for k in shipped_state(model) if k not in trained]
     extra = [k for k in trained if not k.startswith(SHIPPED_PREFIXES)]

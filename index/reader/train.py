@@ -575,6 +575,71 @@ def write_weights(
     return summary
 
 
+def write_heldout_sets(folder: Path, *, held_back_share: float = 0.3) -> tuple[Path, Path]:
+    """The held-out articles as two SQuAD-layout files for `shuzi eval` and calibration:
+    answerable questions on the paragraphs that are indexed, and, for a share of the
+    paragraphs held back from the index, their questions marked unanswerable under a sibling
+    paragraph of the same article (same topic, same names: a hard "not here"). A held-back
+    question whose answer text stands in an indexed paragraph of its article is left out."""
+    paragraphs, questions, _ = load_drcd()
+    by_title: dict[str, list[int]] = {}
+    for i, p in enumerate(paragraphs):
+        if is_heldout(p.title):
+            by_title.setdefault(p.title, []).append(i)
+    back = {
+        i
+        for ids in by_title.values()
+        for i in ids[1:]
+        if hashlib.sha256(paragraphs[i].context.encode()).digest()[0] < 256 * held_back_share
+    }
+    answerable: dict[str, list[dict[str, Any]]] = {}
+    unanswerable: dict[str, list[dict[str, Any]]] = {}
+    qs_by_paragraph: dict[int, list[Question]] = {}
+    for q in questions:
+        qs_by_paragraph.setdefault(q.paragraph, []).append(q)
+    for title, ids in by_title.items():
+        indexed = [i for i in ids if i not in back]
+        for i in indexed:
+            answerable.setdefault(title, []).append(
+                {
+                    "context": paragraphs[i].context,
+                    "qas": [
+                        {
+                            "id": q.qid,
+                            "question": q.question,
+                            "answers": [{"text": t} for _, t in q.answers],
+                        }
+                        for q in qs_by_paragraph.get(i, [])
+                    ],
+                }
+            )
+        for i in ids:
+            if i not in back:
+                continue
+            sibling = paragraphs[indexed[0]].context
+            texts = " ".join(paragraphs[j].context for j in indexed)
+            qas = [
+                {
+                    "id": f"{q.qid}-not-here",
+                    "question": q.question,
+                    "answers": [],
+                    "is_impossible": True,
+                }
+                for q in qs_by_paragraph.get(i, [])
+                if not any(t in texts for _, t in q.answers)
+            ]
+            if qas:
+                unanswerable.setdefault(title, []).append({"context": sibling, "qas": qas})
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = (folder / "drcd-heldout.json", folder / "drcd-heldout-unanswerable.json")
+    for path, sets in zip(paths, (answerable, unanswerable), strict=True):
+        data = [{"title": t, "paragraphs": ps} for t, ps in sets.items()]
+        path.write_text(
+            json.dumps({"version": "drcd-heldout-simplified", "data": data}, ensure_ascii=False)
+        )
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -583,8 +648,15 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=REPO / "data" / "reader-training")
     parser.add_argument("--threads", type=int, default=Recipe.threads)
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
+    parser.add_argument(
+        "--heldout-sets", type=Path, help="only write the held-out sets (SQuAD layout) here"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.heldout_sets:
+        for path in write_heldout_sets(args.heldout_sets):
+            print(path)
+        return
     if not (args.encoder / "model.safetensors").exists():
         from index.search.e5_weights import materialize_e5_model
 

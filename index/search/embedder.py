@@ -111,6 +111,15 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         return self._encode(texts, self.query_prompt, batch_size)
 
+    def word_embeddings(self) -> Any:
+        """The model's input word embedding matrix (a torch Parameter), or None: the reader
+        shares it when it reads with the same encoder."""
+        first = self._model[0]
+        auto = getattr(first, "auto_model", None)
+        embeddings = getattr(auto, "embeddings", None)
+        words = getattr(embeddings, "word_embeddings", None)
+        return getattr(words, "weight", None)
+
     def embed_passages(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:

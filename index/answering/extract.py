@@ -1,0 +1,163 @@
+"""Answers extracted by the trained reader (index/reader): which short windows of the ranked
+passages it reads, and how its best span becomes a cited Answer.
+
+The windows are the best sentences of the top passages (each sentence's own dense score and
+its passage's fused score), widened with their neighbours to about WINDOW_CHARS characters,
+never across a passage's end: a span is always a substring of the passage it cites. The
+reader's span competes across windows by its margin over "not here" plus the window's
+retrieval prior; below the calibrated threshold the answer is "not in the articles".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from corpus import split_sentences
+from index.answering.answers import Answer, AnswerSentence, AnswerSpan, Citation, verify_answer
+from index.answering.sentences import is_debris
+from index.records import Hit
+
+WINDOW_CHARS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A piece of a ranked passage the reader reads: characters [start, end) of its text."""
+
+    hit: Hit
+    start: int
+    end: int
+    prior: float  # how the retriever ranks it, 0..1
+
+    @property
+    def text(self) -> str:
+        return self.hit.passage.text[self.start : self.end]
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The reader's best span in one window, in the window's passage's offsets."""
+
+    window: Window
+    start: int
+    end: int
+    margin: float  # span score less the reader's no-answer score
+
+    @property
+    def text(self) -> str:
+        return self.window.hit.passage.text[self.start : self.end]
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSettings:
+    windows: int = 3  # how many windows are read per question
+    chars: int = WINDOW_CHARS
+    prior_weight: float = 2.0  # a window's retrieval prior, in units of reader margin
+    threshold: float = 0.0  # below it (margin + weighted prior): not in the articles
+
+
+def reading_windows(
+    hits: Sequence[Hit],
+    units: dict[tuple[int, int], float],
+    *,
+    count: int,
+    chars: int = WINDOW_CHARS,
+) -> list[Window]:
+    """The `count` best sentences of the hits, each widened to about `chars` characters with
+    the sentences around it in its passage; overlapping windows of one passage are merged."""
+    if not hits:
+        return []
+    top = hits[0].score or 1.0
+    scored: list[tuple[float, Hit, int, list[tuple[int, int]]]] = []
+    for hit in hits:
+        spans = split_sentences(hit.passage.text) or [(0, len(hit.passage.text))]
+        prior = max(hit.score, 0.0) / top
+        for i, (s, e) in enumerate(spans):
+            if is_debris(hit.passage.text[s:e]):
+                continue
+            dense = units.get((hit.pid, i if len(spans) > 1 else 0), hit.dense)
+            scored.append((0.55 * dense + 0.45 * prior, hit, i, spans))
+    scored.sort(key=lambda x: -x[0])
+    windows: list[Window] = []
+    for score, hit, i, spans in scored:
+        if len(windows) >= count:
+            break
+        lo, hi = i, i
+        while True:  # widen, the next sentence first, while it fits
+            grown = False
+            for j in (hi + 1, lo - 1):
+                if 0 <= j < len(spans):
+                    a, b = min(spans[lo][0], spans[j][0]), max(spans[hi][1], spans[j][1])
+                    if b - a <= chars:
+                        lo, hi = min(lo, j), max(hi, j)
+                        grown = True
+            if not grown:
+                break
+        start, end = spans[lo][0], spans[hi][1]
+        if any(w.hit.pid == hit.pid and w.start < end and start < w.end for w in windows):
+            continue  # this sentence is read already, in a wider window
+        windows.append(Window(hit, start, end, min(1.0, max(score, 0.0))))
+    return windows
+
+
+def best_read(reads: Sequence[Read], settings: ReaderSettings) -> tuple[Read, float] | None:
+    """The read with the best margin plus weighted prior, and that combined score."""
+    if not reads:
+        return None
+    scored = [(r.margin + settings.prior_weight * r.window.prior, r) for r in reads]
+    score, best = max(scored, key=lambda x: x[0])
+    return best, score
+
+
+def abstention(answer: Answer) -> Answer:
+    """ "Not in the articles" for the question of an answer, with the closest passages."""
+    closest = tuple(
+        Citation(i + 1, h.pid, h.article, h.passage) for i, h in enumerate(answer.hits[:3])
+    )
+    return Answer(answer.question, answer.language, True, (), (), closest, answer.hits)
+
+
+def answer_from_read(
+    question: str,
+    language: str,
+    read: Read,
+    hits: Sequence[Hit],
+    *,
+    why_question: bool = False,
+) -> Answer:
+    """The reader's span as a cited answer: the span first, the sentence that holds it (with
+    the next one when the span runs over, or when a reason is asked for), the passage cited."""
+    hit = read.window.hit
+    text = hit.passage.text
+    spans = split_sentences(text) or [(0, len(text))]
+    first = next((k for k, (s, e) in enumerate(spans) if s <= read.start < e), 0)
+    last = next((k for k, (s, e) in enumerate(spans) if s < read.end <= e), first)
+    if why_question and last + 1 < len(spans):
+        last += 1
+    s0, e0 = spans[first][0], spans[last][1]
+    shown = text[s0:e0]
+    lead_strip = len(shown) - len(shown.lstrip())
+    shown = shown.strip()
+    start, end = read.start - s0 - lead_strip, read.end - s0 - lead_strip
+    span_text = shown[start:end].strip()
+    start += len(shown[start:end]) - len(shown[start:end].lstrip())
+    end = start + len(span_text)
+    citation = Citation(1, hit.pid, hit.article, hit.passage)
+    ordered = [
+        dataclasses.replace(h, rank=i)
+        for i, h in enumerate([hit, *[h for h in hits if h.pid != hit.pid]], 1)
+    ]
+    answer = Answer(
+        question,
+        language,
+        False,
+        (AnswerSentence(shown, 1, ((start, end),)),),
+        (),
+        (citation,),
+        tuple(ordered),
+        span=AnswerSpan(span_text, 1, start, end, "reader"),
+    )
+    verify_answer(answer)
+    return answer

