@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.settings import Settings
 from index import (
     ArticleStore,
@@ -13,11 +15,14 @@ from index import (
     MilvusConfig,
     MilvusConnection,
     ReaderSettings,
+    ReaderWeightsError,
     configure_faiss_threads,
     configure_torch_threads,
     load_embedder,
     load_reader,
 )
+
+log = logging.getLogger(__name__)
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -56,9 +61,12 @@ def build_engine(
     configure_faiss_threads(settings.index_threads if batch_job else settings.search_threads)
     reader = None
     if settings.reader == "on" and not batch_job:  # index commands never answer
-        reader = load_reader(
-            settings.model_cache_dir, embedder=embedder, quantize=settings.reader_quantize
-        )
+        try:
+            reader = load_reader(
+                settings.model_cache_dir, embedder=embedder, quantize=settings.reader_quantize
+            )
+        except ReaderWeightsError as exc:  # answers still come, from the rules: said loudly
+            log.error("the reader cannot be used (%s); answering with the rules instead", exc)
     return Engine(
         store=index_store(settings),
         embedder=embedder,

@@ -5,6 +5,7 @@ quoted from a passage, and every figure shown is checked against the passage it 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from index.answering.sentences import SENTENCE_POOL, SentenceRanker, next_senten
 from index.answering.spans import answer_type, choose_span
 from index.records import ArticleInfo, Hit
 from index.text.questions import QuestionProfile, TermWeights, profile_question
+
+log = logging.getLogger(__name__)
 
 
 class UnsupportedFigureError(AssertionError):
@@ -301,7 +304,23 @@ class AnswerBuilder:
             metric=metric,
             span=span,
         )
-        verify_answer(answer)
+        try:
+            verify_answer(answer)
+        except UnsupportedFigureError as exc:
+            # an answer the engine builds never fails its own check: what failed (a figure,
+            # the span) is dropped, and the quoted sentence answers alone
+            log.warning("dropped what failed the answer's check for %r: %s", question, exc)
+            plain = AnswerSentence(sentences[0].text, 1)
+            answer = Answer(
+                question,
+                profile.language,
+                False,
+                (plain,),
+                (),
+                tuple(citations[:1]),
+                tuple(ordered),
+            )
+            verify_answer(answer)
         return answer
 
     def _abstain(self, profile: QuestionProfile, hits: list[Hit], *notices: str) -> Answer:

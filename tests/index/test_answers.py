@@ -174,3 +174,16 @@ def test_what_kind_of_answer_a_list_question_wants_is_not_what_it_is_about(real_
     # 特点 names the kind of answer; the article's features answer it without the word
     assert not real_engine.ask("株洲数字经济的发展有哪些特点？").abstained
     assert real_engine.ask("株洲的气候有什么特点？").abstained  # the article says nothing of it
+
+
+def test_an_answer_the_engine_builds_never_fails_its_own_check(fake_engine):
+    # issue 17: a range of years written with a hyphen ended `shuzi eval` with
+    # UnsupportedFigureError ("0000" read as a year inside "10000年")
+    from tests.conftest import make_article
+
+    body = "化石的年代为距今12000-10000年，出土石器2000余件。古人类在距今40000-30000年前到达这里。"
+    fake_engine.build([make_article("cave", body, title="洞穴遗址")])
+    for question in ("化石的年代是什么时候？", "古人类什么时候到达这里？", "化石的年代为距今多少年？"):
+        answer = fake_engine.ask(question)
+        if not answer.abstained:
+            assert answer.sentences and answer.sentences[0].text in body
