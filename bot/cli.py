@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.settings import Settings
-from bot.wiring import build_engine, configure_serving_threads
+from bot.wiring import build_engine, configure_serving_threads, serving_reader
 from corpus import (
     SUPPORTED_SUFFIXES,
     Article,
@@ -611,8 +611,16 @@ def _eval_fixtures(file: Path, *, as_json: bool, k: int) -> None:
         return Judged.of_answer(engine.ask(question, k=k))
 
     report = evaluate(fixtures, run)
+    rules = None
+    if engine.reader is not None:  # the rules on the same index, side by side
+        reader, engine.reader = engine.reader, None
+        rules = evaluate(fixtures, run)
+        engine.reader = reader
     if as_json:
-        sys.stdout.write(report.model_dump_json(by_alias=True, indent=2) + "\n")
+        payload = report.model_dump(by_alias=True)
+        if rules is not None:
+            payload["rules"] = rules.model_dump(by_alias=True, exclude={"rows"})
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title=f"{file.name}: {report.n} questions ({report.answerable} answerable)")
     for col in ("id", "lang", "rank", "ms", "top passage", "question"):
@@ -621,8 +629,15 @@ def _eval_fixtures(file: Path, *, as_json: bool, k: int) -> None:
         rank = "-" if r.no_answer_expected else (str(r.rank) if r.rank else "miss")
         table.add_row(r.id, r.language, rank, f"{r.latency_ms:.0f}", r.top, r.question)
     console.print(table)
-    summary = report.model_dump(by_alias=True, exclude={"rows"})
-    console.print_json(json.dumps(summary, ensure_ascii=False))
+    console.print("reader:" if rules is not None else "rules:")
+    console.print_json(
+        json.dumps(report.model_dump(by_alias=True, exclude={"rows"}), ensure_ascii=False)
+    )
+    if rules is not None:
+        console.print("rules, same index:")
+        console.print_json(
+            json.dumps(rules.model_dump(by_alias=True, exclude={"rows"}), ensure_ascii=False)
+        )
 
 
 def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
@@ -642,12 +657,21 @@ def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
         with _progress() as update:
             engine.build(list(reading.articles), progress=update)  # type: ignore[arg-type]
         configure_serving_threads(throwaway)
+        engine.reader = serving_reader(throwaway, engine.embedder)
         engine.warm_up()
         report = evaluate_reading(reading.questions, lambda q: engine.ask(q, k=k))
+        rules = None
+        if engine.reader is not None:  # the rules on the same index, side by side
+            reader, engine.reader = engine.reader, None
+            rules = evaluate_reading(reading.questions, lambda q: engine.ask(q, k=k))
+            engine.reader = reader
         if engine.store.milvus.connected:
             engine.store.milvus.drop_unused(set())
     if as_json:
-        sys.stdout.write(report.model_dump_json(by_alias=True, indent=2) + "\n")
+        payload = report.model_dump(by_alias=True)
+        if rules is not None:
+            payload["rules"] = rules.model_dump(by_alias=True, exclude={"rows"})
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title=f"{', '.join(f.name for f in files)}: {report.n} questions")
     for col in ("id", "rank", "sentence", "EM", "F1", "answer", "question"):
@@ -666,4 +690,8 @@ def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
             r.question,
         )
     console.print(table)
+    console.print("reader:" if rules is not None else "rules:")
     console.print_json(report.model_dump_json(by_alias=True, exclude={"rows"}))
+    if rules is not None:
+        console.print("rules, same index:")
+        console.print_json(rules.model_dump_json(by_alias=True, exclude={"rows"}))

@@ -14,6 +14,7 @@ from index import (
     IndexStore,
     MilvusConfig,
     MilvusConnection,
+    Reader,
     ReaderSettings,
     ReaderWeightsError,
     configure_faiss_threads,
@@ -59,14 +60,7 @@ def build_engine(
         device=settings.device,
     )
     configure_faiss_threads(settings.index_threads if batch_job else settings.search_threads)
-    reader = None
-    if settings.reader == "on" and not batch_job:  # index commands never answer
-        try:
-            reader = load_reader(
-                settings.model_cache_dir, embedder=embedder, quantize=settings.reader_quantize
-            )
-        except ReaderWeightsError as exc:  # answers still come, from the rules: said loudly
-            log.error("the reader cannot be used (%s); answering with the rules instead", exc)
+    reader = None if batch_job else serving_reader(settings, embedder)  # index jobs never answer
     return Engine(
         store=index_store(settings),
         embedder=embedder,
@@ -75,6 +69,20 @@ def build_engine(
         reader=reader,
         reader_settings=ReaderSettings(windows=settings.reader_windows),
     )
+
+
+def serving_reader(settings: Settings, embedder: Embedder) -> Reader | None:
+    """The trained reader when SHUZI_READER is on and its weights can be used; else None (the
+    rules answer), said loudly."""
+    if settings.reader != "on":
+        return None
+    try:
+        return load_reader(
+            settings.model_cache_dir, embedder=embedder, quantize=settings.reader_quantize
+        )
+    except ReaderWeightsError as exc:
+        log.error("the reader cannot be used (%s); answering with the rules instead", exc)
+        return None
 
 
 def index_store(settings: Settings) -> IndexStore:
