@@ -183,7 +183,11 @@ def test_an_answer_the_engine_builds_never_fails_its_own_check(fake_engine):
 
     body = "化石的年代为距今12000-10000年，出土石器2000余件。古人类在距今40000-30000年前到达这里。"
     fake_engine.build([make_article("cave", body, title="洞穴遗址")])
-    for question in ("化石的年代是什么时候？", "古人类什么时候到达这里？", "化石的年代为距今多少年？"):
+    for question in (
+        "化石的年代是什么时候？",
+        "古人类什么时候到达这里？",
+        "化石的年代为距今多少年？",
+    ):
         answer = fake_engine.ask(question)
         if not answer.abstained:
             assert answer.sentences and answer.sentences[0].text in body

@@ -1,0 +1,73 @@
+"""The trained reader, as it ships: loaded by checksum, it finds the span in a context, says
+"not here" for a context without the answer, and the engine answers with its span. Tests never
+train; they load index/reader/weights/."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from index import ArticleStore, Engine, IndexStore, ReaderWeightsError, load_reader
+from index.reader.model import SHA256_FILE, WEIGHTS_FILE
+from tests.conftest import MODEL_CACHE, make_article
+
+pytestmark = pytest.mark.model
+
+CONTEXT = "今年前三季度，株洲数字经济规模1118亿元，占GDP比重达42%，较去年同期提升2.5个百分点。"
+
+
+@pytest.fixture(scope="module")
+def reader(real_embedder):  # type: ignore[no-untyped-def]
+    return load_reader(MODEL_CACHE, embedder=real_embedder)
+
+
+def test_the_reader_finds_the_span(reader):
+    (found,) = reader.read("株洲数字经济规模多少？", [CONTEXT])
+    assert CONTEXT[found.start : found.end] == "1118亿元"
+    (share,) = reader.read("数字经济占GDP的比重是多少？", [CONTEXT])
+    assert CONTEXT[share.start : share.end] == "42%"
+
+
+def test_an_english_question_finds_the_chinese_span(reader):
+    (found,) = reader.read("How large is Zhuzhou's digital economy?", [CONTEXT])
+    assert "1118" in CONTEXT[found.start : found.end]
+
+
+def test_a_context_without_the_answer_scores_below_one_with_it(reader):
+    other = "青石市共有灯塔17座，其中新建灯塔5座，均由市港航局管理。"
+    with_it, without = reader.read("株洲数字经济规模多少？", [CONTEXT, other])
+    assert with_it.margin > without.margin
+
+
+def test_damaged_weights_are_refused_by_checksum(tmp_path, real_embedder):
+    damaged = tmp_path / "reader.safetensors"
+    shutil.copy(WEIGHTS_FILE, damaged)
+    shutil.copy(SHA256_FILE, tmp_path / "reader.sha256")
+    data = bytearray(damaged.read_bytes())
+    data[-100] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ReaderWeightsError, match="SHA-256"):
+        load_reader(MODEL_CACHE, embedder=real_embedder, weights=damaged)
+
+
+def test_the_engine_answers_with_the_readers_span(tmp_path, real_embedder, reader):
+    engine = Engine(
+        store=IndexStore(tmp_path / "index"),
+        embedder=real_embedder,
+        articles=ArticleStore(tmp_path / "articles"),
+        reader=reader,
+    )
+    body = (
+        "青石市灯塔管理站成立于1998年，站长是王海峰。\n\n"
+        "全市共有灯塔17座，其中新建灯塔5座。灯塔每晚七点亮灯。"
+    )
+    engine.build([make_article("lights", body, title="青石市灯塔（虚构）")])
+    answer = engine.ask("青石市灯塔管理站的站长是谁？")
+    assert not answer.abstained and answer.span is not None
+    assert answer.span.text == "王海峰" and answer.lead.startswith("答：王海峰")
+    sentence = answer.sentences[0]
+    assert sentence.text[slice(*sentence.highlights[0])] == "王海峰"
+    english = engine.ask("Who is the head of the lighthouse station?")
+    assert english.span is not None and "王海峰" in english.span.text
+    assert english.lead.startswith("Answer:")
