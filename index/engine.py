@@ -245,7 +245,14 @@ class Engine:
             return rules
         assert self.reader is not None
         settings = self.reader_settings
-        windows = reading_windows(hits, units, count=settings.windows, chars=settings.chars)
+        english = rules.language == "en"
+        windows = reading_windows(
+            hits,
+            units,
+            count=settings.english_windows if english else settings.windows,
+            chars=settings.english_chars if english else settings.chars,
+            per_passage=english,
+        )
         spans = self.reader.read(question, [w.text for w in windows])
         reads = [
             Read(
@@ -260,7 +267,7 @@ class Engine:
         if found is None:
             return rules if rules.abstained else abstention(rules)
         best, confidence = found
-        if confidence < settings.threshold:
+        if confidence < (settings.english_threshold if english else settings.threshold):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
         if rules.figures and not rules.abstained:
             figure = rules.figures[0].figure
