@@ -46,16 +46,18 @@ class Reader:
         stride: int = 64,
         quantize: bool = True,
         shared_word_embeddings: Any = None,
+        shared_tokenizer: Any = None,
     ) -> None:
         import torch
 
-        self.tokenizer = load_tokenizer(encoder_dir)
         model = load_trained(encoder_dir, weights, shared_word_embeddings=shared_word_embeddings)
+        self.tokenizer = shared_tokenizer or load_tokenizer(encoder_dir)
         if quantize:  # int8 linear layers: a third less time a window (measured, README)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                # in place: a copy would copy the shared word embeddings too (+840 MB)
                 model = torch.ao.quantization.quantize_dynamic(
-                    model, {torch.nn.Linear}, dtype=torch.qint8
+                    model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
                 )
         self.model = model.eval()
         self.max_tokens, self.stride = max_tokens, stride
@@ -126,7 +128,7 @@ def best_spans(start: Any, end: Any, context: Any) -> list[tuple[float, float, i
 def load_reader(
     model_cache: Path,
     *,
-    embedder: object | None = None,
+    embedder: Any = None,
     quantize: bool = True,
     weights: Path = WEIGHTS_FILE,
 ) -> Reader:
@@ -136,8 +138,14 @@ def load_reader(
     from index.search.e5_weights import DEFAULT_MODEL_ID, materialize_e5_model
 
     encoder = materialize_e5_model(model_cache / "multilingual-e5-small")
-    shared = None
-    if getattr(embedder, "name", None) == DEFAULT_MODEL_ID:
-        words = getattr(embedder, "word_embeddings", None)
-        shared = words() if callable(words) else None
-    return Reader(encoder, weights, quantize=quantize, shared_word_embeddings=shared)
+    words = tokenizer = None
+    if getattr(embedder, "name", None) == DEFAULT_MODEL_ID:  # the same encoder: shared
+        words = embedder.word_embeddings()
+        tokenizer = embedder.tokenizer()
+    return Reader(
+        encoder,
+        weights,
+        quantize=quantize,
+        shared_word_embeddings=words,
+        shared_tokenizer=tokenizer,
+    )

@@ -111,6 +111,11 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         return self._encode(texts, self.query_prompt, batch_size)
 
+    def tokenizer(self) -> Any:
+        """The model's tokenizer: the reader shares it when it reads with the same encoder
+        (a second copy of this 250,037-piece tokenizer costs about 500 MB)."""
+        return self._model.tokenizer
+
     def word_embeddings(self) -> Any:
         """The model's input word embedding matrix (a torch Parameter), or None: the reader
         shares it when it reads with the same encoder."""
