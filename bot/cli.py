@@ -27,6 +27,7 @@ from corpus import (
     SUPPORTED_SUFFIXES,
     Article,
     ArticleError,
+    Figure,
     discover_articles,
     load_article,
     read_article_bytes,
@@ -193,7 +194,7 @@ def index_build(
         folder = corpus or settings.corpus_dir
         articles = _load_corpus(folder)
         engine = _engine(settings, batch_job=True)
-        if not articles and not engine.articles.live() and not engine.has_index():
+        if not articles and not engine.article_store.live() and not engine.has_index():
             raise ArticleError(f"no articles ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
         with _progress() as update:
             report = engine.build(articles, progress=update, force=force, prune=prune)  # type: ignore[arg-type]
@@ -213,7 +214,7 @@ def index_sync(
         folder = corpus or settings.corpus_dir
         articles = _load_corpus(folder)
         engine = _engine(settings, batch_job=True)
-        if not articles and not engine.articles.live() and not engine.has_index():
+        if not articles and not engine.article_store.live() and not engine.has_index():
             raise ArticleError(f"no articles ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
         with _progress() as update:
             report = engine.sync(articles, progress=update)  # type: ignore[arg-type]
@@ -339,12 +340,7 @@ def index_verify() -> None:
     """Check every file of the serving generation against its checksum (serving skips files
     unchanged on disk since they were last checked)."""
     with _friendly_errors():
-        engine = _engine()
-        number = engine.store.current_number()
-        if number is None:
-            engine.generation  # noqa: B018  (raises the missing-index message)
-            return
-        engine.store.verify(number, full=True)
+        number = _engine().verify()
         console.print(f"generation {number}: every file matches its checksum")
 
 
@@ -352,11 +348,12 @@ def index_verify() -> None:
 def index_list() -> None:
     """The articles in the serving generation."""
     with _friendly_errors():
-        gen = _engine().generation
-        table = Table(title=f"generation {gen.number} · model {gen.manifest.model}")
+        engine = _engine()
+        info = engine.serving()
+        table = Table(title=f"generation {info.generation} · model {info.model}")
         for col in ("id", "title", "date", "passages"):
             table.add_column(col)
-        for a in gen.articles.values():
+        for a in engine.articles():
             table.add_row(a.id, a.title, a.date, str(a.passages))
         console.print(table)
 
@@ -433,49 +430,42 @@ def figures(
 ) -> None:
     """The figures about a metric across articles, with periods and citations."""
     with _friendly_errors():
-        gen = _engine().generation
-        found = gen.find_figures(keyword)
+        found = _engine().find_figures(keyword)
         if not found:
             console.print(f"没有找到与“{keyword}”有关的数字。", highlight=False)
             if chart is not None:
                 raise typer.Exit(1)
             return
-        passages = gen.passages([pid for pid, _ in found])
         if chart is not None:
-            _chart_figures(keyword, found, passages, gen.articles, chart)
+            _chart_figures(keyword, found, chart)
         table = Table(title=f"“{keyword}” · {len(found)} figures")
         for col in ("figure", "metric", "period", "change", "citation"):
             table.add_column(col)
-        for pid, fig in found:
-            p = passages[pid]
-            article = gen.articles[p.article_id]
-            year = int(article.date[:4]) if article.date[:4].isdigit() else None
-            cite = Hit(pid, p, article, 0.0).citation()
+        for hit, fig in found:
             table.add_row(
-                fig.text,
-                fig.metric or fig.subject,
-                resolve_period(fig.period, year=year, date=article.date),
-                fig.change,
-                cite,
+                fig.text, fig.metric or fig.subject, _period(hit, fig), fig.change, hit.citation()
             )
         console.print(table)
 
 
-def _chart_figures(keyword, found, passages, articles, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _period(hit: Hit, fig: Figure) -> str:
+    """A figure's period with the year of its article resolved (今年 -> 今年（2022年））."""
+    date = hit.article.date
+    year = int(date[:4]) if date[:4].isdigit() else None
+    return resolve_period(fig.period, year=year, date=date)
+
+
+def _chart_figures(keyword: str, found: list[tuple[Hit, Figure]], out: Path) -> None:
     """The figures of the metric asked for (or the one most found figures share), drawn."""
     from bot.charts import chart_of_figures, render_chart
 
     metrics = Counter(f.metric or f.subject for _, f in found)
     metric = keyword if keyword in metrics else metrics.most_common(1)[0][0]
-    rows = []
-    for pid, fig in found:
-        if (fig.metric or fig.subject) != metric:
-            continue
-        p = passages[pid]
-        article = articles[p.article_id]
-        year = int(article.date[:4]) if article.date[:4].isdigit() else None
-        period = resolve_period(fig.period, year=year, date=article.date)
-        rows.append((period or article.title, fig, Hit(pid, p, article, 0.0).citation()))
+    rows = [
+        (_period(hit, fig) or hit.article.title, fig, hit.citation())
+        for hit, fig in found
+        if (fig.metric or fig.subject) == metric
+    ]
     data = chart_of_figures(metric, rows)
     if data is None:
         raise LookupError(f"“{metric}” has fewer than two figures of one unit: nothing to chart")
@@ -489,7 +479,7 @@ def chat() -> None:
     leave."""
     with _friendly_errors():
         engine = _engine()
-        engine.generation  # noqa: B018 -- fail now, not at the first question
+        engine.serving()  # fail now, not at the first question
         console.print("Shuzi · 数字 — 输入问题，空行或 Ctrl-D 退出。", highlight=False)
         previous: Answer | None = None  # follow-ups ("那占GDP比重呢？") read with it
         while True:
@@ -530,7 +520,7 @@ def bot() -> None:
         if problem:
             raise RuntimeError(problem)
         engine = build_engine(settings)
-        engine.generation  # noqa: B018 -- load and verify the index before going online
+        engine.serving()  # load and verify the index before going online
         engine.warm_up()  # first-call costs are paid before the first user arrives
         activity = ActivityLog(
             settings.data_dir / "bot.sqlite", keep_days=settings.activity_keep_days
@@ -546,7 +536,7 @@ def bot() -> None:
                     secret=settings.webhook_secret.get_secret_value(),
                     listen=settings.webhook_listen,
                     port=settings.webhook_port,
-                    health=lambda: {"generation": engine.generation.number},
+                    health=lambda: {"generation": engine.serving().generation},
                 )
             )
         else:
@@ -665,8 +655,7 @@ def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
             reader, engine.reader = engine.reader, None
             rules = evaluate_reading(reading.questions, lambda q: engine.ask(q, k=k))
             engine.reader = reader
-        if engine.store.milvus.connected:
-            engine.store.milvus.drop_unused(set())
+        engine.drop_collections(all_of_them=True)
     if as_json:
         payload = report.model_dump(by_alias=True)
         if rules is not None:

@@ -228,12 +228,13 @@ async def articles(update: Update, context: ShuziContext) -> None:
     """/articles: the articles with their ids, in as many messages as they need."""
     if await _refuse_non_admin(update, context) or update.effective_message is None:
         return
-    gen = context.services.engine.generation
+    engine = context.services.engine
+    served = engine.articles()
     esc = html.escape
-    lines = [f"generation {gen.number} · {len(gen.articles)} articles"] + [
+    lines = [f"generation {engine.serving().generation} · {len(served)} articles"] + [
         f"<code>{esc(_short(a.id))}</code> 《{esc(_short(a.title))}》 {esc(_short(a.date, 20))}"
         f" · {a.passages}"
-        for a in gen.articles.values()
+        for a in served
     ]
     for chunk in pack_messages(lines):
         await send_html(update.effective_message, chunk)
@@ -291,10 +292,10 @@ async def stats(update: Update, context: ShuziContext) -> None:
     """/stats: counts, questions, answer rate, feedback, latency."""
     if await _refuse_non_admin(update, context) or update.effective_message is None:
         return
-    gen = context.services.engine.generation
+    info = context.services.engine.serving()
     s = context.services.activity.stats()
     await update.effective_message.reply_text(
-        f"generation {gen.number}: {gen.manifest.counts}\n"
+        f"generation {info.generation}: {info.counts}\n"
         f"questions {s['questions']}, answered {s['answer_rate']:.0%}, "
         f"👍 {s['thumbs_up']} 👎 {s['thumbs_down']}, "
         f"latency p50 {s['latency_p50_ms']:.0f} ms, p95 {s['latency_p95_ms']:.0f} ms"

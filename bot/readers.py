@@ -60,7 +60,7 @@ async def start(update: Update, context: ShuziContext) -> None:
     """/start and /help: what the bot knows and how to ask."""
     if update.effective_message is None:
         return
-    articles = list(context.services.engine.generation.articles.values())
+    articles = context.services.engine.articles()
     await send_html(update.effective_message, texts.help_text(user_language(update), articles))
 
 

@@ -65,7 +65,7 @@ def build_engine(
         store=index_store(settings),
         embedder=embedder,
         options=engine_options(settings),
-        articles=ArticleStore(settings.data_dir / "articles"),
+        article_store=ArticleStore(settings.data_dir / "articles"),
         reader=reader,
         reader_settings=ReaderSettings(windows=settings.reader_windows),
     )

@@ -21,7 +21,7 @@ from index.engine import (
 )
 from index.evaluation import Fixture, Judged, Report, evaluate, load_fixtures
 from index.reader import Reader, ReaderWeightsError, load_reader
-from index.records import ArticleInfo, BuildReport, Hit
+from index.records import ArticleInfo, BuildReport, Hit, IndexInfo
 from index.search.embedder import (
     Embedder,
     HashEmbedder,
@@ -76,6 +76,7 @@ __all__ = [
     "HybridRetriever",
     "IndexCorruptError",
     "IndexError_",
+    "IndexInfo",
     "IndexMismatchError",
     "IndexMissingError",
     "IndexStore",

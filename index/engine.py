@@ -27,7 +27,7 @@ from index.answering.extract import (
 )
 from index.answering.sentences import SENTENCE_POOL
 from index.reader import Reader
-from index.records import BuildReport, Hit
+from index.records import ArticleInfo, BuildReport, Hit, IndexInfo
 from index.search.batch import clear_embedding_cache, dense_units, embed_units
 from index.search.crosslingual import MAX_TERMS, build_lexicon, lexicon_size
 from index.search.embedder import Embedder
@@ -122,7 +122,7 @@ class Engine:
         store: IndexStore,
         embedder: Embedder,
         options: EngineOptions | None = None,
-        articles: ArticleStore | None = None,
+        article_store: ArticleStore | None = None,
         reader: Reader | None = None,
         reader_settings: ReaderSettings | None = None,
     ) -> None:
@@ -131,7 +131,7 @@ class Engine:
         self.reader = reader
         self.reader_settings = reader_settings or ReaderSettings()
         # what editors added, kept apart from the index that is derived from it
-        self.articles = articles or ArticleStore(store.root.parent / "articles")
+        self.article_store = article_store or ArticleStore(store.root.parent / "articles")
         self.embedder = embedder
         self.options = options or EngineOptions()
         self.retriever = HybridRetriever(embedder=embedder, fusion=self.options.fusion)
@@ -301,6 +301,45 @@ class Engine:
                     seen.add(pid)
                     out.append(Hit(pid, passage, hit.article, hit.score * _NEIGHBOUR_PRIOR))
         return out
+
+    # -- what front ends read (the bot and the CLI go through these, not the stores) -------
+    def articles(self) -> list[ArticleInfo]:
+        """The articles the serving generation answers from."""
+        return list(self.generation.articles.values())
+
+    def serving(self) -> IndexInfo:
+        """The serving generation (loaded and verified on first use)."""
+        gen = self.generation
+        manifest = gen.manifest
+        return IndexInfo(gen.number, manifest.model, manifest.store, dict(manifest.counts))
+
+    def find_figures(self, keyword: str, *, limit: int = 200) -> list[tuple[Hit, Figure]]:
+        """Figures whose metric, subject or change words hold the keyword, with the passage
+        each stands in."""
+        gen = self.generation
+        found = gen.find_figures(keyword, limit=limit)
+        passages = gen.passages([pid for pid, _ in found])
+        return [
+            (Hit(pid, passages[pid], gen.articles[passages[pid].article_id], 0.0), fig)
+            for pid, fig in found
+            if pid in passages
+        ]
+
+    def verify(self) -> int:
+        """Every file of the serving generation hashed against its manifest (IndexCorruptError
+        naming the first that does not match); the generation's number."""
+        number = self.store.current_number()
+        if number is None:
+            return self.serving().generation  # raises: there is no index
+        self.store.verify(number, full=True)
+        return number
+
+    def drop_collections(self, *, all_of_them: bool = False) -> None:
+        """Drop this index's Milvus collections that no kept generation reads (all of them:
+        a throwaway index's, when an evaluation is done with it)."""
+        if self.store.milvus.connected:
+            keep = set() if all_of_them else self.store.collections_in_use()
+            self.store.milvus.drop_unused(keep)
 
     def figure_conflicts(
         self, article_id: str, *, limit: int = 10, max_metrics: int = 100
@@ -616,8 +655,8 @@ class Engine:
                     raise ArticleClashError(clashes[0][1])
                 notes = [why for _, why in clashes]
                 subs = [s for s in subs if s.article.id not in {aid for aid, _ in clashes}]
-            before = {s.article.id: self.articles.get(s.article.id) for s in subs}
-            self.articles.put(subs)  # kept before indexing: a failed build loses nothing
+            before = {s.article.id: self.article_store.get(s.article.id) for s in subs}
+            self.article_store.put(subs)  # kept before indexing: a failed build loses nothing
             try:
                 return self._apply(
                     fresh=False,
@@ -627,7 +666,7 @@ class Engine:
                     t0=t0,
                 )
             except BuildCancelledError:
-                self.articles.restore(before)
+                self.article_store.restore(before)
                 raise
 
     def remove(self, article_ids: Sequence[str], *, by: str = "") -> BuildReport:
@@ -642,7 +681,7 @@ class Engine:
                     f"no article with id {', '.join(missing)}; `shuzi index list` shows ids"
                 )
             served = {a.id: a for a in gen.stored_articles() if a.id in set(article_ids)}
-            self.articles.mark_removed([served[a] for a in article_ids], by=by)
+            self.article_store.mark_removed([served[a] for a in article_ids], by=by)
             return self._apply(fresh=False, remove=article_ids, t0=t0)
 
     def reindex(self, *, progress: Progress | None = None) -> BuildReport:
@@ -685,7 +724,7 @@ class Engine:
         """The articles an index should hold: the corpus (less what was removed on purpose),
         the store's live articles over it, and (unless `prune`) what the index alone holds,
         which is adopted into the store so that it is never lost again."""
-        stored = self.articles.all()
+        stored = self.article_store.all()
         removed = {s.article.id for s in stored if not s.live}
         wanted: dict[str, Article] = {}
         notes: list[str] = []
@@ -705,12 +744,12 @@ class Engine:
             elif s.live:
                 wanted[s.article.id] = s.article
         if adopted:
-            self.articles.mark_removed(adopted, by="prune")
+            self.article_store.mark_removed(adopted, by="prune")
         orphans = [aid for aid in current if aid not in wanted and aid not in removed]
         if orphans and not prune:
             served = self._served_articles(set(orphans))
             orphans = [aid for aid in orphans if aid in served]
-            self.articles.put(
+            self.article_store.put(
                 Submission(served[aid], Provenance("index", served[aid].origin or aid, "shuzi"))
                 for aid in orphans
             )
@@ -729,7 +768,7 @@ class Engine:
         found = []
         for sub in subs:
             a = sub.article
-            held = self.articles.get(a.id)
+            held = self.article_store.get(a.id)
             if held is not None and held.live:
                 if held.article.content_hash == a.content_hash:
                     continue
@@ -757,13 +796,13 @@ class Engine:
         return ""
 
     def stored_article(self, article_id: str) -> StoredArticle | None:
-        return self.articles.get(article_id)
+        return self.article_store.get(article_id)
 
     # -- moving the article store --------------------------------------------------------
     def export_articles(self, path: Path) -> int:
         """Write the whole article store to one file that `import_articles` reads anywhere."""
         return export_article_store(
-            self.articles, path, max_passage_chars=self.options.max_passage_chars
+            self.article_store, path, max_passage_chars=self.options.max_passage_chars
         )
 
     def import_articles(
@@ -776,8 +815,8 @@ class Engine:
         live = [sub for sub, state in records if state == "live"]
         removed = [sub.article for sub, state in records if state != "live"]
         report = self.add(live, progress=progress, replace=replace)
-        here = {s.article.id for s in self.articles.live()}
-        self.articles.mark_removed([a for a in removed if a.id not in here], by="import")
+        here = {s.article.id for s in self.article_store.live()}
+        self.article_store.mark_removed([a for a in removed if a.id not in here], by="import")
         return report
 
     def migrate(self, to: str) -> BuildReport:

@@ -54,3 +54,13 @@ class BuildReport:
     figures_added: int = 0
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """What serves: the generation, the model that built it, where its vectors live, counts."""
+
+    generation: int
+    model: str
+    store: str
+    counts: dict[str, int] = field(default_factory=dict)

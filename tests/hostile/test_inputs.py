@@ -151,7 +151,7 @@ def _engine(root: Path) -> Engine:
     return Engine(
         store=IndexStore(root / "index"),
         embedder=HashEmbedder(),
-        articles=ArticleStore(root / "articles"),
+        article_store=ArticleStore(root / "articles"),
     )
 
 

@@ -38,7 +38,7 @@ def _engine(root: Path, embedder: HashEmbedder | None = None) -> Engine:
     return Engine(
         store=IndexStore(root / "index"),
         embedder=embedder or HashEmbedder(),
-        articles=ArticleStore(root / "articles"),
+        article_store=ArticleStore(root / "articles"),
     )
 
 
@@ -50,10 +50,10 @@ def test_an_editors_article_survives_a_restart_and_a_rebuild_of_the_corpus(tmp_p
     engine = _engine(tmp_path)
     engine.build([CORPUS])
     engine.add([_upload()])
-    stored = engine.articles.get("upload-b")
+    stored = engine.article_store.get("upload-b")
     assert stored is not None and stored.live
     assert stored.provenance.kind == "upload" and stored.provenance.by == "42"
-    assert engine.articles.raw(stored.raw_sha256 or "") == RAW  # the bytes as they came
+    assert engine.article_store.raw(stored.raw_sha256 or "") == RAW  # the bytes as they came
     restarted = _engine(tmp_path)  # a new process: the old `make run` rebuilt from corpus/
     report = restarted.build([CORPUS])
     assert set(restarted.generation.articles) == {"corpus-a", "upload-b"}
@@ -80,7 +80,7 @@ def test_articles_only_the_index_holds_are_adopted_and_pruned_only_on_request(tm
     report = legacy.sync([CORPUS])
     assert set(legacy.generation.articles) == {"corpus-a", "upload-b"}
     assert any("upload-b" in note and "adopted" in note for note in report.notes)
-    adopted = legacy.articles.get("upload-b")
+    adopted = legacy.article_store.get("upload-b")
     assert adopted is not None and adopted.provenance.kind == "index"
     pruned = legacy.build([CORPUS], prune=True)
     assert pruned.removed == ("upload-b",)
@@ -111,7 +111,7 @@ def test_a_removed_article_stays_removed_through_sync_and_build(tmp_path):
     engine.add([_upload()])
     report = engine.remove(["corpus-a", "upload-b"], by="cli:editor")
     assert report.removed == ("corpus-a", "upload-b")
-    assert engine.articles.removed_ids() == {"corpus-a", "upload-b"}
+    assert engine.article_store.removed_ids() == {"corpus-a", "upload-b"}
     engine.sync([CORPUS])  # the corpus file is still there
     rebuilt = engine.build([CORPUS], force=True)
     assert set(engine.generation.articles) == set()
@@ -128,14 +128,14 @@ def test_an_id_held_by_another_source_is_refused_unless_replaced(tmp_path):
     with pytest.raises(ArticleClashError, match="already exists"):
         engine.add([Submission(intruder, Provenance("upload", "x.md", "7"), b"x")])
     assert engine.store.current_number() == before
-    assert engine.articles.get("corpus-a") is None  # nothing kept either
+    assert engine.article_store.get("corpus-a") is None  # nothing kept either
     assert "1118亿元" in engine.generation.stored_articles()[0].body
     # the same source updates its own article; another one needs `replace`
     engine.add([_upload()])
     engine.add([_upload(make_article("upload-b", "青石市共有灯塔18座。", origin="telegram:b.md"))])
-    assert "18座" in engine.articles.get("upload-b").article.body  # type: ignore[union-attr]
+    assert "18座" in engine.article_store.get("upload-b").article.body  # type: ignore[union-attr]
     engine.add([Submission(intruder, Provenance("upload", "x.md", "7"))], replace=True)
-    assert "1119亿元" in engine.articles.get("corpus-a").article.body  # type: ignore[union-attr]
+    assert "1119亿元" in engine.article_store.get("corpus-a").article.body  # type: ignore[union-attr]
 
 
 def test_skipped_clashes_are_named_and_the_rest_added(tmp_path):
@@ -161,7 +161,7 @@ def test_a_cancelled_add_leaves_the_store_and_the_index_as_they_were(tmp_path):
 
     with pytest.raises(BuildCancelledError):
         engine.add([_upload()], progress=cancel)
-    assert engine.articles.get("upload-b") is None
+    assert engine.article_store.get("upload-b") is None
     assert engine.store.current_number() == before
 
 
@@ -191,10 +191,10 @@ def test_the_store_moves_between_machines_in_one_file(tmp_path):
     other.build([CORPUS])
     report = other.import_articles(export)
     assert report.added == ("upload-b",)
-    moved = other.articles.get("upload-b")
-    assert moved is not None and moved.provenance == engine.articles.get("upload-b").provenance  # type: ignore[union-attr]
-    assert other.articles.raw(moved.raw_sha256 or "") == RAW
-    assert other.articles.removed_ids() == {"gone"}
+    moved = other.article_store.get("upload-b")
+    assert moved is not None and moved.provenance == engine.article_store.get("upload-b").provenance  # type: ignore[union-attr]
+    assert other.article_store.raw(moved.raw_sha256 or "") == RAW
+    assert other.article_store.removed_ids() == {"gone"}
     lines = [json.loads(x) for x in __import__("gzip").open(export, "rt")]
     figures = next(r for r in lines[1:] if r["id"] == "upload-b")["figures"]
     assert {f["text"] for f in figures} == {"17座", "5座"}
@@ -211,4 +211,4 @@ def test_a_damaged_export_is_refused_and_changes_nothing(tmp_path):
     other.build([CORPUS])
     with pytest.raises(ValueError, match=r"line 2: .* does not match its checksum"):
         other.import_articles(export)
-    assert other.articles.count() == 0
+    assert other.article_store.count() == 0

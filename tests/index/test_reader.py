@@ -55,7 +55,7 @@ def test_the_engine_answers_with_the_readers_span(tmp_path, real_embedder, reade
     engine = Engine(
         store=IndexStore(tmp_path / "index"),
         embedder=real_embedder,
-        articles=ArticleStore(tmp_path / "articles"),
+        article_store=ArticleStore(tmp_path / "articles"),
         reader=reader,
     )
     body = (
