@@ -402,9 +402,15 @@ class Engine:
         migration)."""
         model, dim = self.embedder.name, self.embedder.dim
         tokenizer = self.options.lexical_tokenizer
+        self.store.clean_partial()  # folders of builds that died before publishing
         if (store or self.options.store) == "milvus":
             return MilvusGenerationWriter(
-                self.store, model=model, dim=dim, lexical_tokenizer=tokenizer, parent=parent
+                self.store,
+                conn=self.store.milvus,
+                model=model,
+                dim=dim,
+                lexical_tokenizer=tokenizer,
+                parent=parent,
             )
         return SegmentedWriter(
             self.store,
@@ -535,7 +541,7 @@ class Engine:
                 lexicon = self._lexicon(writer, frequencies or {}, reuse)
             if progress:
                 progress("writing index", 0, 1)
-            manifest = writer.commit(lexicon=lexicon)
+            manifest = self.store.publish(writer.draft(lexicon=lexicon))
         except BaseException as exc:
             writer.abort()
             if _disk_full(exc):
@@ -830,7 +836,9 @@ class Engine:
             if parent.manifest.store == to:
                 raise LookupError(f"generation {parent.number} is already on {to}")
             writer = self._writer(parent, store=to)
-            manifest = _commit_or_abort(writer, lambda: writer.commit(lexicon=parent.lexicon))
+            manifest = _commit_or_abort(
+                writer, lambda: self.store.publish(writer.draft(lexicon=parent.lexicon))
+            )
         return self._serve_rewritten(manifest, t0)
 
     def merge(self) -> BuildReport:
@@ -848,7 +856,7 @@ class Engine:
                 frequencies = writer.term_frequencies(refresh=True) or {}
                 reuse = parent.lexicon.known() if parent.lexicon else {}
                 lexicon = self._lexicon(writer, frequencies, reuse)
-                return writer.commit(lexicon=lexicon, merge_all=True)
+                return self.store.publish(writer.draft(lexicon=lexicon, merge_all=True))
 
             manifest = _commit_or_abort(writer, commit)
         return self._serve_rewritten(manifest, t0)

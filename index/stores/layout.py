@@ -34,6 +34,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import faiss
 import numpy as np
@@ -122,6 +123,33 @@ class IndexWriteError(IndexError_):
 
 
 REBUILD_HINT = "run `shuzi index build` to rebuild it from corpus/"
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A generation written but not yet served: its temporary folder and manifest, and the
+    new segments it reads (temporary folder, name when published). A writer hands one back;
+    only the index folder publishes it (IndexStore.publish), as tantivy's segment updater
+    does: renames, switches CURRENT, prunes."""
+
+    folder: Path
+    manifest: Manifest
+    segments: tuple[tuple[Path, str], ...] = ()
+
+
+@runtime_checkable
+class IndexFolders(Protocol):
+    """What a writer may know of the index folder: where things go and the next free
+    numbers. It reads; it never renames, switches or deletes (the store publishes)."""
+
+    generations: Path
+    segments: Path
+
+    def generation_numbers(self) -> list[int]: ...
+
+    def next_segment_number(self) -> int: ...
+
+
 # Dense units: a passage and its sentences each have a vector; FAISS id = pid * UNIT_SLOTS + j.
 UNIT_SLOTS = 1024
 

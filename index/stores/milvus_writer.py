@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from index.stores.layout import DEAD_SHARE_REBUILD, UNIT_SLOTS
-from index.stores.milvus import MilvusGeneration
-from index.stores.store import IndexStore
+from index.stores.layout import DEAD_SHARE_REBUILD, UNIT_SLOTS, IndexFolders
+from index.stores.milvus import MilvusConnection, MilvusGeneration
 from index.stores.writer import GenerationWriter
 
 log = logging.getLogger(__name__)
@@ -29,8 +28,9 @@ class MilvusGenerationWriter(GenerationWriter):
 
     def __init__(
         self,
-        store: IndexStore,
+        store: IndexFolders,
         *,
+        conn: MilvusConnection,
         model: str,
         dim: int,
         lexical_tokenizer: str,
@@ -39,7 +39,7 @@ class MilvusGenerationWriter(GenerationWriter):
         super().__init__(
             store, model=model, dim=dim, lexical_tokenizer=lexical_tokenizer, parent=parent
         )
-        self.conn = store.milvus
+        self.conn = conn
         self.resolved_faiss_index = f"milvus:{self.conn.config.resolved_index}"
 
     def _continues(self, n_units: int) -> bool:

@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -47,9 +47,10 @@ from index.stores.layout import (
     REBUILD_HINT,
     SQLITE_NAME,
     UNIT_SLOTS,
+    Draft,
     IndexCorruptError,
+    IndexFolders,
     Manifest,
-    fsync_dir,
     generation_name,
     segment_name,
     sha256_file,
@@ -59,9 +60,6 @@ from index.stores.lexicon import TermLexicon
 from index.stores.writer import GenerationWriter, copy_live_rows
 from index.text.questions import TermWeights
 from index.text.tokens import jieba_words
-
-if TYPE_CHECKING:
-    from index.stores.store import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +360,7 @@ class SegmentedWriter:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: IndexFolders,
         *,
         model: str,
         dim: int,
@@ -379,8 +377,8 @@ class SegmentedWriter:
         self.number = (max(existing) if existing else 0) + 1
         store.generations.mkdir(parents=True, exist_ok=True)
         store.segments.mkdir(parents=True, exist_ok=True)
-        store.clean_partial()
         self._tmp: list[Path] = []
+        self._new: dict[str, Path] = {}  # segments written here: name -> temporary folder
         self.base: list[Generation] = []
         self.deleted_pids: set[int] = set()
         self.deleted_uids: set[int] = set()
@@ -461,6 +459,10 @@ class SegmentedWriter:
     ) -> list[int]:
         return self.seg.add_article(article, passages, units, figures)
 
+    def _segment_path(self, name: str) -> Path:
+        """A segment's folder: still temporary when this writer wrote it."""
+        return self._new.get(name) or self.store.segments / name
+
     def vectors_by_text(self) -> dict[str, np.ndarray]:
         found = self.seg.vectors_by_text()
         for seg in self.parent.segments if isinstance(self.parent, SegmentedGeneration) else ():
@@ -501,10 +503,10 @@ class SegmentedWriter:
 
     # -- finishing ------------------------------------------------------------------------
     def _finish_segment(self, writer: GenerationWriter) -> tuple[str, Manifest]:
+        """A segment written whole in its temporary folder (published with the generation)."""
         manifest = writer.finish()
         name = segment_name(writer.number)
-        os.replace(writer.folder, self.store.segments / name)
-        fsync_dir(self.store.segments)
+        self._new[name] = writer.folder
         return name, manifest
 
     def _merge(self, names: list[str]) -> tuple[str, Manifest]:
@@ -516,17 +518,22 @@ class SegmentedWriter:
                 writer,
                 [
                     (
-                        self.store.segments / n / SQLITE_NAME,
+                        self._segment_path(n) / SQLITE_NAME,
                         sorted(a for s, a in self.deleted_articles if s == n),
                     )
                     for n in names
                 ],
                 deleted_pids=sorted(self.deleted_pids),
             )
-            return self._finish_segment(writer)
+            merged = self._finish_segment(writer)
         except BaseException:
             writer.abort()
             raise
+        for n in names:  # a segment this writer wrote and merged away is never published
+            folder = self._new.pop(n, None)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        return merged
 
     def _merge_plan(self, sizes: list[int]) -> int:
         """Where the run of segments to merge starts (len(sizes): none). The newest segments
@@ -539,13 +546,13 @@ class SegmentedWriter:
             start -= 1
         return min(start, MAX_SEGMENTS - 1)
 
-    def commit(
+    def draft(
         self,
         *,
         extra_counts: dict[str, int] | None = None,
         lexicon: TermLexicon | None = None,
         merge_all: bool = False,
-    ) -> Manifest:
+    ) -> Draft:
         names = [s.folder.name for s in self.base]
         sizes = [len(s.pids) for s in self.base]
         manifests = {s.folder.name: s.manifest for s in self.base}
@@ -583,7 +590,7 @@ class SegmentedWriter:
         manifests: dict[str, Manifest],
         lexicon: TermLexicon | None,
         extra_counts: dict[str, int] | None,
-    ) -> Manifest:
+    ) -> Draft:
         folder = self.store.generations / f".tmp-{generation_name(self.number)}-{os.getpid()}"
         self._tmp.append(folder)
         folder.mkdir()
@@ -612,7 +619,7 @@ class SegmentedWriter:
             if p.is_file()
         }
         for n in names:
-            files[SEGMENT_KEY + n] = sha256_file(self.store.segments / n / MANIFEST_NAME)
+            files[SEGMENT_KEY + n] = sha256_file(self._segment_path(n) / MANIFEST_NAME)
         biggest = max(names, key=lambda n: manifests[n].counts["passages"])
         manifest = Manifest(
             generation=self.number,
@@ -630,11 +637,8 @@ class SegmentedWriter:
         )
         self.resolved_faiss_index = manifest.faiss_index
         write_manifest(folder, manifest)
-        os.replace(folder, self.store.generations / generation_name(self.number))
-        fsync_dir(self.store.generations)
-        self.store.switch(self.number)
-        self.store.prune()
-        return manifest
+        new = tuple((self._new[n], n) for n in names if n in self._new)
+        return Draft(folder, manifest, new)
 
     def abort(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -28,6 +28,7 @@ from index.stores.layout import (
     SQLITE_NAME,
     BuildCancelledError,
     BuildLockedError,
+    Draft,
     IndexCorruptError,
     IndexError_,
     IndexMismatchError,
@@ -338,6 +339,20 @@ class IndexStore:
             if p.name.removeprefix(".tmp-")[1:7].isdigit()
         ]
         return max(numbers, default=0) + 1
+
+    def publish(self, draft: Draft) -> Manifest:
+        """Serve a writer's finished generation: its new segments and its folder renamed into
+        place (a crash before the switch leaves orphans the next build drops), then CURRENT
+        switched atomically, then old generations pruned. Only the index folder does this."""
+        if draft.segments:
+            for folder, name in draft.segments:
+                os.replace(folder, self.segments / name)
+            fsync_dir(self.segments)
+        os.replace(draft.folder, self.generations / generation_name(draft.manifest.generation))
+        fsync_dir(self.generations)
+        self.switch(draft.manifest.generation)
+        self.prune()
+        return draft.manifest
 
     def switch(self, number: int) -> None:
         """Point CURRENT at a generation, atomically."""

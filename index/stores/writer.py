@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faiss
 import numpy as np
@@ -29,10 +29,11 @@ from index.stores.layout import (
     SCHEMA,
     SQLITE_NAME,
     UNIT_SLOTS,
+    Draft,
+    IndexFolders,
     IndexMismatchError,
     Manifest,
     connect,
-    fsync_dir,
     generation_name,
     new_faiss_index,
     rescored_base,
@@ -42,9 +43,6 @@ from index.stores.layout import (
 )
 from index.stores.lexicon import TermLexicon
 from index.text.tokens import TOKENIZERS, jieba_words
-
-if TYPE_CHECKING:
-    from index.stores.store import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +123,7 @@ class GenerationWriter:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: IndexFolders,
         *,
         model: str,
         dim: int,
@@ -152,7 +150,6 @@ class GenerationWriter:
             existing = store.generation_numbers()
             number = (max(existing) if existing else 0) + 1
             store.generations.mkdir(parents=True, exist_ok=True)
-            store.clean_partial()
             folder = store.generations / f".tmp-{generation_name(number)}-{os.getpid()}"
         self.number = number
         self.folder = folder
@@ -472,17 +469,11 @@ class GenerationWriter:
         lexical.save(self.folder / LEXICAL_DIR)
         return n_units
 
-    def commit(
+    def draft(
         self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
-    ) -> Manifest:
-        """Finish the generation, rename it into place, switch CURRENT to it and prune."""
-        manifest = self.finish(extra_counts=extra_counts, lexicon=lexicon)
-        final = self.store.generations / generation_name(self.number)
-        os.replace(self.folder, final)
-        fsync_dir(self.store.generations)
-        self.store.switch(self.number)
-        self.store.prune()
-        return manifest
+    ) -> Draft:
+        """Finish the generation in its temporary folder; the index folder publishes it."""
+        return Draft(self.folder, self.finish(extra_counts=extra_counts, lexicon=lexicon))
 
     def finish(
         self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
