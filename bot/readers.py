@@ -31,7 +31,7 @@ from bot.services import (
 from index import (
     Answer,
     EmptyQuestionError,
-    IndexError_,
+    IndexStoreError,
 )
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ async def answer_question(update: Update, context: ShuziContext, question: str) 
     except EmptyQuestionError:
         await message.reply_text(texts.t("empty", lang))
         return
-    except IndexError_:
+    except IndexStoreError:
         log.error("no index to answer from", exc_info=True)
         await message.reply_text(texts.t("index_down", lang))
         return

@@ -11,7 +11,7 @@ from index import (
     Engine,
     EngineOptions,
     FusionConfig,
-    IndexStore,
+    IndexFolder,
     MilvusConfig,
     MilvusConnection,
     Reader,
@@ -85,7 +85,7 @@ def serving_reader(settings: Settings, embedder: Embedder) -> Reader | None:
         return None
 
 
-def index_store(settings: Settings) -> IndexStore:
+def index_store(settings: Settings) -> IndexFolder:
     """The index folder, and the Milvus connection its Milvus generations are read through
     (made on first use)."""
     milvus = MilvusConfig(
@@ -96,7 +96,7 @@ def index_store(settings: Settings) -> IndexStore:
         bm25=settings.milvus_bm25,
         timeout=settings.milvus_timeout,
     )
-    return IndexStore(
+    return IndexFolder(
         settings.index_dir,
         milvus=MilvusConnection(milvus),
         hash_at_start_bytes=settings.hash_at_start_mb * 2**20,

@@ -40,17 +40,17 @@ from index.stores.article_store import (
     export_article_store,
 )
 from index.stores.dense import configure_faiss_threads
-from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusUnavailableError
-from index.stores.store import (
+from index.stores.folder import (
     BuildCancelledError,
     BuildLockedError,
     IndexCorruptError,
-    IndexError_,
+    IndexFolder,
     IndexMismatchError,
     IndexMissingError,
-    IndexStore,
+    IndexStoreError,
     IndexWriteError,
 )
+from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusUnavailableError
 
 __all__ = [
     "Answer",
@@ -75,11 +75,11 @@ __all__ = [
     "Hit",
     "HybridRetriever",
     "IndexCorruptError",
-    "IndexError_",
+    "IndexFolder",
     "IndexInfo",
     "IndexMismatchError",
     "IndexMissingError",
-    "IndexStore",
+    "IndexStoreError",
     "IndexWriteError",
     "Judged",
     "MilvusConfig",

@@ -42,18 +42,18 @@ from index.stores.article_store import (
     read_export,
 )
 from index.stores.embed_cache import CACHE_NAME
+from index.stores.folder import IndexFolder, ServingGeneration
 from index.stores.layout import (
     BuildCancelledError,
     IndexCorruptError,
-    IndexError_,
+    IndexStoreError,
     IndexWriteError,
     Manifest,
     split_unit_id,
 )
 from index.stores.lexicon import TermLexicon
 from index.stores.milvus_writer import MilvusGenerationWriter
-from index.stores.segments import SegmentedWriter
-from index.stores.store import IndexStore, Served
+from index.stores.segment_writer import SegmentedWriter
 from index.stores.writer import GenerationWriter
 from index.text.followup import read_followup
 from index.text.tokens import CJK
@@ -119,7 +119,7 @@ class Engine:
     def __init__(
         self,
         *,
-        store: IndexStore,
+        store: IndexFolder,
         embedder: Embedder,
         options: EngineOptions | None = None,
         article_store: ArticleStore | None = None,
@@ -135,13 +135,13 @@ class Engine:
         self.embedder = embedder
         self.options = options or EngineOptions()
         self.retriever = HybridRetriever(embedder=embedder, fusion=self.options.fusion)
-        self._gen: Served | None = None
+        self._gen: ServingGeneration | None = None
         self._broken = ""  # why no generation is served after a failed integrity check
         self._swap = threading.Lock()
         self._builders: dict[int, AnswerBuilder] = {}
 
     # -- serving -------------------------------------------------------------------------
-    def load(self, number: int | None = None) -> Served:
+    def load(self, number: int | None = None) -> ServingGeneration:
         gen = self.store.open(number, model=self.embedder.name)
         # Readers holding the old generation finish their query on it; it is not closed
         # here but left to garbage collection.
@@ -151,7 +151,7 @@ class Engine:
         return gen
 
     @property
-    def generation(self) -> Served:
+    def generation(self) -> ServingGeneration:
         gen = self._gen
         if gen is None:
             if self._broken:
@@ -159,7 +159,7 @@ class Engine:
             gen = self.load()
         return gen
 
-    def _answer_builder(self, gen: Served) -> AnswerBuilder:
+    def _answer_builder(self, gen: ServingGeneration) -> AnswerBuilder:
         cached = self._builders.get(gen.number)
         if cached is None:
             cached = AnswerBuilder(gen.term_weights())
@@ -288,7 +288,7 @@ class Engine:
         return replace(answer, confidence=confidence)
 
     @staticmethod
-    def _neighbours(gen: Served, hits: Sequence[Hit]) -> list[Hit]:
+    def _neighbours(gen: ServingGeneration, hits: Sequence[Hit]) -> list[Hit]:
         """The other pieces of the hits' paragraphs: a paragraph cut at the passage size is
         one unit for answering. They rank just below the hit they join."""
         seen = {h.pid for h in hits}
@@ -396,7 +396,7 @@ class Engine:
         return split_article(article, max_chars=self.options.max_passage_chars)
 
     def _writer(
-        self, parent: Served | None, *, store: str | None = None
+        self, parent: ServingGeneration | None, *, store: str | None = None
     ) -> GenerationWriter | SegmentedWriter:
         """The writer of a new generation: segments of files, or Milvus (SHUZI_STORE, or a
         migration)."""
@@ -421,14 +421,14 @@ class Engine:
             parent=parent,
         )
 
-    def _parent(self, *, fresh: bool) -> Served | None:
+    def _parent(self, *, fresh: bool) -> ServingGeneration | None:
         """The generation a build starts from. A full build must work when the current one is
         corrupt or was built by another model or chunker: that is the advertised fix."""
         if not self.has_index():
             return None
         try:
             return self.generation
-        except IndexError_ as exc:
+        except IndexStoreError as exc:
             if not fresh:
                 raise
             log.warning("building from scratch: %s", exc)
@@ -701,7 +701,7 @@ class Engine:
             return None
         try:
             gen = self.generation
-        except IndexError_ as exc:
+        except IndexStoreError as exc:
             log.warning("the serving index cannot be used (%s): building from the sources", exc)
             return None
         return {a.id: a.content_hash for a in gen.articles.values()}
@@ -711,7 +711,7 @@ class Engine:
         be salvaged from it when it cannot be served."""
         current = self._current_articles()
         if current is None and self.has_index():
-            with contextlib.suppress(IndexError_, OSError):
+            with contextlib.suppress(IndexStoreError, OSError):
                 current = {a.id: a.content_hash for a in self.store.salvage_articles()}
         return current or {}
 
@@ -720,7 +720,7 @@ class Engine:
         as its SQLite files still hold them (a rebuild must not lose them)."""
         try:
             articles = self.generation.stored_articles()
-        except IndexError_:
+        except IndexStoreError:
             articles = self.store.salvage_articles()
         return {a.id: a for a in articles if a.id in ids}
 
@@ -891,7 +891,7 @@ class Engine:
         try:
             self.store.verify(number, full=True)
             return None
-        except IndexError_ as exc:
+        except IndexStoreError as exc:
             problem = str(exc.args[0] if exc.args else exc)
         log.error("generation %s failed its integrity check: %s", number, problem)
         with self.store.build_lock():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from corpus import Article, load_article
-from index import Engine, EngineOptions, HashEmbedder, IndexStore
+from index import Engine, EngineOptions, HashEmbedder, IndexFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE_PATH = ROOT / "corpus" / "articles" / "zhuzhou-digital-economy.md"
@@ -25,7 +25,7 @@ def article() -> Article:
 
 @pytest.fixture
 def fake_engine(tmp_path: Path) -> Engine:
-    return Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    return Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def real_engine(
     tmp_path_factory: pytest.TempPathFactory, real_embedder, article: Article
 ) -> Engine:  # type: ignore[no-untyped-def]
     engine = Engine(
-        store=IndexStore(tmp_path_factory.mktemp("real") / "index"),
+        store=IndexFolder(tmp_path_factory.mktemp("real") / "index"),
         embedder=real_embedder,
         options=EngineOptions(),
     )

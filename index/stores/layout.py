@@ -94,31 +94,31 @@ CREATE TABLE IF NOT EXISTS dead_units (uid INTEGER PRIMARY KEY);
 """
 
 
-class IndexError_(RuntimeError):
+class IndexStoreError(RuntimeError):
     """Base for index problems that a person must act on."""
 
 
-class IndexMissingError(IndexError_):
+class IndexMissingError(IndexStoreError):
     pass
 
 
-class IndexCorruptError(IndexError_):
+class IndexCorruptError(IndexStoreError):
     pass
 
 
-class IndexMismatchError(IndexError_):
+class IndexMismatchError(IndexStoreError):
     pass
 
 
-class BuildLockedError(IndexError_):
+class BuildLockedError(IndexStoreError):
     pass
 
 
-class BuildCancelledError(IndexError_):
+class BuildCancelledError(IndexStoreError):
     """A build stopped on request (a progress callback raised it): nothing was changed."""
 
 
-class IndexWriteError(IndexError_):
+class IndexWriteError(IndexStoreError):
     """A build could not write (the disk is full): nothing was changed."""
 
 
@@ -129,7 +129,7 @@ REBUILD_HINT = "run `shuzi index build` to rebuild it from corpus/"
 class Draft:
     """A generation written but not yet served: its temporary folder and manifest, and the
     new segments it reads (temporary folder, name when published). A writer hands one back;
-    only the index folder publishes it (IndexStore.publish), as tantivy's segment updater
+    only the index folder publishes it (IndexFolder.publish), as tantivy's segment updater
     does: renames, switches CURRENT, prunes."""
 
     folder: Path

@@ -40,16 +40,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from index.stores.generation import Generation
 from index.stores.layout import (
     REBUILD_HINT,
     UNIT_SLOTS,
     IndexCorruptError,
-    IndexError_,
     IndexMismatchError,
+    IndexStoreError,
     Manifest,
     generation_name,
 )
+from index.stores.segment_reader import SegmentReader
 from index.text.tokens import TOKENIZERS
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ BM25_K1, BM25_B = 1.2, 0.75
 MAX_TEXT = 65535  # VARCHAR bytes
 
 
-class MilvusUnavailableError(IndexError_):
+class MilvusUnavailableError(IndexStoreError):
     """Milvus cannot be reached (or answered with an error) at the configured URI."""
 
 
@@ -403,7 +403,7 @@ class MilvusLexical:
         return scores
 
 
-class MilvusGeneration(Generation):
+class MilvusGeneration(SegmentReader):
     """A generation whose vectors and BM25 postings are in Milvus; passages, figures and
     the rest in its folder's SQLite, as for a local generation."""
 

@@ -1,6 +1,6 @@
 """What the search and answer layers need from a store, as protocols.
 
-The generation folder (index/stores/generation.py: SQLite, FAISS, BM25 files) is one
+The generation folder (index/stores/segment_reader.py: SQLite, FAISS, BM25 files) is one
 implementation; a server-backed store (a vector database holding passages, vectors and BM25
 postings) is another. The engine and the retriever are written against these, never against
 files, so a second backend passes the same tests by implementing them.

@@ -134,7 +134,7 @@ class GenerationWriter:
         number: int | None = None,
     ) -> None:
         """A new generation from `parent` (its SQLite copied), or, given `folder` and
-        `number`, a segment written there (see index/stores/segments.py)."""
+        `number`, a segment written there (see index/stores/segment_writer.py)."""
         self.store = store
         self.model, self.dim = model, dim
         self.lexical_tokenizer = lexical_tokenizer

@@ -82,9 +82,9 @@ def test_an_abstention_shows_why_before_the_closest_passages():
 def test_the_exact_answer_and_qualified_figures_reach_the_chat(tmp_path):
     from bot.render import answer_blocks
     from corpus import Article
-    from index import Engine, HashEmbedder, IndexStore
+    from index import Engine, HashEmbedder, IndexFolder
 
-    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
     body = "某某铁路是一条铁路，全长300公里，如计入支线，全长420公里。该铁路于2001年通车，由王五主持设计。"
     engine.build([Article(id="rail", title="某某铁路", body=body)])
     span = answer_blocks(engine.ask("某某铁路由谁主持设计？"))

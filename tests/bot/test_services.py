@@ -10,12 +10,12 @@ from bot.feeds import FeedStore
 from bot.ingest import IngestLimits
 from bot.services import Services
 from bot.settings import Settings
-from index import Engine, HashEmbedder, IndexStore
+from index import Engine, HashEmbedder, IndexFolder
 from tests.conftest import make_article
 
 
 def _services(tmp_path, **settings) -> Services:  # type: ignore[no-untyped-def]
-    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
     return Services(
         engine=engine,
         settings=Settings(**settings),

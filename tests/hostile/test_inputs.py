@@ -16,7 +16,7 @@ from bot.fetch import Fetcher, FetchError, is_public_address, parse_link
 from bot.ingest import IngestError, IngestLimits, read_feed, read_link, read_upload
 from corpus import ArticleError, ReadLimits, parse_article
 from corpus.web import article_id_for_url
-from index import ArticleClashError, ArticleStore, Engine, HashEmbedder, IndexStore
+from index import ArticleClashError, ArticleStore, Engine, HashEmbedder, IndexFolder
 from tests.bot.web_server import Site
 from tests.conftest import make_article
 from tests.hostile import inputs
@@ -149,7 +149,7 @@ def test_malformed_links_are_a_clear_message(url, why):
 
 def _engine(root: Path) -> Engine:
     return Engine(
-        store=IndexStore(root / "index"),
+        store=IndexFolder(root / "index"),
         embedder=HashEmbedder(),
         article_store=ArticleStore(root / "articles"),
     )

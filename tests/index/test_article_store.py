@@ -18,7 +18,7 @@ from index import (
     BuildCancelledError,
     Engine,
     HashEmbedder,
-    IndexStore,
+    IndexFolder,
     IndexWriteError,
     Provenance,
     Submission,
@@ -36,7 +36,7 @@ RAW = b"---\nid: upload-b\n---\n\xe9\x9d\x92\xe7\x9f\xb3"
 
 def _engine(root: Path, embedder: HashEmbedder | None = None) -> Engine:
     return Engine(
-        store=IndexStore(root / "index"),
+        store=IndexFolder(root / "index"),
         embedder=embedder or HashEmbedder(),
         article_store=ArticleStore(root / "articles"),
     )

@@ -13,11 +13,11 @@ from index import (
     Engine,
     HashEmbedder,
     IndexCorruptError,
+    IndexFolder,
     IndexMismatchError,
     IndexMissingError,
-    IndexStore,
 )
-from index.stores.store import FAISS_NAME, MANIFEST_NAME, SQLITE_NAME
+from index.stores.folder import FAISS_NAME, MANIFEST_NAME, SQLITE_NAME
 from tests.conftest import CountingEmbedder, make_article
 
 A = make_article("a", "株洲数字经济规模1118亿元，占GDP比重达42%。\n\n株洲有软件企业164家。")
@@ -30,7 +30,7 @@ class ExplodingEmbedder(HashEmbedder):
 
 
 def _engine(tmp_path, embedder=None) -> Engine:  # type: ignore[no-untyped-def]
-    return Engine(store=IndexStore(tmp_path / "index"), embedder=embedder or HashEmbedder())
+    return Engine(store=IndexFolder(tmp_path / "index"), embedder=embedder or HashEmbedder())
 
 
 def _pids(engine: Engine) -> dict[str, int]:
@@ -72,7 +72,7 @@ def test_add_tokenizes_only_new_passages_and_bm25_matches_a_fresh_build(tmp_path
         return real["jieba+bigram"](text)
 
     monkeypatch.setitem(index.stores.writer.TOKENIZERS, "jieba+bigram", counting)
-    monkeypatch.setattr("index.stores.segments.DEAD_SHARE_REBUILD", 1.0)  # no merge here
+    monkeypatch.setattr("index.stores.segment_writer.DEAD_SHARE_REBUILD", 1.0)  # no merge here
     engine = _engine(tmp_path)
     engine.build([A])
     assert len(seen) == 2  # A's two passages, once
@@ -136,7 +136,7 @@ def test_replace_and_remove(tmp_path):
 def test_crash_while_building_leaves_previous_generation_serving(tmp_path):
     engine = _engine(tmp_path)
     engine.build([A])
-    broken = Engine(store=IndexStore(tmp_path / "index"), embedder=ExplodingEmbedder())
+    broken = Engine(store=IndexFolder(tmp_path / "index"), embedder=ExplodingEmbedder())
     with pytest.raises(RuntimeError, match="simulated crash"):
         broken.add([B])
     assert engine.store.current_number() == 1
@@ -188,7 +188,7 @@ def test_corrupt_rescoring_file_is_named_in_the_error(tmp_path, victim):
     from index import EngineOptions
 
     engine = Engine(
-        store=IndexStore(tmp_path / "index"),
+        store=IndexFolder(tmp_path / "index"),
         embedder=HashEmbedder(),
         options=EngineOptions(faiss_index="LSH64rt+fp16"),
     )
@@ -335,7 +335,7 @@ def test_term_weights_from_stored_tokens_equal_those_from_the_texts(tmp_path):
 def test_a_generation_built_before_tokens_were_stored_still_gives_words(tmp_path):
     import sqlite3
 
-    from index.stores.generation import Generation
+    from index.stores.segment_reader import SegmentReader
 
     engine = _engine(tmp_path)
     engine.build([A])
@@ -344,7 +344,7 @@ def test_a_generation_built_before_tokens_were_stored_still_gives_words(tmp_path
     segment = gen.segments[0]
     with sqlite3.connect(segment.folder / SQLITE_NAME) as db:
         db.execute("DROP TABLE lexical_tokens")
-    old = Generation(segment.folder, segment.manifest)
+    old = SegmentReader(segment.folder, segment.manifest)
     assert [set(w) for w in old.passage_words()] == [set(w) for w in expected]
 
 

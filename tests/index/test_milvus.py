@@ -9,14 +9,14 @@ from index import (
     Engine,
     EngineOptions,
     HashEmbedder,
+    IndexFolder,
     IndexMismatchError,
-    IndexStore,
     MilvusConfig,
     MilvusConnection,
     MilvusUnavailableError,
 )
+from index.stores.folder import FAISS_NAME
 from index.stores.milvus import MilvusGeneration
-from index.stores.store import FAISS_NAME
 from tests.conftest import make_article
 
 pytest.importorskip("milvus_lite")
@@ -29,7 +29,7 @@ C = make_article("c", "衡阳新闻：测试文章，纯属虚构。\n\n衡阳�
 def _engine(tmp_path, *, store: str = "milvus", embedder=None, uri=None) -> Engine:  # type: ignore[no-untyped-def]
     conn = MilvusConnection(MilvusConfig(uri=uri or str(tmp_path / "milvus.db")))
     return Engine(
-        store=IndexStore(tmp_path / "index", milvus=conn),
+        store=IndexFolder(tmp_path / "index", milvus=conn),
         embedder=embedder or HashEmbedder(),
         options=EngineOptions(store=store),
     )

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from index import ArticleStore, Engine, IndexStore, ReaderWeightsError, load_reader
+from index import ArticleStore, Engine, IndexFolder, ReaderWeightsError, load_reader
 from index.reader.model import SHA256_FILE, WEIGHTS_FILE
 from tests.conftest import MODEL_CACHE, make_article
 
@@ -53,7 +53,7 @@ def test_damaged_weights_are_refused_by_checksum(tmp_path, real_embedder):
 
 def test_the_engine_answers_with_the_readers_span(tmp_path, real_embedder, reader):
     engine = Engine(
-        store=IndexStore(tmp_path / "index"),
+        store=IndexFolder(tmp_path / "index"),
         embedder=real_embedder,
         article_store=ArticleStore(tmp_path / "articles"),
         reader=reader,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from corpus import Article
-from index import Engine, HashEmbedder, IndexStore
+from index import Engine, HashEmbedder, IndexFolder
 from index.reading import (
     contains_gold,
     evaluate_reading,
@@ -87,7 +87,7 @@ def test_evaluate_reading_scores_spans_and_sentences(tmp_path):
         ],
     )
     reading = load_reading_sets([path])
-    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
     engine.build(list(reading.articles))
     report = evaluate_reading(reading.questions, engine.ask)
     assert report.answerable == 2 and report.hit_at_1 == 1.0
@@ -99,7 +99,7 @@ def test_evaluate_reading_scores_spans_and_sentences(tmp_path):
 
 
 def test_span_is_bold_in_the_sentence_and_in_the_lead(tmp_path):
-    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
     engine.build([Article(id="rail", title="某某铁路", body=CONTEXT)])
     answer = engine.ask("某某铁路由谁主持设计？")
     assert answer.span is not None and answer.span.text == "王五"
@@ -110,7 +110,7 @@ def test_span_is_bold_in_the_sentence_and_in_the_lead(tmp_path):
 
 
 def test_two_figures_of_one_metric_with_their_qualifiers(tmp_path):
-    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
     engine.build([Article(id="rail", title="某某铁路", body=CONTEXT)])
     answer = engine.ask("某某铁路全长多少公里？")
     shown = [(af.figure.text, af.qualifier) for af in answer.figures]
@@ -123,7 +123,7 @@ def test_a_forged_span_is_refused(tmp_path):
 
     from index import UnsupportedFigureError, verify_answer
 
-    engine = Engine(store=IndexStore(tmp_path / "index"), embedder=HashEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
     engine.build([Article(id="rail", title="某某铁路", body=CONTEXT)])
     answer = engine.ask("某某铁路由谁主持设计？")
     assert answer.span is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from index import Engine, EngineOptions, IndexStore
+from index import Engine, EngineOptions, IndexFolder
 from index.reading import evaluate_reading, load_reading_sets
 from tests.conftest import FIXTURES
 
@@ -20,7 +20,7 @@ UNANSWERABLE = FIXTURES / "cmrc2018" / "unanswerable.json"
 def report(tmp_path_factory, real_embedder):  # type: ignore[no-untyped-def]
     reading = load_reading_sets([TRIAL, UNANSWERABLE])
     engine = Engine(
-        store=IndexStore(tmp_path_factory.mktemp("cmrc") / "index"),
+        store=IndexFolder(tmp_path_factory.mktemp("cmrc") / "index"),
         embedder=real_embedder,
         options=EngineOptions(),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from index import Engine, IndexStore
+from index import Engine, IndexFolder
 from index.stores.embed_cache import CACHE_NAME, EmbeddingCache
 from tests.conftest import CountingEmbedder, make_article
 
@@ -37,7 +37,7 @@ def _articles(n: int) -> list:
 def test_interrupted_build_resumes_from_the_embedding_cache(tmp_path, monkeypatch):
     monkeypatch.setattr("index.search.batch.CACHE_CHUNK", 100)
     articles = _articles(5)  # 300 passages, one unit each: three chunks of 100
-    store = IndexStore(tmp_path / "index")
+    store = IndexFolder(tmp_path / "index")
     first = InterruptedEmbedder(allowed=2)
     with pytest.raises(KeyboardInterrupt):
         Engine(store=store, embedder=first).build(articles)
@@ -58,12 +58,12 @@ def test_interrupted_build_resumes_from_the_embedding_cache(tmp_path, monkeypatc
 def test_resumed_vectors_are_the_same_as_fresh_ones(tmp_path, monkeypatch):
     monkeypatch.setattr("index.search.batch.CACHE_CHUNK", 100)
     articles = _articles(2)
-    resumed = IndexStore(tmp_path / "resumed")
+    resumed = IndexFolder(tmp_path / "resumed")
     with pytest.raises(KeyboardInterrupt):
         Engine(store=resumed, embedder=InterruptedEmbedder(allowed=1)).build(articles)
     a = Engine(store=resumed, embedder=CountingEmbedder())
     a.build(articles)
-    b = Engine(store=IndexStore(tmp_path / "fresh"), embedder=CountingEmbedder())
+    b = Engine(store=IndexFolder(tmp_path / "fresh"), embedder=CountingEmbedder())
     b.build(articles)
     question = "编号105的事情"
     assert [h.passage.text for h in a.search(question).hits] == [
@@ -79,12 +79,12 @@ def test_auto_dense_index_is_exact_while_small_and_rescored_lsh_beyond(tmp_path,
     from index.stores.layout import RESCORE_IDS, RESCORE_VECTORS
 
     articles = _articles(2)  # 120 units
-    small = Engine(store=IndexStore(tmp_path / "small"), embedder=CountingEmbedder())
+    small = Engine(store=IndexFolder(tmp_path / "small"), embedder=CountingEmbedder())
     small.build(articles)
     assert small.generation.manifest.faiss_index == "Flat"
     monkeypatch.setattr("index.stores.layout.AUTO_EXACT_MAX", 100)
     big = Engine(
-        store=IndexStore(tmp_path / "big"),
+        store=IndexFolder(tmp_path / "big"),
         embedder=CountingEmbedder(),
         options=EngineOptions(faiss_index="auto"),
     )
@@ -122,7 +122,7 @@ def test_faiss_refine_index_is_still_served(tmp_path):
 
     articles = _articles(2)
     engine = Engine(
-        store=IndexStore(tmp_path / "refine"),
+        store=IndexFolder(tmp_path / "refine"),
         embedder=CountingEmbedder(),
         options=EngineOptions(faiss_index="LSH512rt,Refine(SQfp16)"),
     )
@@ -130,7 +130,7 @@ def test_faiss_refine_index_is_still_served(tmp_path):
     gen = engine.load()
     refine = faiss.downcast_index(faiss.downcast_index(gen.faiss).index)
     assert isinstance(refine, faiss.IndexRefine) and refine.k_factor == 10
-    exact = Engine(store=IndexStore(tmp_path / "exact"), embedder=CountingEmbedder())
+    exact = Engine(store=IndexFolder(tmp_path / "exact"), embedder=CountingEmbedder())
     exact.build(articles)
     assert [h.pid for h in engine.search("编号105的事情").hits] == [
         h.pid for h in exact.search("编号105的事情").hits
@@ -154,9 +154,9 @@ def _count_rebuilds(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
 
 def test_an_add_writes_a_segment_of_its_own_and_a_remove_only_marks_ids(tmp_path, monkeypatch):
     articles = _articles(8)
-    fresh = Engine(store=IndexStore(tmp_path / "fresh"), embedder=CountingEmbedder())
+    fresh = Engine(store=IndexFolder(tmp_path / "fresh"), embedder=CountingEmbedder())
     fresh.build(articles[1:7])
-    engine = Engine(store=IndexStore(tmp_path / "inc"), embedder=CountingEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "inc"), embedder=CountingEmbedder())
     engine.build(articles[:6])
     rebuilt = _count_rebuilds(monkeypatch)
     engine.add(articles[6:7])
@@ -178,9 +178,9 @@ def test_an_add_writes_a_segment_of_its_own_and_a_remove_only_marks_ids(tmp_path
 
 
 def test_an_add_past_the_segment_limit_merges_the_newest_small_segments(tmp_path, monkeypatch):
-    monkeypatch.setattr("index.stores.segments.MAX_SEGMENTS", 3)
+    monkeypatch.setattr("index.stores.segment_writer.MAX_SEGMENTS", 3)
     articles = _articles(8)
-    engine = Engine(store=IndexStore(tmp_path / "many"), embedder=CountingEmbedder())
+    engine = Engine(store=IndexFolder(tmp_path / "many"), embedder=CountingEmbedder())
     engine.build(articles[:4])
     for article in articles[4:7]:
         engine.add([article])
@@ -191,7 +191,7 @@ def test_an_add_past_the_segment_limit_merges_the_newest_small_segments(tmp_path
     gen = engine.generation
     assert len(gen.segments) <= 3 and gen.passage_count == 480
     assert engine.store.segments.exists() and len(list(engine.store.segments.iterdir())) >= 3
-    fresh = Engine(store=IndexStore(tmp_path / "fresh"), embedder=CountingEmbedder())
+    fresh = Engine(store=IndexFolder(tmp_path / "fresh"), embedder=CountingEmbedder())
     fresh.build(articles)
     for question in ("编号105的事情", "编号650的事情", "编号750的事情"):
         assert [h.pid for h in engine.search(question).hits] == [
@@ -206,7 +206,7 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
 
     monkeypatch.setattr("index.stores.layout.AUTO_EXACT_MAX", 50)
     engine = Engine(
-        store=IndexStore(tmp_path / "hnsw"),
+        store=IndexFolder(tmp_path / "hnsw"),
         embedder=CountingEmbedder(),
         options=EngineOptions(faiss_index="auto"),
     )
@@ -237,14 +237,14 @@ def test_a_full_build_streams_vectors_into_the_dense_index_in_chunks(
 
     articles = _articles(4)
     whole = Engine(
-        store=IndexStore(tmp_path / "whole"),
+        store=IndexFolder(tmp_path / "whole"),
         embedder=CountingEmbedder(),
         options=EngineOptions(faiss_index=factory),
     )
     whole.build(articles)
     monkeypatch.setattr("index.stores.writer.ADD_CHUNK", 7)
     chunked = Engine(
-        store=IndexStore(tmp_path / "chunked"),
+        store=IndexFolder(tmp_path / "chunked"),
         embedder=CountingEmbedder(),
         options=EngineOptions(faiss_index=factory),
     )

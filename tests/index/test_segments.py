@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from index import Engine, IndexStore
+from index import Engine, IndexFolder
 from index.stores.layout import MANIFEST_NAME
 from index.stores.writer import GenerationWriter
 from tests.conftest import CountingEmbedder, make_article
@@ -25,7 +25,7 @@ def _articles(n: int, start: int = 0) -> list:
 
 
 def _engine(tmp_path) -> Engine:  # type: ignore[no-untyped-def]
-    return Engine(store=IndexStore(tmp_path / "index"), embedder=CountingEmbedder())
+    return Engine(store=IndexFolder(tmp_path / "index"), embedder=CountingEmbedder())
 
 
 def test_an_add_writes_only_its_own_segment_and_a_small_generation(tmp_path):
@@ -40,7 +40,7 @@ def test_an_add_writes_only_its_own_segment_and_a_small_generation(tmp_path):
     assert manifest["segments"] == ["s000001", "s000002"] and manifest["parent"] == 1
     assert manifest["counts"]["passages"] == 120
     assert len(embedder.embedded) == 120  # 100 for the build, 20 for the add
-    new = IndexStore(tmp_path / "index").open()
+    new = IndexFolder(tmp_path / "index").open()
     assert [len(s.pids) for s in new.segments] == [100, 20]
     assert engine.search("编号510的事情").hits[0].article.id == "a5"
 
@@ -66,7 +66,7 @@ def test_a_build_that_dies_before_its_generation_leaves_no_segment_in_use(tmp_pa
             os.replace(folder, self.segments / name)
         raise KeyboardInterrupt("power cut after the segment, before the generation")
 
-    monkeypatch.setattr("index.stores.store.IndexStore.publish", die)
+    monkeypatch.setattr("index.stores.folder.IndexFolder.publish", die)
     with pytest.raises(KeyboardInterrupt):
         engine.add(_articles(1, start=2))
     monkeypatch.undo()
@@ -95,9 +95,9 @@ def test_segments_are_kept_while_a_kept_generation_reads_them(tmp_path):
 def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
     """A generation folder that holds its own files (format 2) is read as one segment; the
     next add copies it into a segment of the new layout."""
-    store = IndexStore(tmp_path / "index")
+    store = IndexFolder(tmp_path / "index")
     embedder = CountingEmbedder()
-    seed = Engine(store=IndexStore(tmp_path / "seed"), embedder=embedder)
+    seed = Engine(store=IndexFolder(tmp_path / "seed"), embedder=embedder)
     seed.build(_articles(2))
     writer = GenerationWriter(
         store, model=embedder.name, dim=embedder.dim, lexical_tokenizer="jieba+bigram"
@@ -120,7 +120,7 @@ def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
 
 def test_unchanged_files_are_not_hashed_again_but_a_change_is_caught(tmp_path, monkeypatch):
 
-    from index.stores import store as store_module
+    from index.stores import folder as store_module
     from index.stores.layout import FAISS_NAME, IndexCorruptError
 
     engine = _engine(tmp_path)
@@ -139,15 +139,15 @@ def test_unchanged_files_are_not_hashed_again_but_a_change_is_caught(tmp_path, m
 
     monkeypatch.setattr(store_module, "sha256_file", counting)
 
-    def large_files_only() -> IndexStore:  # every file counts as large: stamps are trusted
-        return IndexStore(tmp_path / "index", hash_at_start_bytes=0)
+    def large_files_only() -> IndexFolder:  # every file counts as large: stamps are trusted
+        return IndexFolder(tmp_path / "index", hash_at_start_bytes=0)
 
     large_files_only().open()  # first open: everything hashed, stamps kept
     assert FAISS_NAME in hashed
     hashed.clear()
     large_files_only().open()
     assert hashed == []  # nothing changed on disk: nothing hashed
-    IndexStore(tmp_path / "index").open()  # by default small files are hashed at every open
+    IndexFolder(tmp_path / "index").open()  # by default small files are hashed at every open
     assert "shuzi.sqlite" in hashed and "manifest.json" in hashed
     with faiss_file.open("r+b") as f:  # same size, new content
         f.seek(10)
@@ -176,7 +176,7 @@ def test_a_byte_changed_in_sqlite_with_its_time_put_back_is_caught_at_the_next_o
     db.write_bytes(data.replace(b"1118", b"1119"))
     os.utime(db, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     with pytest.raises(IndexCorruptError, match=r"shuzi\.sqlite"):
-        IndexStore(tmp_path / "index").open()
+        IndexFolder(tmp_path / "index").open()
 
 
 def test_the_background_verify_stops_serving_a_generation_that_fails(tmp_path):

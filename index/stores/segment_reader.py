@@ -37,7 +37,7 @@ from index.text.questions import TermWeights
 from index.text.tokens import jieba_tokens, jieba_words
 
 
-class Generation:
+class SegmentReader:
     """One loaded, verified generation: what readers search. Read-only and thread-safe."""
 
     def __init__(self, folder: Path, manifest: Manifest) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from corpus import CHUNKER_VERSION, Article
-from index.stores.generation import Generation, read_articles_unchecked
 from index.stores.layout import (
     DELETED_ARTICLES,
     FAISS_NAME,
@@ -30,9 +29,9 @@ from index.stores.layout import (
     BuildLockedError,
     Draft,
     IndexCorruptError,
-    IndexError_,
     IndexMismatchError,
     IndexMissingError,
+    IndexStoreError,
     IndexWriteError,
     Manifest,
     fsync_dir,
@@ -40,7 +39,8 @@ from index.stores.layout import (
     sha256_file,
 )
 from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusGeneration
-from index.stores.segments import SEGMENT_KEY, SegmentedGeneration
+from index.stores.segment_reader import SegmentReader, read_articles_unchecked
+from index.stores.served import SEGMENT_KEY, ServedGeneration
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class VerifiedFiles:
 
 
 # What serving reads: a local generation (its segments) or one on Milvus.
-Served = SegmentedGeneration | MilvusGeneration
+ServingGeneration = ServedGeneration | MilvusGeneration
 
 __all__ = [
     "FAISS_NAME",
@@ -118,17 +118,17 @@ __all__ = [
     "SQLITE_NAME",
     "BuildCancelledError",
     "BuildLockedError",
-    "Generation",
     "IndexCorruptError",
-    "IndexError_",
+    "IndexFolder",
     "IndexMismatchError",
     "IndexMissingError",
-    "IndexStore",
+    "IndexStoreError",
     "IndexWriteError",
+    "SegmentReader",
 ]
 
 
-class IndexStore:
+class IndexFolder:
     """The index folder: finds, verifies, writes and switches generations."""
 
     def __init__(
@@ -147,7 +147,7 @@ class IndexStore:
         # segments are immutable and shared by generations: each is verified and loaded once
         # per process, and an add loads only its own (a million passages' HNSW is not read
         # again); those the serving generation no longer reads are let go
-        self._open_segments: dict[str, Generation] = {}
+        self._open_segments: dict[str, SegmentReader] = {}
         self._verified = VerifiedFiles(root / VERIFIED_NAME)
         # generations whose vectors live in Milvus are read through this connection; it
         # connects on first use, so a local-only index never starts Milvus
@@ -225,19 +225,19 @@ class IndexStore:
                     f"changed by hand); {REBUILD_HINT}, or `shuzi index rollback`"
                 )
 
-    def _segment(self, name: str) -> Generation:
+    def _segment(self, name: str) -> SegmentReader:
         """A segment of a generation, verified and loaded once (see _open_segments)."""
         seg = self._open_segments.get(name)
         if seg is None:
             folder = self.segments / name
             manifest = self._manifest_in(folder)
             self._verify_files(folder, manifest)
-            seg = Generation(folder, manifest)
+            seg = SegmentReader(folder, manifest)
             seg.check_counts()
             self._open_segments[name] = seg
         return seg
 
-    def open(self, number: int | None = None, *, model: str | None = None) -> Served:
+    def open(self, number: int | None = None, *, model: str | None = None) -> ServingGeneration:
         """Load and verify a generation (default: the current one) for serving."""
         number = self.current_number() if number is None else number
         if number is None:
@@ -255,15 +255,15 @@ class IndexStore:
                 f"{manifest.chunker_version}, this Shuzi uses {CHUNKER_VERSION}; {REBUILD_HINT}"
             )
         folder = self.generations / generation_name(number)
-        gen: Served
+        gen: ServingGeneration
         if manifest.store == "milvus":
             gen = MilvusGeneration(folder, manifest, self.milvus)
         elif manifest.store == "local" and manifest.segments:
             segments = [self._segment(name) for name in manifest.segments]
             self._open_segments = {name: self._open_segments[name] for name in manifest.segments}
-            gen = SegmentedGeneration(folder, manifest, segments)
+            gen = ServedGeneration(folder, manifest, segments)
         elif manifest.store == "local":  # before segments: the folder is its one segment
-            gen = SegmentedGeneration(folder, manifest, [Generation(folder, manifest)])
+            gen = ServedGeneration(folder, manifest, [SegmentReader(folder, manifest)])
         else:
             raise IndexMismatchError(
                 f"{folder} keeps its vectors in {manifest.store!r}, which this Shuzi does not "
@@ -271,7 +271,7 @@ class IndexStore:
             )
         try:
             gen.check_counts()
-        except IndexError_:
+        except IndexStoreError:
             gen.close()
             raise
         return gen
@@ -384,7 +384,7 @@ class IndexStore:
         for n in self.generation_numbers():
             try:
                 used.update(self.read_manifest(n).segments)
-            except IndexError_:
+            except IndexStoreError:
                 return
         for p in self.segments.iterdir():
             if p.is_dir() and not p.name.startswith(".tmp-") and p.name not in used:
@@ -394,7 +394,7 @@ class IndexStore:
         """The Milvus collections that kept generations read."""
         used = set()
         for n in self.generation_numbers():
-            with contextlib.suppress(IndexError_):
+            with contextlib.suppress(IndexStoreError):
                 manifest = self.read_manifest(n)
                 if manifest.store == "milvus":
                     used.add(manifest.collection)
