@@ -26,6 +26,7 @@ from index.answering.extract import (
     reading_windows,
 )
 from index.answering.sentences import SENTENCE_POOL
+from index.plan import plan_changes
 from index.reader import Reader
 from index.records import ArticleInfo, BuildReport, Hit, IndexInfo
 from index.search.batch import clear_embedding_cache, dense_units, embed_units
@@ -41,6 +42,7 @@ from index.stores.article_store import (
     export_article_store,
     read_export,
 )
+from index.stores.backends import BACKENDS, WriterOptions
 from index.stores.embed_cache import CACHE_NAME
 from index.stores.folder import IndexFolder, ServingGeneration
 from index.stores.layout import (
@@ -52,9 +54,7 @@ from index.stores.layout import (
     split_unit_id,
 )
 from index.stores.lexicon import TermLexicon
-from index.stores.milvus_writer import MilvusGenerationWriter
-from index.stores.segment_writer import SegmentedWriter
-from index.stores.writer import GenerationWriter
+from index.stores.protocols import IndexWriter
 from index.text.followup import read_followup
 from index.text.tokens import CJK
 
@@ -395,31 +395,18 @@ class Engine:
     def _split(self, article: Article) -> list[Passage]:
         return split_article(article, max_chars=self.options.max_passage_chars)
 
-    def _writer(
-        self, parent: ServingGeneration | None, *, store: str | None = None
-    ) -> GenerationWriter | SegmentedWriter:
-        """The writer of a new generation: segments of files, or Milvus (SHUZI_STORE, or a
-        migration)."""
-        model, dim = self.embedder.name, self.embedder.dim
-        tokenizer = self.options.lexical_tokenizer
+    def _writer(self, parent: ServingGeneration | None, *, store: str | None = None) -> IndexWriter:
+        """The writer of a new generation, of the configured backend (SHUZI_STORE) or of the
+        one a migration asks for."""
         self.store.clean_partial()  # folders of builds that died before publishing
-        if (store or self.options.store) == "milvus":
-            return MilvusGenerationWriter(
-                self.store,
-                conn=self.store.milvus,
-                model=model,
-                dim=dim,
-                lexical_tokenizer=tokenizer,
-                parent=parent,
-            )
-        return SegmentedWriter(
-            self.store,
-            model=model,
-            dim=dim,
-            lexical_tokenizer=tokenizer,
+        options = WriterOptions(
+            model=self.embedder.name,
+            dim=self.embedder.dim,
+            lexical_tokenizer=self.options.lexical_tokenizer,
             faiss_index=self.options.faiss_index,
-            parent=parent,
         )
+        _, make = BACKENDS[store or self.options.store]
+        return make(self.store, self.store.milvus, options, parent)
 
     def _parent(self, *, fresh: bool) -> ServingGeneration | None:
         """The generation a build starts from. A full build must work when the current one is
@@ -444,8 +431,8 @@ class Engine:
         notes: Sequence[str] = (),
         t0: float | None = None,
     ) -> BuildReport:
-        """One new generation from the serving one: `remove` taken out, `add` put in (the
-        build lock is held by the caller)."""
+        """One new generation from the serving one (or afresh): planned, embedded, written,
+        published. The build lock is held by the caller."""
         t0 = time.perf_counter() if t0 is None else t0
         parent = self._parent(fresh=fresh)
         writer = self._writer(parent)
@@ -455,93 +442,21 @@ class Engine:
                 if parent is not None and parent.manifest.model == self.embedder.name:
                     reusable = writer.vectors_by_text()
                 writer.clear()
-            hashes = writer.article_hashes()
-            removed = [a for a in remove if a in hashes]
-            for article_id in removed:
+            plan = plan_changes(writer.article_hashes(), add=add, remove=remove)
+            for article_id in plan.take_out:
                 writer.remove_article(article_id)
-                hashes.pop(article_id)
-            known_hashes = set(hashes.values())
-            added, replaced, skipped, embedded = [], [], [], 0
-            passages_added = figures_added = 0
-            todo: list[tuple[Article, list]] = []
-            for article in add:
-                if hashes.get(article.id) == article.content_hash:
-                    skipped.append(article.id)
-                    continue
-                if article.content_hash in known_hashes:
-                    skipped.append(article.id)  # same text under another id: a duplicate
-                    continue
-                if article.id in hashes:
-                    writer.remove_article(article.id)
-                    replaced.append(article.id)
-                else:
-                    added.append(article.id)
-                known_hashes.add(article.content_hash)
-                hashes[article.id] = article.content_hash
-                todo.append((article, self._split(article)))
-            # all new units in one embedding pass: sorted by length across articles,
-            # batches carry less padding than article by article
-            unit_texts = [[dense_units(p.text) for p in ps] for _, ps in todo]
-            flat = [t for per_article in unit_texts for texts in per_article for t in texts]
-
-            total_units = len(flat)
-
-            def tick(n: int) -> None:
-                if progress:
-                    progress("embedding", n, total_units)
-
-            tick(0)
-            vectors, embedded = embed_units(
-                self.embedder,
-                flat,
-                reusable=reusable,
-                cache_path=self.store.root / CACHE_NAME,
-                tick=tick,
-            )
-            if progress:
-                progress("storing passages and figures", 0, len(todo))
-            pos = 0
-            for n, ((article, passages), per_article) in enumerate(
-                zip(todo, unit_texts, strict=True), start=1
-            ):
-                units = []
-                for texts in per_article:
-                    units.append((texts, vectors[pos : pos + len(texts)]))
-                    pos += len(texts)
-                passages_added += len(passages)
-                figures = [extract_figures(p.text) for p in passages]
-                figures_added += sum(map(len, figures))
-                writer.add_article(article, passages, units, figures)
-                if progress:
-                    progress("storing passages and figures", n, len(todo))
-            # stored: the SQLite copy is what the index is built from. At a million passages
-            # the vectors alone are gigabytes, the articles, passages and unit texts as
-            # many again; a 1M build held them through the dense index and was OOM-killed
-            # at 24 GB (BENCHMARKS.md)
-            del vectors, todo, unit_texts, flat, reusable
-            if not (added or replaced or removed or fresh):
+            written = self._embed_and_write(writer, plan.todo, reusable, progress)
+            del reusable  # at a million passages, gigabytes (BENCHMARKS.md)
+            if not (plan.changes or fresh):
                 writer.abort()
-                current = parent.number if parent else 0
                 return BuildReport(
-                    generation=current,
-                    skipped=tuple(skipped),
+                    generation=parent.number if parent else 0,
+                    skipped=plan.skipped,
                     passages_total=len(parent.pids) if parent else 0,
                     seconds=time.perf_counter() - t0,
                     notes=tuple(notes),
                 )
-            if progress:
-                progress("cross-lingual lexicon", 0, 1)
-            same_model = parent is not None and parent.manifest.model == self.embedder.name
-            reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
-            writer.tokenize_pending()
-            frequencies = writer.term_frequencies()
-            if frequencies is None and parent is not None:  # an add to a big archive
-                lexicon = parent.lexicon
-            else:
-                lexicon = self._lexicon(writer, frequencies or {}, reuse)
-            if progress:
-                progress("writing index", 0, 1)
-            manifest = self.store.publish(writer.draft(lexicon=lexicon))
+            manifest = self._publish(writer, parent, progress)
         except BaseException as exc:
             writer.abort()
             if _disk_full(exc):
@@ -556,17 +471,78 @@ class Engine:
         self.load(manifest.generation)
         return BuildReport(
             generation=manifest.generation,
-            added=tuple(added),
-            replaced=tuple(replaced),
-            removed=tuple(removed),
-            skipped=tuple(skipped),
-            passages_added=passages_added,
-            vectors_embedded=embedded,
-            figures_added=figures_added,
+            added=plan.added,
+            replaced=plan.replaced,
+            removed=plan.removed,
+            skipped=plan.skipped,
+            passages_added=written.passages,
+            vectors_embedded=written.embedded,
+            figures_added=written.figures,
             passages_total=manifest.counts["passages"],
             seconds=time.perf_counter() - t0,
             notes=tuple(notes),
         )
+
+    def _embed_and_write(
+        self,
+        writer: IndexWriter,
+        articles: Sequence[Article],
+        reusable: dict[str, np.ndarray],
+        progress: Progress | None,
+    ) -> _Written:
+        """Split the articles, embed all their new units in one pass (sorted by length
+        across articles, batches carry less padding), write passages, vectors and figures."""
+        split = [(article, self._split(article)) for article in articles]
+        unit_texts = [[dense_units(p.text) for p in ps] for _, ps in split]
+        flat = [t for per_article in unit_texts for texts in per_article for t in texts]
+
+        def tick(n: int) -> None:
+            if progress:
+                progress("embedding", n, len(flat))
+
+        tick(0)
+        vectors, embedded = embed_units(
+            self.embedder,
+            flat,
+            reusable=reusable,
+            cache_path=self.store.root / CACHE_NAME,
+            tick=tick,
+        )
+        if progress:
+            progress("storing passages and figures", 0, len(split))
+        pos = passages_added = figures_added = 0
+        for n, ((article, passages), per_article) in enumerate(
+            zip(split, unit_texts, strict=True), start=1
+        ):
+            units = []
+            for texts in per_article:
+                units.append((texts, vectors[pos : pos + len(texts)]))
+                pos += len(texts)
+            figures = [extract_figures(p.text) for p in passages]
+            writer.add_article(article, passages, units, figures)
+            passages_added += len(passages)
+            figures_added += sum(map(len, figures))
+            if progress:
+                progress("storing passages and figures", n, len(split))
+        return _Written(passages_added, figures_added, embedded)
+
+    def _publish(
+        self, writer: IndexWriter, parent: ServingGeneration | None, progress: Progress | None
+    ) -> Manifest:
+        """The cross-lingual lexicon, the writer's draft, served by the index folder."""
+        if progress:
+            progress("cross-lingual lexicon", 0, 1)
+        same_model = parent is not None and parent.manifest.model == self.embedder.name
+        reuse = parent.lexicon.known() if same_model and parent and parent.lexicon else {}
+        writer.tokenize_pending()
+        frequencies = writer.term_frequencies()
+        if frequencies is None and parent is not None:  # an add to a big archive
+            lexicon = parent.lexicon
+        else:
+            lexicon = self._lexicon(writer, frequencies or {}, reuse)
+        if progress:
+            progress("writing index", 0, 1)
+        return self.store.publish(writer.draft(lexicon=lexicon))
 
     def build(
         self,
@@ -829,8 +805,8 @@ class Engine:
         """A new generation with the serving one's content, its vectors and postings written
         to the other store (local files or Milvus): nothing is embedded again."""
         t0 = time.perf_counter()
-        if to not in ("local", "milvus"):
-            raise LookupError(f"unknown store {to!r}: local or milvus")
+        if to not in BACKENDS:
+            raise LookupError(f"unknown store {to!r}: {' or '.join(BACKENDS)}")
         with self.store.build_lock():
             parent = self.generation
             if parent.manifest.store == to:
@@ -849,7 +825,8 @@ class Engine:
         with self.store.build_lock():
             parent = self.generation
             writer = self._writer(parent)
-            if not isinstance(writer, SegmentedWriter):
+            if not writer.compacts:
+                writer.abort()
                 raise LookupError("merging is for the local store; Milvus compacts by itself")
 
             def commit() -> Manifest:
@@ -863,7 +840,7 @@ class Engine:
 
     def _lexicon(
         self,
-        writer: GenerationWriter | SegmentedWriter,
+        writer: IndexWriter,
         frequencies: dict[str, int],
         reuse: dict[str, np.ndarray],
     ) -> TermLexicon:
@@ -930,6 +907,13 @@ class Engine:
 
 
 @dataclass(frozen=True, slots=True)
+class _Written:
+    passages: int
+    figures: int
+    embedded: int
+
+
+@dataclass(frozen=True, slots=True)
 class _SourcePlan:
     wanted: list[Article]
     notes: tuple[str, ...]
@@ -945,9 +929,7 @@ def _disk_full(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
 
 
-def _commit_or_abort(
-    writer: GenerationWriter | SegmentedWriter, commit: Callable[[], Manifest]
-) -> Manifest:
+def _commit_or_abort(writer: IndexWriter, commit: Callable[[], Manifest]) -> Manifest:
     """commit(), or the writer's temporary files removed and the error raised."""
     try:
         return commit()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import CHUNKER_VERSION, Article
+from index.stores.backends import BACKENDS
 from index.stores.layout import (
     DELETED_ARTICLES,
     FAISS_NAME,
@@ -255,20 +256,17 @@ class IndexFolder:
                 f"{manifest.chunker_version}, this Shuzi uses {CHUNKER_VERSION}; {REBUILD_HINT}"
             )
         folder = self.generations / generation_name(number)
-        gen: ServingGeneration
-        if manifest.store == "milvus":
-            gen = MilvusGeneration(folder, manifest, self.milvus)
-        elif manifest.store == "local" and manifest.segments:
-            segments = [self._segment(name) for name in manifest.segments]
-            self._open_segments = {name: self._open_segments[name] for name in manifest.segments}
-            gen = ServedGeneration(folder, manifest, segments)
-        elif manifest.store == "local":  # before segments: the folder is its one segment
-            gen = ServedGeneration(folder, manifest, [SegmentReader(folder, manifest)])
-        else:
+        backend = BACKENDS.get(manifest.store)
+        if backend is None:
             raise IndexMismatchError(
                 f"{folder} keeps its vectors in {manifest.store!r}, which this Shuzi does not "
                 f"know; {REBUILD_HINT}"
             )
+        gen: ServingGeneration = backend[0](folder, manifest, self._segment, self.milvus)
+        # segments are loaded once per process; those this generation does not read go
+        self._open_segments = {
+            name: seg for name, seg in self._open_segments.items() if name in manifest.segments
+        }
         try:
             gen.check_counts()
         except IndexStoreError:
@@ -286,7 +284,7 @@ class IndexFolder:
             return []
         folder = self.generations / generation_name(number)
         manifest = self.read_manifest(number)
-        if manifest.store == "local" and manifest.segments:
+        if manifest.segments:  # a generation of segments; else its folder holds its SQLite
             path = folder / DELETED_ARTICLES
             gone = json.loads(path.read_text()) if path.exists() else {}
             sources = [
@@ -396,7 +394,7 @@ class IndexFolder:
         for n in self.generation_numbers():
             with contextlib.suppress(IndexStoreError):
                 manifest = self.read_manifest(n)
-                if manifest.store == "milvus":
+                if manifest.collection:  # read from Milvus
                     used.add(manifest.collection)
         return used
 

@@ -13,8 +13,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from corpus import Figure, Passage
+from corpus import Article, Figure, Passage
 from index.records import ArticleInfo
+from index.stores.layout import Draft
 from index.stores.lexicon import TermLexicon
 from index.text.questions import TermWeights
 
@@ -81,3 +82,51 @@ class PassageStore(Protocol):
     def unit_vectors(self, pids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]: ...
 
     def term_weights(self) -> TermWeights: ...
+
+
+@runtime_checkable
+class IndexWriter(Protocol):
+    """Writes the next generation of a backend from an optional parent. It leaves its work
+    in temporary folders and hands back a Draft; it never publishes (IndexFolder.publish)."""
+
+    compacts: bool  # can rewrite its parent's parts into one (`shuzi index merge`)
+
+    def article_hashes(self) -> dict[str, str]:
+        """{article id: content hash} of what the generation being written holds."""
+        ...
+
+    def remove_article(self, article_id: str) -> int: ...
+
+    def add_article(
+        self,
+        article: Article,
+        passages: Sequence[Passage],
+        units: Sequence[tuple[Sequence[str], np.ndarray]],
+        figures: Sequence[Sequence[Figure]] = (),
+    ) -> list[int]: ...
+
+    def vectors_by_text(self) -> dict[str, np.ndarray]:
+        """The parent's unit vectors by unit text: a build afresh embeds only new text."""
+        ...
+
+    def clear(self) -> None:
+        """Start from nothing (a build afresh)."""
+        ...
+
+    def tokenize_pending(self) -> int: ...
+
+    def passage_count(self) -> int: ...
+
+    def term_frequencies(self, *, refresh: bool = False) -> dict[str, int] | None:
+        """Document frequency of every word of the live passages; None: keep the parent's
+        lexicon (an add to a big archive, unless `refresh`)."""
+        ...
+
+    def draft(self, *, lexicon: TermLexicon | None = None, merge_all: bool = False) -> Draft:
+        """The finished generation, in temporary folders; `merge_all`: its parts rewritten
+        into one (writers that compact)."""
+        ...
+
+    def abort(self) -> None:
+        """Remove everything written: nothing was published."""
+        ...

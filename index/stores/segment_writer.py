@@ -58,6 +58,7 @@ class SegmentedWriter:
     added, the parent's segments kept, removed ids marked deleted (see the module's text)."""
 
     store_kind = "local"
+    compacts = True
 
     def __init__(
         self,

@@ -120,6 +120,7 @@ class GenerationWriter:
 
     store_kind = "local"
     collection = ""
+    compacts = False
 
     def __init__(
         self,
@@ -368,7 +369,7 @@ class GenerationWriter:
     def passage_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
 
-    def term_frequencies(self) -> dict[str, int]:
+    def term_frequencies(self, *, refresh: bool = False) -> dict[str, int]:
         """Every jieba word of the passages and the number of passages holding it."""
         return {r[0]: r[1] for r in self.db.execute("SELECT term, df FROM term_df")}
 
@@ -470,9 +471,14 @@ class GenerationWriter:
         return n_units
 
     def draft(
-        self, *, extra_counts: dict[str, int] | None = None, lexicon: TermLexicon | None = None
+        self,
+        *,
+        extra_counts: dict[str, int] | None = None,
+        lexicon: TermLexicon | None = None,
+        merge_all: bool = False,
     ) -> Draft:
-        """Finish the generation in its temporary folder; the index folder publishes it."""
+        """Finish the generation in its temporary folder (one part: `merge_all` changes
+        nothing); the index folder publishes it."""
         return Draft(self.folder, self.finish(extra_counts=extra_counts, lexicon=lexicon))
 
     def finish(

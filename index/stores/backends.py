@@ -1,0 +1,84 @@
+"""The backends, side by side: how each opens a generation to serve and writes the next one.
+Opening (IndexFolder.open) and building (the engine) both look the kind up here, so no other
+module tests a backend's name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.stores.layout import IndexFolders, Manifest
+from index.stores.milvus import MilvusConnection, MilvusGeneration
+from index.stores.milvus_writer import MilvusGenerationWriter
+from index.stores.protocols import IndexWriter
+from index.stores.segment_reader import SegmentReader
+from index.stores.segment_writer import SegmentedWriter
+from index.stores.served import ServedGeneration
+
+
+@dataclass(frozen=True, slots=True)
+class WriterOptions:
+    model: str
+    dim: int
+    lexical_tokenizer: str
+    faiss_index: str = "auto"
+
+
+Opener = Callable[[Path, Manifest, Callable[[str], SegmentReader], MilvusConnection], Any]
+WriterFactory = Callable[[IndexFolders, MilvusConnection, WriterOptions, Any], IndexWriter]
+
+
+def _open_local(
+    folder: Path,
+    manifest: Manifest,
+    segment: Callable[[str], SegmentReader],
+    milvus: MilvusConnection,
+) -> ServedGeneration:
+    if manifest.segments:
+        return ServedGeneration(folder, manifest, [segment(n) for n in manifest.segments])
+    # a generation from before segments: the folder is its one segment
+    return ServedGeneration(folder, manifest, [SegmentReader(folder, manifest)])
+
+
+def _open_milvus(
+    folder: Path,
+    manifest: Manifest,
+    segment: Callable[[str], SegmentReader],
+    milvus: MilvusConnection,
+) -> MilvusGeneration:
+    return MilvusGeneration(folder, manifest, milvus)
+
+
+def _write_local(
+    folders: IndexFolders, milvus: MilvusConnection, options: WriterOptions, parent: Any
+) -> SegmentedWriter:
+    return SegmentedWriter(
+        folders,
+        model=options.model,
+        dim=options.dim,
+        lexical_tokenizer=options.lexical_tokenizer,
+        faiss_index=options.faiss_index,
+        parent=parent,
+    )
+
+
+def _write_milvus(
+    folders: IndexFolders, milvus: MilvusConnection, options: WriterOptions, parent: Any
+) -> MilvusGenerationWriter:
+    return MilvusGenerationWriter(
+        folders,
+        conn=milvus,
+        model=options.model,
+        dim=options.dim,
+        lexical_tokenizer=options.lexical_tokenizer,
+        parent=parent,
+    )
+
+
+# kind -> (open a generation to serve, write the next generation)
+BACKENDS: dict[str, tuple[Opener, WriterFactory]] = {
+    "local": (_open_local, _write_local),
+    "milvus": (_open_milvus, _write_milvus),
+}
