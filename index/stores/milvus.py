@@ -437,7 +437,7 @@ class MilvusGeneration(SegmentReader):
         return self._expr("pid", self._dead // UNIT_SLOTS)
 
     @property
-    def dense(self) -> MilvusDense:  # type: ignore[override]
+    def dense(self) -> MilvusDense:
         _, units = self.conn.names(self.manifest.collection)
         return MilvusDense(
             self.conn,
@@ -447,7 +447,7 @@ class MilvusGeneration(SegmentReader):
         )
 
     @property
-    def lexical_search(self) -> MilvusLexical:  # type: ignore[override]
+    def lexical_search(self) -> MilvusLexical:
         passages, _ = self.conn.names(self.manifest.collection)
         return MilvusLexical(
             self.conn,

@@ -33,6 +33,7 @@ from index.stores.layout import (
     search_parameters,
 )
 from index.stores.lexicon import TermLexicon
+from index.stores.protocols import DenseIndex, LexicalSearch
 from index.text.questions import TermWeights
 from index.text.tokens import jieba_tokens, jieba_words
 
@@ -104,7 +105,7 @@ class SegmentReader:
         return self.manifest.generation
 
     @property
-    def dense(self) -> FaissDense:
+    def dense(self) -> DenseIndex:
         return self.dense_index(self._dead)
 
     def dense_index(self, dead: np.ndarray) -> FaissDense:
@@ -114,7 +115,7 @@ class SegmentReader:
         return FaissDense(self.faiss, dead)
 
     @property
-    def lexical_search(self) -> Bm25Search:
+    def lexical_search(self) -> LexicalSearch:
         return Bm25Search(self.lexical, self.pids)
 
     @property

@@ -32,7 +32,6 @@ import numpy as np
 from corpus import Article, Figure, Passage
 from index.records import ArticleInfo
 from index.stores.bm25 import SegmentedBm25
-from index.stores.dense import FaissDense
 from index.stores.layout import (
     DELETED_ARTICLES,
     DELETED_PIDS,
@@ -44,6 +43,7 @@ from index.stores.layout import (
     Manifest,
 )
 from index.stores.lexicon import TermLexicon
+from index.stores.protocols import DenseIndex
 from index.stores.segment_reader import SegmentReader
 from index.text.questions import TermWeights
 from index.text.tokens import jieba_words
@@ -65,7 +65,7 @@ def _merge_dense(
 class SegmentedDense:
     """DenseIndex over the segments' FAISS indexes: each searched, the best k kept."""
 
-    def __init__(self, parts: Sequence[FaissDense]) -> None:
+    def __init__(self, parts: Sequence[DenseIndex]) -> None:
         self.parts = [p for p in parts if p.size > 0]
 
     @property

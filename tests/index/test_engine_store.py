@@ -147,24 +147,6 @@ def test_crash_while_building_leaves_previous_generation_serving(tmp_path):
     assert set(fresh.generation.articles) == {"a"}
 
 
-def test_crash_after_writing_before_switch(tmp_path, monkeypatch):
-    engine = _engine(tmp_path)
-    engine.build([A])
-
-    def die(number: int) -> None:
-        raise KeyboardInterrupt("power cut before CURRENT was switched")
-
-    monkeypatch.setattr(engine.store, "switch", die)
-    with pytest.raises(KeyboardInterrupt):
-        engine.add([B])
-    monkeypatch.undo()
-    fresh = _engine(tmp_path)
-    assert fresh.store.current_number() == 1
-    assert set(fresh.generation.articles) == {"a"}
-    fresh.add([B])  # the next build carries on past the orphaned generation
-    assert set(fresh.generation.articles) == {"a", "b"}
-
-
 def _assert_corruption_named(tmp_path, victim: str, at: int) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "index" / "segments" / "s000001" / victim
     with path.open("r+b") as f:
@@ -221,17 +203,6 @@ def test_model_mismatch_says_how_to_rebuild(tmp_path):
 def test_missing_index(tmp_path):
     with pytest.raises(IndexMissingError, match="shuzi index build"):
         _engine(tmp_path).generation  # noqa: B018
-
-
-def test_rollback_serves_previous_generation(tmp_path):
-    engine = _engine(tmp_path)
-    engine.build([A])
-    engine.add([B])
-    assert engine.rollback() == 1
-    assert set(engine.generation.articles) == {"a"}
-    assert set(_engine(tmp_path).generation.articles) == {"a"}
-    engine.add([B])  # building on from the rolled-back generation
-    assert set(engine.generation.articles) == {"a", "b"}
 
 
 def test_manifest_records_what_built_the_index(tmp_path):

@@ -77,40 +77,6 @@ def test_build_ask_add_remove_on_milvus(tmp_path):
     assert engine.generation.lexical_search.search("株洲 软件", k=5) == {}
 
 
-def test_rollback_and_a_reader_of_an_older_generation(tmp_path):
-    engine = _engine(tmp_path)
-    engine.build([A])
-    engine.add([B])
-    assert engine.rollback() == 1
-    assert set(engine.generation.articles) == {"a"}
-    assert all(h.article.id == "a" for h in engine.search("湘潭虚构企业").hits)
-    engine.add([C])  # builds on generation 1: B's rows, newer than it, are taken out
-    assert set(engine.generation.articles) == {"a", "c"}
-    assert all(h.article.id != "b" for h in engine.search("湘潭虚构企业").hits)
-
-
-def test_crash_mid_build_leaves_the_serving_collection_untouched(tmp_path, monkeypatch):
-    engine = _engine(tmp_path)
-    engine.build([A])
-    before = _rows(engine)
-
-    def die(number: int) -> None:
-        raise KeyboardInterrupt("power cut after the rows were written, before the switch")
-
-    monkeypatch.setattr(engine.store, "switch", die)
-    with pytest.raises(KeyboardInterrupt):
-        engine.add([B])
-    monkeypatch.undo()
-    fresh = _engine(tmp_path)
-    assert fresh.store.current_number() == 1
-    assert set(fresh.generation.articles) == {"a"}
-    assert all(h.article.id == "a" for h in fresh.search("湘潭虚构企业").hits)
-    assert _rows(fresh) > before  # the orphaned rows are there, and no reader sees them
-    fresh.add([C])
-    assert set(fresh.generation.articles) == {"a", "c"}
-    assert all(h.article.id != "b" for h in fresh.search("湘潭虚构企业").hits)
-
-
 def test_a_full_build_writes_a_new_lineage_and_drops_unused_ones(tmp_path):
     engine = _engine(tmp_path)
     engine.build([A])
