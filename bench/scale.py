@@ -41,8 +41,8 @@ from bot.settings import Settings
 from bot.wiring import build_engine
 from corpus import Article, discover_articles, load_article, split_sentences
 from index import Judged, evaluate, load_embedder, load_fixtures
+from index.comprehension import load_comprehension_sets
 from index.evaluation import percentile
-from index.reading import load_reading_sets
 from index.search.embedder import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ DEV = ROOT / "tests" / "fixtures" / "qa-dev.jsonl"
 
 
 def clauses() -> list[str]:
-    bodies = [a.body for a in load_reading_sets([TRIAL]).articles]
+    bodies = [a.body for a in load_comprehension_sets([TRIAL]).articles]
     out = []
     for body in bodies:
         for s, e in split_sentences(body):
@@ -124,7 +124,7 @@ def synthesise(
 
 def new_article() -> Article:
     """5,000 characters of real text the archive does not hold."""
-    bodies = [a.body for a in load_reading_sets([TRIAL]).articles][-20:]
+    bodies = [a.body for a in load_comprehension_sets([TRIAL]).articles][-20:]
     text = ""
     for body in bodies:
         if len(text) >= 5000:
@@ -287,7 +287,7 @@ def main() -> None:
         exact = faiss.IndexFlatIP(unit_vecs.shape[1])
         exact.add(unit_vecs)
         questions = [f.question for f in load_fixtures(DEV)]
-        questions += [q.question for q in load_reading_sets([TRIAL]).questions][:300]
+        questions += [q.question for q in load_comprehension_sets([TRIAL]).questions][:300]
         qv = real.embed_queries(questions)
         truth = uids[exact.search(qv, 10)[1]]
         found = np.stack([gen.dense.search(q, 10)[0] for q in qv])

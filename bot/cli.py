@@ -50,8 +50,8 @@ from index import (
     export_article_store,
     load_fixtures,
 )
+from index.comprehension import evaluate_comprehension, is_squad_file, load_comprehension_sets
 from index.evaluation import answered_right, evaluate_conversations, load_conversations
-from index.reading import evaluate_reading, is_squad_file, load_reading_sets
 
 app = typer.Typer(
     help="Shuzi (数字): cited answers from Chinese news articles.",
@@ -634,7 +634,7 @@ def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
     """Index the files' paragraphs (one article each) in a throwaway data directory, with
     the configured model, then ask every question."""
     settings = Settings()
-    reading = load_reading_sets(files)
+    reading = load_comprehension_sets(files)
     with tempfile.TemporaryDirectory(prefix="shuzi-eval-") as tmp:
         overrides: dict[str, object] = {
             "data_dir": Path(tmp),
@@ -649,11 +649,11 @@ def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
         configure_serving_threads(throwaway)
         engine.reader = serving_reader(throwaway, engine.embedder)
         engine.warm_up()
-        report = evaluate_reading(reading.questions, lambda q: engine.ask(q, k=k))
+        report = evaluate_comprehension(reading.questions, lambda q: engine.ask(q, k=k))
         rules = None
         if engine.reader is not None:  # the rules on the same index, side by side
             reader, engine.reader = engine.reader, None
-            rules = evaluate_reading(reading.questions, lambda q: engine.ask(q, k=k))
+            rules = evaluate_comprehension(reading.questions, lambda q: engine.ask(q, k=k))
             engine.reader = reader
         engine.drop_collections(all_of_them=True)
     if as_json:

@@ -1,4 +1,4 @@
-"""The Telegram bot: all wiring in build_application; handlers in bot.readers, bot.editors."""
+"""The Telegram bot: all wiring in build_application; handlers in bot.questions, bot.editors."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from bot.editors import (
 from bot.feeds import FeedStore
 from bot.fetch import Fetcher
 from bot.ingest import IngestLimits
-from bot.readers import (
+from bot.questions import (
     ask_command,
     chart_button,
     group_text,

@@ -55,7 +55,7 @@ from index.stores.layout import (
 )
 from index.stores.lexicon import TermLexicon
 from index.stores.protocols import IndexWriter
-from index.text.followup import read_followup
+from index.text.followup import interpret_followup
 from index.text.tokens import CJK
 
 log = logging.getLogger(__name__)
@@ -179,14 +179,14 @@ class Engine:
         or place ("那占GDP比重呢？") is read together with its question (the answer's
         `question` is that reading, and a notice says how it was read)."""
         question = check_question(text)
-        reading = read_followup(question.text, previous.question if previous else None)
+        meant = interpret_followup(question.text, previous.question if previous else None)
         followup: tuple[str, ...] = ()
-        if reading.merged:
-            question = replace(question, text=reading.text)
+        if meant.merged:
+            question = replace(question, text=meant.text)
             followup = (
-                (f"按「{reading.text.rstrip('？?')}」理解",)
-                if CJK.search(reading.text)
-                else (f'Read as "{reading.text}"',)
+                (f"按「{meant.text.rstrip('？?')}」理解",)
+                if CJK.search(meant.text)
+                else (f'Read as "{meant.text}"',)
             )
         t0 = time.perf_counter()
         gen = self.generation

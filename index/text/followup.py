@@ -63,7 +63,7 @@ _PLACE_FREQ = 20  # jieba frequency under which an ns reading is more likely a w
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class Interpretation:
     """How a question was read: `text` is what is asked; `merged` when it was read together
     with the previous question."""
 
@@ -71,16 +71,16 @@ class Reading:
     merged: bool = False
 
 
-def read_followup(question: str, previous: str | None) -> Reading:
+def interpret_followup(question: str, previous: str | None) -> Interpretation:
     """The question as it is to be asked, given the previous question (already read)."""
     question = question.strip()
     if not previous or not question:
-        return Reading(question)
+        return Interpretation(question)
     if CJK.search(question):
         text = _merge_zh(question, previous.strip())
     else:
         text = _merge_en(question, previous.strip())
-    return Reading(text, merged=True) if text else Reading(question)
+    return Interpretation(text, merged=True) if text else Interpretation(question)
 
 
 # -- Chinese -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from index.evaluation import (
     load_conversations,
     load_fixtures,
 )
-from index.text.followup import read_followup
+from index.text.followup import interpret_followup
 from tests.conftest import FIXTURES
 
 
@@ -46,18 +46,18 @@ from tests.conftest import FIXTURES
     ],
 )
 def test_a_follow_up_is_read_with_the_previous_question(previous, question, reading):
-    got = read_followup(question, previous)
+    got = interpret_followup(question, previous)
     assert got.merged and got.text == reading
 
 
 def test_complete_questions_are_never_merged():
     """The dev set asked in sequence in one chat: every question stands alone."""
     questions = [fx.question for fx in load_fixtures(FIXTURES / "qa-dev.jsonl")]
-    merged = [(a, b) for a, b in itertools.pairwise(questions) if read_followup(b, a).merged]
+    merged = [(a, b) for a, b in itertools.pairwise(questions) if interpret_followup(b, a).merged]
     assert merged == []
-    assert not read_followup("株洲数字经济规模是多少？", None).merged
+    assert not interpret_followup("株洲数字经济规模是多少？", None).merged
     for small_talk in ("谢谢", "你好！", "好的", "Thanks!"):  # not questions about anything
-        assert not read_followup(small_talk, "株洲数字经济规模是多少？").merged
+        assert not interpret_followup(small_talk, "株洲数字经济规模是多少？").merged
 
 
 @pytest.mark.model

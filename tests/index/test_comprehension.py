@@ -9,11 +9,11 @@ import pytest
 
 from corpus import Article
 from index import Engine, HashEmbedder, IndexFolder
-from index.reading import (
+from index.comprehension import (
     contains_gold,
-    evaluate_reading,
+    evaluate_comprehension,
     is_squad_file,
-    load_reading_sets,
+    load_comprehension_sets,
     span_exact,
     span_f1,
 )
@@ -64,7 +64,7 @@ def test_loading_shares_articles_across_files_and_skips_empty_questions(tmp_path
         [{"id": "u1", "question": "该铁路的票价是多少？", "answers": [], "is_impossible": True}],
     )
     assert is_squad_file(a) and not is_squad_file(tmp_path / "missing.jsonl")
-    reading = load_reading_sets([a, b])
+    reading = load_comprehension_sets([a, b])
     assert len(reading.articles) == 1 and reading.articles[0].title == "某某铁路"
     assert [q.id for q in reading.questions] == ["q1", "u1"]
     assert reading.questions[0].answerable and not reading.questions[1].answerable
@@ -75,7 +75,7 @@ def test_not_a_squad_file_is_refused(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"data": 3}', encoding="utf-8")
     with pytest.raises(ValueError, match="SQuAD"):
-        load_reading_sets([bad])
+        load_comprehension_sets([bad])
 
 
 def test_evaluate_reading_scores_spans_and_sentences(tmp_path):
@@ -86,10 +86,10 @@ def test_evaluate_reading_scores_spans_and_sentences(tmp_path):
             {"id": "q2", "question": "某某铁路由谁主持设计？", "answers": [{"text": "王五"}]},
         ],
     )
-    reading = load_reading_sets([path])
+    reading = load_comprehension_sets([path])
     engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=HashEmbedder())
     engine.build(list(reading.articles))
-    report = evaluate_reading(reading.questions, engine.ask)
+    report = evaluate_comprehension(reading.questions, engine.ask)
     assert report.answerable == 2 and report.hit_at_1 == 1.0
     assert report.sentence_accuracy == 1.0
     assert report.span_em == 1.0 and report.span_short["n"] == 2

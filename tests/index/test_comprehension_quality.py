@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from index import Engine, EngineOptions, IndexFolder
-from index.reading import evaluate_reading, load_reading_sets
+from index.comprehension import evaluate_comprehension, load_comprehension_sets
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.model
@@ -18,14 +18,14 @@ UNANSWERABLE = FIXTURES / "cmrc2018" / "unanswerable.json"
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, real_embedder):  # type: ignore[no-untyped-def]
-    reading = load_reading_sets([TRIAL, UNANSWERABLE])
+    reading = load_comprehension_sets([TRIAL, UNANSWERABLE])
     engine = Engine(
         store=IndexFolder(tmp_path_factory.mktemp("cmrc") / "index"),
         embedder=real_embedder,
         options=EngineOptions(),
     )
     engine.build(list(reading.articles))
-    return evaluate_reading(reading.questions, engine.ask)
+    return evaluate_comprehension(reading.questions, engine.ask)
 
 
 def test_trial_set_passages_and_sentences(report):

@@ -30,7 +30,7 @@ _LATIN_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
-class ReadingQuestion:
+class ComprehensionQuestion:
     """One question of a reading-comprehension file, tied to the article of its paragraph."""
 
     id: str
@@ -44,9 +44,9 @@ class ReadingQuestion:
 
 
 @dataclass(frozen=True, slots=True)
-class ReadingSet:
+class ComprehensionSet:
     articles: tuple[Article, ...]
-    questions: tuple[ReadingQuestion, ...]
+    questions: tuple[ComprehensionQuestion, ...]
 
 
 def is_squad_file(path: Path) -> bool:
@@ -65,10 +65,10 @@ def _article_id(context: str) -> str:
     return "rc-" + hashlib.sha256(context.encode("utf-8")).hexdigest()[:12]
 
 
-def load_reading_sets(paths: list[Path]) -> ReadingSet:
+def load_comprehension_sets(paths: list[Path]) -> ComprehensionSet:
     """Articles and questions of one or more SQuAD-style files."""
     articles: dict[str, Article] = {}
-    questions: list[ReadingQuestion] = []
+    questions: list[ComprehensionQuestion] = []
     for path in paths:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))["data"]
@@ -90,9 +90,9 @@ def load_reading_sets(paths: list[Path]) -> ReadingSet:
                     golds = () if qa.get("is_impossible") else qa.get("answers", [])
                     answers = tuple(dict.fromkeys(str(a["text"]) for a in golds if a["text"]))
                     questions.append(
-                        ReadingQuestion(str(qa["id"]), str(qa["question"]), aid, answers)
+                        ComprehensionQuestion(str(qa["id"]), str(qa["question"]), aid, answers)
                     )
-    return ReadingSet(tuple(articles.values()), tuple(questions))
+    return ComprehensionSet(tuple(articles.values()), tuple(questions))
 
 
 # -- CMRC 2018's metrics -------------------------------------------------------------------
@@ -159,7 +159,7 @@ def contains_gold(text: str, golds: tuple[str, ...] | list[str]) -> bool:
 
 
 # -- replaying a set -----------------------------------------------------------------------
-class ReadingRow(BaseModel):
+class ComprehensionRow(BaseModel):
     id: str
     question: str
     answerable: bool
@@ -174,7 +174,7 @@ class ReadingRow(BaseModel):
     confidence: float | None = None  # the reader's, when it answered
 
 
-class ReadingReport(BaseModel):
+class ComprehensionReport(BaseModel):
     n: int
     answerable: int
     unanswerable: int
@@ -189,7 +189,7 @@ class ReadingReport(BaseModel):
     unanswerable_abstain_rate: float | None
     latency_ms_p50: float
     latency_ms_p95: float
-    rows: list[ReadingRow]
+    rows: list[ComprehensionRow]
 
 
 def prediction_of(answer: Answer) -> str:
@@ -203,7 +203,7 @@ def prediction_of(answer: Answer) -> str:
     return answer.sentences[0].text if answer.sentences else ""
 
 
-def _rank(answer: Answer, q: ReadingQuestion) -> int | None:
+def _rank(answer: Answer, q: ComprehensionQuestion) -> int | None:
     for hit in answer.hits:
         if hit.article.id == q.article_id and contains_gold(hit.passage.text, q.answers):
             return hit.rank
@@ -214,25 +214,25 @@ def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
-def _span_scores(rows: list[ReadingRow]) -> dict[str, float]:
+def _span_scores(rows: list[ComprehensionRow]) -> dict[str, float]:
     return {"n": len(rows), "em": _mean([r.em for r in rows]), "f1": _mean([r.f1 for r in rows])}
 
 
-def evaluate_reading(
-    questions: tuple[ReadingQuestion, ...] | list[ReadingQuestion],
+def evaluate_comprehension(
+    questions: tuple[ComprehensionQuestion, ...] | list[ComprehensionQuestion],
     ask: Callable[[str], Answer],
     *,
     short_chars: int = 8,
-) -> ReadingReport:
+) -> ComprehensionReport:
     """Ask every question and score passages, the quoted sentence and the named span."""
-    rows: list[ReadingRow] = []
+    rows: list[ComprehensionRow] = []
     for q in questions:
         answer = ask(q.question)
         prediction = prediction_of(answer)
         quoted = " ".join(s.text for s in answer.sentences if s.citation == 1)
         golds = q.answers
         rows.append(
-            ReadingRow(
+            ComprehensionRow(
                 id=q.id,
                 question=q.question,
                 answerable=q.answerable,
@@ -252,7 +252,7 @@ def evaluate_reading(
     short = [r for r in ans if r.gold_chars <= short_chars]
     long_ = [r for r in ans if r.gold_chars > short_chars]
     latencies = [r.latency_ms for r in rows]
-    return ReadingReport(
+    return ComprehensionReport(
         n=len(rows),
         answerable=len(ans),
         unanswerable=len(unans),
