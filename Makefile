@@ -9,10 +9,13 @@ SCALE_N ?= 1000000
 
 setup: $(STAMP)
 
-# torch is pinned to the CPU build first: a bare `torch` requirement pulls a multi-GB CUDA build.
+# torch first, the CPU build from PyTorch's CPU index: PyPI's torch for Linux is a multi-GB
+# CUDA build. Another index (a mirror, a CUDA build): make setup TORCH_INDEX=...
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check "torch==2.13.0"
+	$(BIN)/pip install --quiet --disable-pip-version-check --index-url $(TORCH_INDEX) "torch==2.13.0"
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
