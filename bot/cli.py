@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import build_engine, configure_serving_threads, serving_reader
 from corpus import (
     SUPPORTED_SUFFIXES,
@@ -77,6 +77,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     )
     for noisy in ("httpx", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    with _friendly_errors():  # a bad SHUZI_ setting is one line, before any command runs
+        load_settings()
 
 
 @contextmanager
@@ -85,6 +87,7 @@ def _friendly_errors() -> Iterator[None]:
     try:
         yield
     except (
+        SettingsError,
         IndexStoreError,
         ArticleError,
         ArticleStoreError,
@@ -94,13 +97,22 @@ def _friendly_errors() -> Iterator[None]:
         RuntimeError,
     ) as exc:
         message = exc.args[0] if exc.args else str(exc)
-        err.print(f"[red]error:[/red] {message}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(message))}", highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # a data dir that cannot be made or written, a disk that is full
+        if exc.filename is None:
+            raise
+        err.print(
+            f"[red]error:[/red] {escape(str(exc.filename))} cannot be used ({exc.strerror}); "
+            "is SHUZI_DATA_DIR (or the path given) a folder you can write?",
+            highlight=False,
+        )
         raise typer.Exit(1) from None
 
 
 def _engine(settings: Settings | None = None, *, batch_job: bool = False) -> Engine:
     with console.status("loading the model…", spinner="dots"):
-        return build_engine(settings or Settings(), batch_job=batch_job)
+        return build_engine(settings or load_settings(), batch_job=batch_job)
 
 
 @contextmanager
@@ -189,7 +201,7 @@ def index_build(
 ) -> None:
     """Rebuild the index from the corpus folder and the article store (editors' articles are
     kept; nothing to do if it is current)."""
-    settings = Settings()
+    settings = load_settings()
     with _friendly_errors():
         folder = corpus or settings.corpus_dir
         articles = _load_corpus(folder)
@@ -209,7 +221,7 @@ def index_sync(
 ) -> None:
     """What every start runs: add corpus files and stored articles the index lacks; remove
     nothing; write nothing when the index is current."""
-    settings = Settings()
+    settings = load_settings()
     with _friendly_errors():
         folder = corpus or settings.corpus_dir
         articles = _load_corpus(folder)
@@ -255,7 +267,7 @@ def index_remove(article_id: str) -> None:
 def articles_list() -> None:
     """Every article in the store: live or removed, where it came from, who added it."""
     with _friendly_errors():
-        store = ArticleStore(Settings().data_dir / "articles")
+        store = ArticleStore(load_settings().data_dir / "articles")
         table = Table(title=f"article store · {store.root}")
         for col in ("id", "title", "state", "from", "by", "added"):
             table.add_column(col)
@@ -277,7 +289,7 @@ def articles_export(file: Path) -> None:
     """Write the whole article store (texts, original bytes, provenance, figures) to FILE
     (JSON Lines; gzip when it ends in .gz)."""
     with _friendly_errors():
-        settings = Settings()
+        settings = load_settings()
         store = ArticleStore(settings.data_dir / "articles")
         n = export_article_store(store, file, max_passage_chars=settings.max_passage_chars)
         console.print(f"{n} articles written to {file}", highlight=False)
@@ -508,7 +520,7 @@ def bot() -> None:
     from bot.telegram_app import build_application, check_token
     from bot.webhook import run_webhook
 
-    settings = Settings()
+    settings = load_settings()
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
     setup_logging(
         secrets=[token, settings.milvus_token.get_secret_value() if settings.milvus_token else ""]
@@ -633,7 +645,7 @@ def _eval_fixtures(file: Path, *, as_json: bool, k: int) -> None:
 def _eval_reading(files: list[Path], *, as_json: bool, k: int) -> None:
     """Index the files' paragraphs (one article each) in a throwaway data directory, with
     the configured model, then ask every question."""
-    settings = Settings()
+    settings = load_settings()
     reading = load_comprehension_sets(files)
     with tempfile.TemporaryDirectory(prefix="shuzi-eval-") as tmp:
         overrides: dict[str, object] = {

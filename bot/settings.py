@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from corpus import ReadLimits
@@ -15,6 +15,25 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 _ENGINE = EngineOptions()
 _FUSION = FusionConfig()
+
+
+class SettingsError(ValueError):
+    """A setting with a value that cannot be used: one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The settings, or SettingsError naming each bad SHUZI_ variable, its value and what is
+    allowed (not pydantic's traceback)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            value = error.get("input")
+            shown = value if isinstance(value, str | int | float) else "(not readable)"
+            problems.append(f"SHUZI_{field.upper()}={shown!r}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None
 
 
 class Settings(BaseSettings):
@@ -135,7 +154,14 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return [int(v) for v in value.replace(";", ",").split(",") if v.strip()]
+            parts = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+            bad = [v for v in parts if not v.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(
+                    f"Telegram user ids are numbers, comma-separated ({bad[0]!r} is not one; "
+                    "@userinfobot tells you yours)"
+                )
+            return [int(v) for v in parts]
         if isinstance(value, int):
             return [value]
         return value
