@@ -111,8 +111,12 @@ def _friendly_errors() -> Iterator[None]:
 
 
 def _engine(settings: Settings | None = None, *, batch_job: bool = False) -> Engine:
+    """The engine; `batch_job`: an index command, which loads no reader (and the model only
+    if it embeds something)."""
+    if batch_job:
+        return build_engine(settings or load_settings(), batch_job=True)
     with console.status("loading the model…", spinner="dots"):
-        return build_engine(settings or load_settings(), batch_job=batch_job)
+        return build_engine(settings or load_settings(), batch_job=False)
 
 
 @contextmanager
@@ -260,7 +264,7 @@ def index_add(
 def index_remove(article_id: str) -> None:
     """Remove an article by id (recorded in the article store: no build brings it back)."""
     with _friendly_errors():
-        _print_report(_engine().remove([article_id], by=_operator()))
+        _print_report(_engine(batch_job=True).remove([article_id], by=_operator()))
 
 
 @articles_app.command("list")
@@ -318,7 +322,7 @@ def articles_import(
 def index_rollback() -> None:
     """Serve the previous generation again."""
     with _friendly_errors():
-        console.print(f"now serving generation {_engine().rollback()}")
+        console.print(f"now serving generation {_engine(batch_job=True).rollback()}")
 
 
 @index_app.command("migrate")
@@ -352,7 +356,7 @@ def index_verify() -> None:
     """Check every file of the serving generation against its checksum (serving skips files
     unchanged on disk since they were last checked)."""
     with _friendly_errors():
-        number = _engine().verify()
+        number = _engine(batch_job=True).verify()
         console.print(f"generation {number}: every file matches its checksum")
 
 
@@ -360,7 +364,7 @@ def index_verify() -> None:
 def index_list() -> None:
     """The articles in the serving generation."""
     with _friendly_errors():
-        engine = _engine()
+        engine = _engine(batch_job=True)
         info = engine.serving()
         table = Table(title=f"generation {info.generation} · model {info.model}")
         for col in ("id", "title", "date", "passages"):
@@ -442,7 +446,7 @@ def figures(
 ) -> None:
     """The figures about a metric across articles, with periods and citations."""
     with _friendly_errors():
-        found = _engine().find_figures(keyword)
+        found = _engine(batch_job=True).find_figures(keyword)
         if not found:
             console.print(f"没有找到与“{keyword}”有关的数字。", highlight=False)
             if chart is not None:

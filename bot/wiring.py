@@ -12,6 +12,7 @@ from index import (
     EngineOptions,
     FusionConfig,
     IndexFolder,
+    LazyEmbedder,
     MilvusConfig,
     MilvusConnection,
     Reader,
@@ -44,26 +45,31 @@ def engine_options(settings: Settings) -> EngineOptions:
 def build_engine(
     settings: Settings, *, embedder: Embedder | None = None, batch_job: bool = False
 ) -> Engine:
-    """The engine for these settings; the embedding model is loaded here, once.
+    """The engine for these settings; the embedding model is loaded when something is first
+    embedded (a question, an article), once. A batch job (an index command) answers nothing:
+    no reader is loaded.
 
     A batch job (the `shuzi index` commands) uses SHUZI_INDEX_THREADS; serving uses
     SHUZI_TORCH_THREADS, which stays at 1 by default: on a busy 2-core machine a second
     intra-op thread spins against other work and slows queries down.
     """
-    embedder = embedder or load_embedder(
+    model: Embedder = embedder or LazyEmbedder(
         settings.model,
-        cache_dir=settings.model_cache_dir,
-        threads=settings.index_threads if batch_job else settings.torch_threads,
-        allow_download=settings.allow_download,
-        batch_size=settings.embed_batch_size,
-        dtype=settings.embed_dtype,
-        device=settings.device,
+        lambda: load_embedder(
+            settings.model,
+            cache_dir=settings.model_cache_dir,
+            threads=settings.index_threads if batch_job else settings.torch_threads,
+            allow_download=settings.allow_download,
+            batch_size=settings.embed_batch_size,
+            dtype=settings.embed_dtype,
+            device=settings.device,
+        ),
     )
     configure_faiss_threads(settings.index_threads if batch_job else settings.search_threads)
-    reader = None if batch_job else serving_reader(settings, embedder)  # index jobs never answer
+    reader = None if batch_job else serving_reader(settings, model)
     return Engine(
         store=index_store(settings),
-        embedder=embedder,
+        embedder=model,
         options=engine_options(settings),
         article_store=ArticleStore(settings.data_dir / "articles"),
         reader=reader,

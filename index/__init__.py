@@ -25,6 +25,7 @@ from index.records import ArticleInfo, BuildReport, Hit, IndexInfo
 from index.search.embedder import (
     Embedder,
     HashEmbedder,
+    LazyEmbedder,
     SentenceTransformerEmbedder,
     configure_torch_threads,
     load_embedder,
@@ -82,6 +83,7 @@ __all__ = [
     "IndexStoreError",
     "IndexWriteError",
     "Judged",
+    "LazyEmbedder",
     "MilvusConfig",
     "MilvusConnection",
     "MilvusUnavailableError",

@@ -25,7 +25,9 @@ class Embedder(Protocol):
     """Turns questions and passages into L2-normalized float32 vectors."""
 
     name: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def embed_queries(
         self, texts: Sequence[str], *, batch_size: int | None = None
@@ -67,6 +69,41 @@ class HashEmbedder:
         if progress:
             progress(len(texts))
         return out.astype(np.float32)
+
+
+class LazyEmbedder:
+    """An embedder loaded on first use: commands that never embed (`shuzi index list`,
+    `remove`, `rollback`, `verify`, `figures`) never load the model, and a data dir without an
+    index gets no model copy. Its name is known without loading (the index checks it)."""
+
+    def __init__(self, name: str, load: Callable[[], Any]) -> None:
+        self.name = name
+        self._load = load
+        self._real: Any = None
+
+    @property
+    def real(self) -> Any:
+        if self._real is None:
+            self._real = self._load()
+        return self._real
+
+    @property
+    def dim(self) -> int:
+        return int(self.real.dim)
+
+    def embed_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+        return self.real.embed_queries(texts, batch_size=batch_size)  # type: ignore[no-any-return]
+
+    def embed_passages(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        return self.real.embed_passages(texts, progress=progress)  # type: ignore[no-any-return]
+
+    def tokenizer(self) -> Any:
+        return self.real.tokenizer()
+
+    def word_embeddings(self) -> Any:
+        return self.real.word_embeddings()
 
 
 class SentenceTransformerEmbedder:
