@@ -431,6 +431,7 @@ def ask(
     """Answer one question: the figure and the sentence it comes from, cited."""
     with _friendly_errors():
         engine = _engine()
+        engine.check_backend()
         if passages:
             render_search(engine.search(question, k=k))
         else:
@@ -495,6 +496,7 @@ def chat() -> None:
     leave."""
     with _friendly_errors():
         engine = _engine()
+        engine.check_backend()
         engine.serving()  # fail now, not at the first question
         console.print("Shuzi · 数字 — 输入问题，空行或 Ctrl-D 退出。", highlight=False)
         previous: Answer | None = None  # follow-ups ("那占GDP比重呢？") read with it
@@ -536,6 +538,7 @@ def bot() -> None:
         if problem:
             raise RuntimeError(problem)
         engine = build_engine(settings)
+        engine.check_backend()  # a Milvus that cannot be reached is an error, not a fallback
         engine.serving()  # load and verify the index before going online
         engine.warm_up()  # first-call costs are paid before the first user arrives
         activity = ActivityLog(

@@ -325,6 +325,11 @@ class Engine:
             if pid in passages
         ]
 
+    def check_backend(self) -> None:
+        """The configured backend can be used (a Milvus server answers), or IndexStoreError
+        saying what to fix: new articles would go there, so a start must not pretend."""
+        BACKENDS[self.options.store].reach(self.store.milvus)
+
     def verify(self) -> int:
         """Every file of the serving generation hashed against its manifest (IndexCorruptError
         naming the first that does not match); the generation's number."""
@@ -405,8 +410,9 @@ class Engine:
             lexical_tokenizer=self.options.lexical_tokenizer,
             faiss_index=self.options.faiss_index,
         )
-        _, make = BACKENDS[store or self.options.store]
-        return make(self.store, self.store.milvus, options, parent)
+        return BACKENDS[store or self.options.store].write(
+            self.store, self.store.milvus, options, parent
+        )
 
     def _parent(self, *, fresh: bool) -> ServingGeneration | None:
         """The generation a build starts from. A full build must work when the current one is

@@ -77,8 +77,23 @@ def _write_milvus(
     )
 
 
-# kind -> (open a generation to serve, write the next generation)
-BACKENDS: dict[str, tuple[Opener, WriterFactory]] = {
-    "local": (_open_local, _write_local),
-    "milvus": (_open_milvus, _write_milvus),
+def _nothing_to_reach(milvus: MilvusConnection) -> None:
+    """Local files need no server."""
+
+
+def _reach_milvus(milvus: MilvusConnection) -> None:
+    """Connect now: a Milvus that cannot be reached is an error at start, not a fallback."""
+    milvus.client  # noqa: B018  (connects, or MilvusUnavailableError naming the URI)
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    open: Opener  # a generation, to serve
+    write: WriterFactory  # the next generation
+    reach: Callable[[MilvusConnection], None]  # raise when it cannot be used
+
+
+BACKENDS: dict[str, Backend] = {
+    "local": Backend(_open_local, _write_local, _nothing_to_reach),
+    "milvus": Backend(_open_milvus, _write_milvus, _reach_milvus),
 }

@@ -262,7 +262,7 @@ class IndexFolder:
                 f"{folder} keeps its vectors in {manifest.store!r}, which this Shuzi does not "
                 f"know; {REBUILD_HINT}"
             )
-        gen: ServingGeneration = backend[0](folder, manifest, self._segment, self.milvus)
+        gen: ServingGeneration = backend.open(folder, manifest, self._segment, self.milvus)
         # segments are loaded once per process; those this generation does not read go
         self._open_segments = {
             name: seg for name, seg in self._open_segments.items() if name in manifest.segments

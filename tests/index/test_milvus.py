@@ -135,6 +135,16 @@ def test_unreachable_milvus_names_the_uri(tmp_path):
     assert engine.store.current_number() is None
 
 
+def test_a_start_with_milvus_configured_and_unreachable_is_an_error_not_a_fallback(tmp_path):
+    local = _engine(tmp_path, store="local")
+    local.build([A])  # an index that could still serve, from local files
+    engine = _engine(tmp_path, uri="http://127.0.0.1:9")
+    engine.store.milvus = MilvusConnection(MilvusConfig(uri="http://127.0.0.1:9", timeout=2))
+    with pytest.raises(MilvusUnavailableError, match=r"http://127\.0\.0\.1:9"):
+        engine.check_backend()
+    local.check_backend()  # nothing to reach for local files
+
+
 def test_a_lost_connection_fails_one_question_and_the_next_reconnects(tmp_path):
     engine = _engine(tmp_path)
     engine.build([A])
