@@ -48,8 +48,7 @@ def answer_blocks(answer: Answer) -> list[str]:
     if answer.figures:
         parts = []
         for af in answer.figures:
-            words = "，".join(w for w in (af.qualifier, af.period) if w)
-            note = f"（{escape(words)}）" if words else ""
+            note = f"（{escape(af.note)}）" if af.note else ""
             parts.append(f"<b>{escape(af.figure.text)}</b>{note} [{af.citation}]")
         sep = "; " if answer.language == "en" else "；"
         if answer.language == "en":

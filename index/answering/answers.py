@@ -54,6 +54,12 @@ class AnswerFigure:
     period: str  # as written, with the year resolved: 今年前三季度（2022年）
     qualifier: str = ""  # the words that set it apart from another figure of the metric
 
+    @property
+    def note(self) -> str:
+        """What is shown in brackets after the figure, one bracket level deep: qualifier and
+        period (今年前三季度，2022年), or ""."""
+        return "，".join(_flat(w) for w in (self.qualifier, self.period) if w)
+
 
 @dataclass(frozen=True, slots=True)
 class AnswerSentence:
@@ -105,13 +111,7 @@ class Answer:
                 return f"Answer: {self.span.text}[{self.span.citation}]"
             return f"答：{self.span.text}[{self.span.citation}]"
         parts = [
-            f"{af.figure.text}"
-            + (
-                f"（{'，'.join(w for w in (af.qualifier, af.period) if w)}）"
-                if af.period or af.qualifier
-                else ""
-            )
-            + f"[{af.citation}]"
+            f"{af.figure.text}" + (f"（{af.note}）" if af.note else "") + f"[{af.citation}]"
             for af in self.figures
         ]
         if self.language == "en":
@@ -126,6 +126,11 @@ class Answer:
         for s in self.sentences:
             lines.append(f"「{s.text}」[{s.citation}]")
         return "\n".join(lines)
+
+
+def _flat(words: str) -> str:
+    """Words shown inside brackets, their own brackets opened up: 今年（2022年） -> 今年，2022年."""
+    return words.replace("（", "，").replace("）", "").replace("(", "，").replace(")", "")
 
 
 # -- building ---------------------------------------------------------------------------

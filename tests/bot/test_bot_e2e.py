@@ -189,7 +189,7 @@ def test_qa_fixtures_through_the_bot(fake):
 
 def test_answer_has_bold_figures_and_buttons(fake):
     chat, text = ask(fake, "株洲数字经济规模多少？")
-    assert "<b>1118亿元</b>" in text and "今年前三季度（2022年）" in text
+    assert "<b>1118亿元</b>" in text and "（今年前三季度，2022年）" in text  # one bracket level
     markup = fake.sent(chat)[-1].params["reply_markup"]
     labels = [b["text"] for row in markup["inline_keyboard"] for b in row]
     assert {"原文 [1]", "原文 [2]", "更多", "👍", "👎"} <= set(labels)

@@ -22,7 +22,7 @@ def test_figure_answer_with_periods_and_conflict(real_engine):
     assert shown == [("1118亿元", "今年前三季度（2022年）"), ("1118亿元", "今年1至11月（2022年）")]
     assert [af.citation for af in answer.figures] == [1, 2]
     assert answer.citations[0].passage.paragraph == 3
-    assert answer.lead.startswith("数字经济规模：1118亿元（今年前三季度（2022年））[1]")
+    assert answer.lead.startswith("数字经济规模：1118亿元（今年前三季度，2022年）[1]")
     first = answer.sentences[0]
     assert [first.text[s:e] for s, e in first.highlights] == ["1118亿元"]
     # the citation points at the source text
