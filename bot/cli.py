@@ -374,29 +374,72 @@ def index_list() -> None:
         console.print(table)
 
 
-def render_answer(answer: Answer, *, show_passages: int = 3) -> None:
-    """The answer, its citations, then the passages behind it."""
+def render_answer(answer: Answer, *, debug: bool = False) -> None:
+    """The answer first (the figure or the span, then the sentence it comes from), its
+    citations; `debug`: the ranked passages with their scores, the reader's confidence and
+    the time taken."""
     for notice in answer.notices:
-        console.print(f"[yellow]{notice}[/yellow]", highlight=False)
+        console.print(f"[yellow]{escape(notice)}[/yellow]", highlight=False)
     if answer.lead:
-        console.print(f"[bold]{answer.lead}[/bold]", highlight=False)
+        console.print(f"[bold]{escape(answer.lead)}[/bold]", highlight=False)
     for s in answer.sentences:
         console.print(f"  「{_highlight(s.text, s.highlights)}」[{s.citation}]", highlight=False)
-    en = answer.language == "en"
     for c in answer.citations:
         url = f" {c.article.url}" if c.article.url else ""
-        console.print(f"  [cyan][{c.n}] {c.label(answer.language)}{url}[/cyan]", highlight=False)
+        console.print(
+            f"  [cyan]\\[{c.n}] {escape(c.label(answer.language))}{url}[/cyan]", highlight=False
+        )
         if answer.abstained:
-            console.print(f"      {c.passage.text}", highlight=False)
-    if show_passages and not answer.abstained:
-        console.print("[dim]" + ("Ranked passages:" if en else "相关段落：") + "[/dim]")
-        for hit in answer.hits[:show_passages]:
-            console.print(
-                f"[dim]{hit.rank}. {hit.citation()} · score {hit.score:.3f} "
-                f"(dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})[/dim]",
-                highlight=False,
-            )
-    console.print(f"[dim]{answer.latency_ms:.0f} ms · generation {answer.generation}[/dim]")
+            console.print(f"      {escape(c.passage.text)}", highlight=False)
+    if not debug:
+        return
+    en = answer.language == "en"
+    console.print("[dim]" + ("Ranked passages:" if en else "相关段落：") + "[/dim]")
+    for hit in answer.hits:
+        console.print(
+            f"[dim]{hit.rank}. {escape(hit.citation())} · score {hit.score:.3f} "
+            f"(dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})[/dim]",
+            highlight=False,
+        )
+    reader = f" · reader {answer.confidence:.2f}" if answer.confidence is not None else ""
+    console.print(f"[dim]{answer.latency_ms:.0f} ms · generation {answer.generation}{reader}[/dim]")
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    """An answer for scripts: what is shown, and where each part comes from."""
+    return {
+        "question": answer.question,
+        "language": answer.language,
+        "abstained": answer.abstained,
+        "lead": answer.lead,
+        "span": answer.span.text if answer.span else None,
+        "figures": [
+            {
+                "text": af.figure.text,
+                "note": af.note,
+                "metric": af.figure.metric,
+                "citation": af.citation,
+            }
+            for af in answer.figures
+        ],
+        "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
+        "citations": [
+            {
+                "n": c.n,
+                "article": c.article.id,
+                "title": c.article.title,
+                "label": c.label(answer.language),
+                "url": c.article.url,
+                "start": c.passage.start,
+                "end": c.passage.end,
+            }
+            for c in answer.citations
+        ],
+        "notices": list(answer.notices),
+        "generation": answer.generation,
+        "latency_ms": round(answer.latency_ms, 1),
+        "confidence": answer.confidence,
+    }
 
 
 def _highlight(text: str, spans: tuple[tuple[int, int], ...]) -> str:
@@ -427,15 +470,24 @@ def ask(
     question: str,
     k: Annotated[int, typer.Option(help="passages behind the answer")] = 5,
     passages: Annotated[bool, typer.Option(help="ranked passages only, no answer")] = False,
+    debug: Annotated[
+        bool, typer.Option(help="also scores, the reader's confidence, times")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
-    """Answer one question: the figure and the sentence it comes from, cited."""
+    """Answer one question: the figure or the exact answer, and the sentence it comes from,
+    cited."""
     with _friendly_errors():
         engine = _engine()
         engine.check_backend()
         if passages:
             render_search(engine.search(question, k=k))
+            return
+        answer = engine.ask(question, k=k)
+        if as_json:
+            sys.stdout.write(json.dumps(answer_json(answer), ensure_ascii=False) + "\n")
         else:
-            render_answer(engine.ask(question, k=k))
+            render_answer(answer, debug=debug)
 
 
 @app.command()

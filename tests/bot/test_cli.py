@@ -165,3 +165,14 @@ def test_unreachable_milvus_is_one_clear_line_naming_the_uri(env, tmp_path):
     assert out.exit_code == 1
     assert "Milvus at http://127.0.0.1:9 cannot be reached" in out.output, out.output
     assert "Traceback" not in out.output and "secret-password-1" not in out.output
+
+
+def test_ask_is_concise_unless_debugging_and_speaks_json(shuzi):
+    plain = shuzi("ask", "株洲数字经济规模多少？")
+    assert plain.exit_code == 0 and "score" not in plain.output and " ms" not in plain.output
+    debug = shuzi("ask", "--debug", "株洲数字经济规模多少？")
+    assert "score" in debug.output and " ms · generation" in debug.output
+    out = shuzi("ask", "--json", "株洲数字经济规模多少？")
+    answer = json.loads(out.stdout)
+    assert answer["abstained"] is False and "1118亿元" in answer["lead"]
+    assert answer["citations"][0]["article"] == "zhuzhou-digital-economy"
