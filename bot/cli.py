@@ -615,6 +615,77 @@ def bot() -> None:
             application.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
 
 
+@app.command()
+def doctor() -> None:
+    """Check the settings, the data folder, the model, the reader, the index, the backend,
+    the article store and the Telegram token; say what to do about each problem."""
+    import asyncio
+
+    from bot.telegram_app import check_token
+    from index import ReaderWeightsError, load_reader
+
+    settings = load_settings()
+    problems = 0
+
+    def report(ok: bool, what: str, hint: str = "") -> None:
+        nonlocal problems
+        problems += not ok
+        mark = "[green]ok[/green]" if ok else "[red]problem[/red]"
+        console.print(f"{mark}  {escape(what)}" + (f"\n      {escape(hint)}" if hint else ""))
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.data_dir / ".doctor"
+        probe.write_text("ok")
+        probe.unlink()
+        report(True, f"data folder {settings.data_dir} can be written")
+    except OSError as exc:
+        report(False, f"data folder {settings.data_dir}: {exc.strerror}", "set SHUZI_DATA_DIR")
+    engine = build_engine(settings, batch_job=True)
+    try:
+        dim = engine.embedder.dim  # loads it
+        report(True, f"embedding model {settings.model} loads offline ({dim} dimensions)")
+    except Exception as exc:
+        report(False, f"embedding model {settings.model}: {exc}", "SHUZI_MODEL, SHUZI_MODEL_CACHE")
+    if settings.reader == "on":
+        try:
+            load_reader(settings.model_cache_dir, embedder=engine.embedder)
+            report(True, "the reader's weights match their checksum")
+        except (ReaderWeightsError, OSError) as exc:
+            report(False, f"reader: {exc}", "reinstall, or SHUZI_READER=off to answer by rules")
+    try:
+        info = engine.serving()
+        report(True, f"index: generation {info.generation} on {info.store}, {info.counts}")
+        engine.verify()
+        report(True, "every index file matches its checksum")
+    except IndexStoreError as exc:
+        report(False, f"index: {exc}", "`shuzi index sync` (or `shuzi index build`)")
+    try:
+        engine.check_backend()
+        report(True, f"backend {settings.store} can be used")
+    except IndexStoreError as exc:
+        report(False, f"backend: {exc}", "SHUZI_STORE, SHUZI_MILVUS_URI, SHUZI_MILVUS_TOKEN")
+    try:
+        live = {s.article.id for s in engine.article_store.live()}
+        served = {a.id for a in engine.articles()} if engine.has_index() else set()
+        missing = sorted(live - served)
+        report(
+            not missing,
+            f"article store: {len(live)} editors' articles kept"
+            + (f", {len(missing)} not in the index: {', '.join(missing[:5])}" if missing else ""),
+            "`shuzi index sync` adds them" if missing else "",
+        )
+    except (ArticleStoreError, IndexStoreError) as exc:
+        report(False, f"article store: {exc}")
+    if settings.telegram_token is None:
+        report(True, "no SHUZI_TELEGRAM_TOKEN: `make run` starts the console chat")
+    else:
+        problem = asyncio.run(check_token(settings))
+        report(problem is None, problem or "Telegram accepts the bot token")
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command("eval")
 def eval_(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
