@@ -29,9 +29,11 @@ from corpus import (
     ArticleError,
     Figure,
     discover_articles,
+    left_out,
     load_article,
     read_article_bytes,
     resolve_period,
+    split_article,
 )
 from index import (
     Answer,
@@ -243,6 +245,9 @@ def index_add(
     replace: Annotated[
         bool, typer.Option(help="replace an article of another source that has the same id")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="show the passages and what is left out; change nothing")
+    ] = False,
 ) -> None:
     """Add or replace articles (files or folders); they are kept in the article store, so
     no rebuild or restart drops them. Unchanged ones are skipped."""
@@ -254,10 +259,30 @@ def index_add(
                 data = f.read_bytes()
                 article = read_article_bytes(data, name=f.name, origin=str(f.resolve()))
                 subs.append(Submission(article, Provenance("cli", str(f.resolve()), by), data))
+        if dry_run:
+            for sub in subs:
+                _show_split(sub.article)
+            return
         engine = _engine(batch_job=True)
         with _progress() as update:
             report = engine.add(subs, progress=update, replace=replace)  # type: ignore[arg-type]
         _print_report(report)
+
+
+def _show_split(article: Article) -> None:
+    """The passages an article becomes, and what is left out of them."""
+    passages = split_article(article)
+    console.print(
+        f"[bold]{escape(article.id)}[/bold] 《{escape(article.title)}》 {escape(article.date)}: "
+        f"{len(passages)} passages",
+        highlight=False,
+    )
+    for p in passages:
+        where = " › ".join(p.section_path)
+        head = f"{where}，第{p.paragraph}段" if where else f"第{p.paragraph}段"
+        console.print(f"  [cyan]{escape(head)}[/cyan] {escape(p.text[:80])}", highlight=False)
+    for kind, text in left_out(article.body, authors=article.authors):
+        console.print(f"  [yellow]left out ({kind}):[/yellow] {escape(text)}", highlight=False)
 
 
 @index_app.command("remove")

@@ -114,6 +114,8 @@ def upload_summary(lang: str, name: str, report: BuildReport, conflicts: Sequenc
             f"第 {report.generation} 代索引，用时 {report.seconds:.1f} 秒。"
         ]
     )
+    if report.notes:
+        lines.extend(report.notes)
     if conflicts:
         lines.append(
             "Figures that differ from indexed ones:" if lang == "en" else "与已有数字不同的指标："

@@ -18,7 +18,7 @@ from corpus.article import Article
 
 # Bump when splitting or figure extraction changes: an index built by another version is
 # rebuilt, not trusted.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 DEFAULT_MAX_CHARS = 300
 
 SENTENCE_ENDS = "。！？!?；;"
@@ -29,6 +29,8 @@ _CREDIT = re.compile(r"[(（](?:本版)?(?:图片|照片|摄影|图).{0,40}[)）
 _PHOTO_GAP = 2  # blank lines that mark where a photo stood
 _SHORT_CAPTION = 30
 _SUBHEAD_MAX = 50
+_BYLINE_MAX = 40
+LEDE = "导语"  # the section of the paragraphs before an article's first heading
 
 
 class BlockKind(Enum):
@@ -159,9 +161,13 @@ def classify_blocks(body: str, *, authors: tuple[str, ...] = ()) -> list[Block]:
             end = start + len(text)
         elif (
             not seen_content
+            and len(text) <= _BYLINE_MAX
+            and not any(c in text for c in "，,。！？；;")
             and ((authors and all(a in text for a in authors)) or _BYLINE.fullmatch(text))
             and " " in text.replace("\u3000", " ")
         ):
+            # only a short line that is just names; a dateline paragraph ("本报宜宾3月14日电
+            # （记者 王晓峰）3月12日，…") names the author too, but it is the story's first lines
             kind = BlockKind.BYLINE
         elif (
             text.startswith("——")
@@ -175,7 +181,8 @@ def classify_blocks(body: str, *, authors: tuple[str, ...] = ()) -> list[Block]:
             kind = BlockKind.CAPTION
         else:
             kind = BlockKind.BODY
-        seen_content = seen_content or kind is not BlockKind.BYLINE
+        # the title heading does not count: a byline often stands under it
+        seen_content = seen_content or kind not in (BlockKind.BYLINE, BlockKind.HEADING)
         if kind is BlockKind.BODY:
             continues = _ends_mid_sentence(text)
         elif kind is not BlockKind.CAPTION:
@@ -246,13 +253,32 @@ def extract_paragraphs(
         else:
             subhead = block.text
     flush()
+    if any(p.section_path for p in paragraphs):  # an article with headings has a lede
+        paragraphs = [
+            p if p.section_path else Paragraph(p.number, (LEDE,), p.spans, p.text)
+            for p in paragraphs
+        ]
     return paragraphs
+
+
+def left_out(body: str, *, authors: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """What splitting leaves out of the passages, as (kind, text): the byline, photo
+    captions and credits. An editor is told (a caption wrongly taken is a lost sentence)."""
+    return [
+        (b.kind.value, b.text)
+        for b in classify_blocks(body, authors=authors)
+        if b.kind in (BlockKind.CAPTION, BlockKind.BYLINE)
+    ]
 
 
 _CLAUSE_MARKS = "，,、：:）)”"
 # The embedding model reads the first 512 tokens of a unit; Chinese text runs at about one
 # token a character, so a sentence longer than this would be partly unfindable.
 LONG_SENTENCE_CHARS = 400
+
+
+def _in_figure(ch: str) -> bool:
+    return ch.isdigit() or ch in ".,%％‰万亿千百十多余个分点"  # numbers, 2.5个百分点, 4万多台
 
 
 def _cut_long(text: str, start: int, end: int, max_chars: int) -> list[int]:
@@ -267,10 +293,9 @@ def _cut_long(text: str, start: int, end: int, max_chars: int) -> list[int]:
         cut = max(text.rfind(c, start + 1, limit) for c in _CLAUSE_MARKS) + 1
         if cut <= start + max_chars // 3:
             cut = limit
+            # moved back out of any number with its multiplier and unit (1118亿元, 2.5个百分点)
             while cut > start + max_chars // 2 and (
-                (text[cut - 1].isalnum() and text[cut].isascii() and text[cut].isalnum())
-                or text[cut] in ".%％"
-                or (text[cut - 1].isdigit() and text[cut] in "亿万千百十个")
+                _in_figure(text[cut - 1]) or _in_figure(text[cut])
             ):
                 cut -= 1
         ends.append(cut)

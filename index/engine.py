@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus import Article, Figure, Passage, extract_figures, split_article
+from corpus import Article, Figure, Passage, extract_figures, left_out, split_article
 from index.answering.answers import Answer, AnswerBuilder
 from index.answering.extract import (
     Read,
@@ -449,6 +449,7 @@ class Engine:
                     reusable = writer.vectors_by_text()
                 writer.clear()
             plan = plan_changes(writer.article_hashes(), add=add, remove=remove)
+            notes = [*notes, *_left_out_notes(plan.todo)]
             for article_id in plan.take_out:
                 writer.remove_article(article_id)
             written = self._embed_and_write(writer, plan.todo, reusable, progress)
@@ -923,6 +924,18 @@ class _Written:
 class _SourcePlan:
     wanted: list[Article]
     notes: tuple[str, ...]
+
+
+def _left_out_notes(articles: Sequence[Article]) -> list[str]:
+    """What splitting left out of each new article (byline, captions), said, not hidden."""
+    notes = []
+    for article in articles:
+        left = left_out(article.body, authors=article.authors)
+        if left:
+            shown = "; ".join(f"{kind} «{text[:40]}»" for kind, text in left[:4])
+            more = f" and {len(left) - 4} more" if len(left) > 4 else ""
+            notes.append(f"{article.id}: left out of the passages: {shown}{more}")
+    return notes
 
 
 def _same_articles(wanted: Sequence[Article], current: dict[str, str]) -> bool:

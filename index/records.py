@@ -35,8 +35,9 @@ class Hit:
     rank: int = 0
 
     def citation(self) -> str:
-        section = " › ".join(s.lstrip("—") for s in self.passage.section_path) or "导语"
-        return f"《{self.article.title}》 {section}，第{self.passage.paragraph}段"
+        section = " › ".join(s.lstrip("—") for s in self.passage.section_path)
+        where = f"{section}，" if section else ""
+        return f"《{self.article.title}》 {where}第{self.passage.paragraph}段"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,16 +33,19 @@ class Citation:
 
     @property
     def section(self) -> str:
-        return " › ".join(s.lstrip("—") for s in self.passage.section_path) or "导语"
+        return " › ".join(s.lstrip("—") for s in self.passage.section_path)
 
     def label(self, language: str = "zh") -> str:
+        """Where the passage stands; the section only for an article that has sections."""
         if language == "en":
+            where = f", {self.section}" if self.section else ""
             return (
-                f"《{self.article.title}》, {self.section}, paragraph {self.passage.paragraph}"
+                f"《{self.article.title}》{where}, paragraph {self.passage.paragraph}"
                 f" (chars {self.passage.start}-{self.passage.end})"
             )
+        where = f" {self.section}，" if self.section else " "
         return (
-            f"《{self.article.title}》 {self.section}，第{self.passage.paragraph}段"
+            f"《{self.article.title}》{where}第{self.passage.paragraph}段"
             f"（第{self.passage.start}-{self.passage.end}字）"
         )
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from corpus import (
     extract_figures,
     extract_paragraphs,
+    left_out,
     normalize_for_search,
     split_article,
     split_passages,
@@ -57,7 +58,7 @@ def test_sections_are_carried_by_passages(article):
         (found,) = [p for p in passages if p.text.startswith(prefix)]
         return found
 
-    assert starting("今年前三季度，株洲数字经济").section_path == ()
+    assert starting("今年前三季度，株洲数字经济").section_path == ("导语",)  # before the first heading
     p = starting("今年1至11月，株洲通信业")
     assert p.section_path == ("数字赋能，强“芯”铸魂", "——加快数字化转型，推动高质量发展")
     # "——落实网络强国战略。…" is a body paragraph, not a sub-head
@@ -186,3 +187,25 @@ def test_a_megabyte_without_a_sentence_end_becomes_findable_passages():
     assert len(passages) > 600
     assert max(len(p.text) for p in passages) <= 400
     assert sum(len(extract_figures(p.text)) for p in passages) == len(extract_figures(block))
+
+
+def test_a_dateline_paragraph_is_kept_and_only_a_short_byline_line_is_dropped():
+    body = (
+        "# 宜宾新建港口（虚构）\n\n王晓峰 李明\n\n"
+        "本报宜宾3月14日电（记者 王晓峰）3月12日，宜宾新港一期工程完工，年吞吐能力300万吨。\n\n"
+        "新港二期计划明年开工。"
+    )
+    passages = split_passages(
+        body, article_id="x", title="宜宾新建港口（虚构）", authors=("王晓峰",)
+    )
+    texts = [p.text for p in passages]
+    assert texts[0].startswith("本报宜宾3月14日电") and "300万吨" in texts[0]
+    assert all(t != "王晓峰 李明" for t in texts)
+    assert left_out(body, authors=("王晓峰",)) == [("byline", "王晓峰 李明")]
+
+
+def test_the_lede_is_named_only_in_an_article_with_sections():
+    plain = split_passages("第一段。\n\n第二段。", article_id="plain")
+    assert all(p.section_path == () for p in plain)
+    sectioned = split_passages("开头一段。\n\n# 一、发展\n\n正文一段。", article_id="s")
+    assert [p.section_path for p in sectioned] == [("导语",), ("一、发展",)]
