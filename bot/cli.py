@@ -9,7 +9,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -530,16 +529,17 @@ def figures(
             if chart is not None:
                 raise typer.Exit(1)
             return
-        if chart is not None:
-            _chart_figures(keyword, found, chart)
-        table = Table(title=f"“{keyword}” · {len(found)} figures")
+        rows = _merged_figures(found)
+        table = Table(title=f"“{keyword}” · {len(rows)} figures")
         for col in ("figure", "metric", "period", "change", "citation"):
             table.add_column(col)
-        for hit, fig in found:
+        for fig, period, citations in rows:
             table.add_row(
-                fig.text, fig.metric or fig.subject, _period(hit, fig), fig.change, hit.citation()
+                fig.text, fig.metric or fig.subject, period, fig.change, "\n".join(citations)
             )
-        console.print(table)
+        console.print(table)  # the table stands even when no chart can be drawn
+        if chart is not None:
+            _chart_figures(keyword, rows, chart)
 
 
 def _period(hit: Hit, fig: Figure) -> str:
@@ -549,22 +549,41 @@ def _period(hit: Hit, fig: Figure) -> str:
     return resolve_period(fig.period, year=year, date=date)
 
 
-def _chart_figures(keyword: str, found: list[tuple[Hit, Figure]], out: Path) -> None:
-    """The figures of the metric asked for (or the one most found figures share), drawn."""
+def _merged_figures(found: list[tuple[Hit, Figure]]) -> list[tuple[Figure, str, list[str]]]:
+    """One row per figure, metric and period: a figure two passages repeat is one row with
+    both citations."""
+    rows: dict[tuple[str, str, str], tuple[Figure, str, list[str]]] = {}
+    for hit, fig in found:
+        period = _period(hit, fig)
+        key = (fig.text, fig.metric or fig.subject, period)
+        if key not in rows:
+            rows[key] = (fig, period, [])
+        if hit.citation() not in rows[key][2]:
+            rows[key][2].append(hit.citation())
+    return list(rows.values())
+
+
+def _chart_figures(keyword: str, rows: list[tuple[Figure, str, list[str]]], out: Path) -> None:
+    """The figures found, drawn: those of the most common unit, each labelled with its
+    metric when several metrics share that unit (覆盖率: 92.3% and 99.5%)."""
     from bot.charts import chart_of_figures, render_chart
 
-    metrics = Counter(f.metric or f.subject for _, f in found)
-    metric = keyword if keyword in metrics else metrics.most_common(1)[0][0]
-    rows = [
-        (_period(hit, fig) or hit.article.title, fig, hit.citation())
-        for hit, fig in found
-        if (fig.metric or fig.subject) == metric
+    metrics = {f.metric or f.subject for f, _, _ in rows}
+    labelled = [
+        (
+            (f"{f.metric or f.subject} {period}".strip() if len(metrics) > 1 else period)
+            or (f.metric or f.subject),
+            f,
+            citations[0],
+        )
+        for f, period, citations in rows
     ]
-    data = chart_of_figures(metric, rows)
+    title = next(iter(metrics)) if len(metrics) == 1 else keyword
+    data = chart_of_figures(title, labelled)
     if data is None:
-        raise LookupError(f"“{metric}” has fewer than two figures of one unit: nothing to chart")
+        raise LookupError(f"“{keyword}” has fewer than two figures of one unit: nothing to chart")
     out.write_bytes(render_chart(data))
-    console.print(f"chart of “{metric}” ({len(data.bars)} figures) written to {out}")
+    console.print(f"chart of “{title}” ({len(data.bars)} figures) written to {out}")
 
 
 @app.command()

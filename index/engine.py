@@ -55,12 +55,21 @@ from index.stores.layout import (
 )
 from index.stores.lexicon import TermLexicon
 from index.stores.protocols import IndexWriter
+from index.text.english import english_words
 from index.text.followup import interpret_followup
 from index.text.tokens import CJK
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 300
+# Words a figure's change is written with, for the words readers look it up by.
+_FIGURE_WORDS = {
+    "增速": ("增长",),
+    "增幅": ("增长",),
+    "增长率": ("增长",),
+    "涨幅": ("增长", "上升"),
+    "降幅": ("下降", "减少"),
+}
 _WHY = re.compile(r"为什么|为何|原因|何故|\bwhy\b", re.I)
 # A passage of the same paragraph as a hit competes to answer with this share of its score.
 _NEIGHBOUR_PRIOR = 0.9
@@ -314,14 +323,28 @@ class Engine:
         return IndexInfo(gen.number, manifest.model, manifest.store, dict(manifest.counts))
 
     def find_figures(self, keyword: str, *, limit: int = 200) -> list[tuple[Hit, Figure]]:
-        """Figures whose metric, subject or change words hold the keyword, with the passage
-        each stands in."""
+        """Figures whose metric, subject or change words hold the keyword (a growth rate by
+        增长, 增速 or 提升; an English keyword by its Chinese words in the cross-lingual
+        lexicon), with the passage each stands in."""
         gen = self.generation
-        found = gen.find_figures(keyword, limit=limit)
+        words = list(dict.fromkeys([keyword, *_FIGURE_WORDS.get(keyword, ())]))
+        if not CJK.search(keyword) and gen.lexicon is not None:
+            english = english_words(keyword)
+            if english:
+                vectors = self.embedder.embed_queries(english)
+                _, translated = gen.lexicon.read(vectors, english)
+                words += [w for w in translated if w not in words]
+        seen: set[tuple[int, int]] = set()
+        found: list[tuple[int, Figure]] = []
+        for word in words:
+            for pid, fig in gen.find_figures(word, limit=limit):
+                if (pid, fig.start) not in seen:
+                    seen.add((pid, fig.start))
+                    found.append((pid, fig))
         passages = gen.passages([pid for pid, _ in found])
         return [
             (Hit(pid, passages[pid], gen.articles[passages[pid].article_id], 0.0), fig)
-            for pid, fig in found
+            for pid, fig in found[:limit]
             if pid in passages
         ]
 

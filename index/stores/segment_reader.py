@@ -199,12 +199,13 @@ class SegmentReader:
         return out
 
     def find_figures(self, keyword: str, *, limit: int = 200) -> list[tuple[int, Figure]]:
-        """Figures whose metric, subject or unit mentions the keyword."""
+        """Figures whose metric, subject, change words (同比增长, 提升) or text mention the
+        keyword."""
         like = f"%{keyword}%"
         rows = self.query(
-            "SELECT * FROM figures WHERE metric LIKE ? OR subject LIKE ? OR text LIKE ? "
-            "ORDER BY article_id, pid, start LIMIT ?",
-            (like, like, like, limit),
+            "SELECT * FROM figures WHERE metric LIKE ? OR subject LIKE ? OR change LIKE ? "
+            "OR text LIKE ? ORDER BY article_id, pid, start LIMIT ?",
+            (like, like, like, like, limit),
         )
         return [(r["pid"], figure_from_row(r)) for r in rows]
 

@@ -176,3 +176,14 @@ def test_ask_is_concise_unless_debugging_and_speaks_json(shuzi):
     answer = json.loads(out.stdout)
     assert answer["abstained"] is False and "1118亿元" in answer["lead"]
     assert answer["citations"][0]["article"] == "zhuzhou-digital-economy"
+
+
+def test_figures_find_growth_by_its_words_and_chart_two_metrics_of_one_unit(shuzi, tmp_path):
+    growth = shuzi("figures", "增速")
+    assert growth.exit_code == 0 and "17.8%" in growth.output and "12.6%" in growth.output
+    english = shuzi("figures", "coverage")
+    assert english.exit_code == 0 and "92.3%" in english.output  # through the lexicon
+    png = tmp_path / "coverage.png"
+    charted = shuzi("figures", "覆盖率", "--chart", str(png))
+    assert charted.exit_code == 0 and "92.3%" in charted.output and "99.5%" in charted.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
