@@ -21,6 +21,11 @@ class ArticleInfo:
     passages: int = 0
     url: str = ""  # where an article added by link or feed came from
 
+    @property
+    def year(self) -> int | None:
+        """The year the article was written (its date's), which 今年 and 去年 are relative to."""
+        return int(self.date[:4]) if self.date[:4].isdigit() else None
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:

@@ -10,12 +10,19 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from corpus import Figure, Passage, resolve_period, split_sentences
+from corpus import Figure, Passage, extract_figures, resolve_period, split_sentences
 from index.answering.abstention import AbstentionRules
-from index.answering.sentences import SENTENCE_POOL, SentenceRanker, next_sentence
+from index.answering.periods import asked_year_offset, derive_year_before, figure_year
+from index.answering.sentences import (
+    SENTENCE_POOL,
+    Candidate,
+    SentenceRanker,
+    next_sentence,
+)
 from index.answering.spans import answer_type, choose_span
 from index.records import ArticleInfo, Hit
 from index.text.questions import QuestionProfile, TermWeights, profile_question
+from index.text.tokens import CJK
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +106,8 @@ class Answer:
     # the reader's belief that the articles answer (its span's margin over "not here" plus
     # the window's retrieval prior); None when the rules answered
     confidence: float | None = None
+    # a figure of another year, one step from two stated ones: (text, arithmetic, year label)
+    derived: tuple[str, str, str] | None = None
 
     @property
     def lead(self) -> str:
@@ -107,6 +116,11 @@ class Answer:
             if self.language == "en":
                 return "The articles do not answer this. The closest passages:"
             return f"文章中没有找到“{self.question}”的答案。最接近的段落："
+        if self.derived is not None:
+            text, arithmetic, year = self.derived
+            if self.language == "en":
+                return f"{self.metric} ({year}): {text}, worked out: {arithmetic} [1]"
+            return f"{self.metric}（{year}）：{text}（推算：{arithmetic}）[1]"
         if not self.figures:
             if self.span is None:
                 return ""
@@ -202,6 +216,12 @@ class AnswerBuilder:
         if not found:
             return self._abstain(profile, hits)
         best = max(found, key=lambda c: c.score)
+        offset = asked_year_offset(question)
+        if offset and best.figure is not None:
+            other_year = self._for_asked_year(profile, question, best, found, offset, hits)
+            if isinstance(other_year, Answer):
+                return other_year
+            best = other_year
         # the answering passage leads; ranks follow the new order
         # the answering passage leads, the rest of its paragraph follows it (a paragraph cut
         # in two is one unit), then the other hits
@@ -331,6 +351,82 @@ class AnswerBuilder:
             verify_answer(answer)
         return answer
 
+    def _for_asked_year(
+        self,
+        profile: QuestionProfile,
+        question: str,
+        best: Candidate,
+        found: list[Candidate],
+        offset: int,
+        hits: list[Hit],
+    ) -> Candidate | Answer:
+        """The answer when a year before the article's is asked (去年): the candidate whose
+        figure speaks of that year; else that year's figure worked out from a change the
+        article states beside this year's; else "not given", never this year's figure."""
+        assert best.figure is not None
+        article_year = best.hit.article.year
+        if article_year is None:
+            return best
+        want = article_year + offset
+        if figure_year(best.figure, article_year) == want:
+            return best
+        same = [
+            c
+            for c in found
+            if c.figure is not None
+            and c.figure.metric == best.figure.metric
+            and figure_year(c.figure, c.hit.article.year) == want
+        ]
+        if same:
+            return max(same, key=lambda c: c.score)
+        partial = bool(best.figure.period.replace("今年", ""))  # 今年1至11月: the same months
+        label = f"{'前年' if offset == -2 else '去年'}{'同期' if partial else ''}，{want}年"
+        if profile.language == "en":
+            label = f"{want}" + (", same months" if partial else "")
+        sentence_text = best.hit.passage.text[best.start : best.end]
+        missing = [
+            t
+            for t in profile.terms
+            if profile.language == "zh"  # an English question's terms are the lexicon's guesses
+            and self.weights.weight(t) > 0
+            and CJK.search(t)
+            and t not in sentence_text
+            and t not in best.hit.article.title
+            and not asked_year_offset(t)
+        ]
+        if offset == -1 and not missing:  # worked out only for what the sentence is about
+            text = best.hit.passage.text
+            sentence = [f for f in extract_figures(text) if best.start <= f.start < best.end]
+            derived = derive_year_before(
+                next((f for f in sentence if f.start == best.figure.start), best.figure), sentence
+            )
+            if derived is not None:
+                quoted = text[best.start : best.end].strip()
+                offset_in = text.index(quoted, best.start)
+                marks = tuple((f.start - offset_in, f.end - offset_in) for f in derived.inputs)
+                answer = Answer(
+                    question,
+                    profile.language,
+                    False,
+                    (AnswerSentence(quoted, 1, tuple(sorted(marks))),),
+                    (),
+                    (Citation(1, best.hit.pid, best.hit.article, best.hit.passage),),
+                    tuple(hits),
+                    metric=best.figure.metric or best.figure.subject,
+                    derived=(derived.text, derived.arithmetic, label),
+                )
+                verify_answer(answer)
+                return answer
+        period = self._period(best.figure, best.hit.article) or f"{article_year}年"
+        shown = f"{best.figure.text}（{_flat(period)}）"
+        notice = (
+            f"The articles do not give the {best.figure.metric or 'figure'} for {want}; "
+            f"they give {shown}."
+            if profile.language == "en"
+            else f"文章没有给出{want}年的{best.figure.metric or '这个数字'}，只给出{shown}。"
+        )
+        return self._abstain(profile, hits, notice)
+
     def _abstain(self, profile: QuestionProfile, hits: list[Hit], *notices: str) -> Answer:
         closest = tuple(
             Citation(i + 1, h.pid, h.article, h.passage) for i, h in enumerate(hits[:3])
@@ -376,6 +472,14 @@ def verify_answer(answer: Answer) -> None:
     sources = " ".join(c.passage.text for c in answer.citations)
     years = " ".join(c.article.date for c in answer.citations)
     allowed = {_canonical(n) for n in _NUMBER.findall(sources) + _NUMBER.findall(years)}
+    if answer.derived is not None:
+        # worked out, marked 推算: its inputs stand in the passage, its result is computed
+        text, arithmetic, label = answer.derived
+        inputs = arithmetic.rsplit("=", 1)[0]
+        if not all(_canonical(n) in allowed for n in _NUMBER.findall(inputs)):
+            raise UnsupportedFigureError(f"{arithmetic}: an input is in no cited passage")
+        allowed |= {_canonical(n) for n in _NUMBER.findall(f"{text} {label}")}
+        allowed.add("1")  # the 1 of ÷ (1 + 11.2%)
     allowed |= {str(int(y) - 1) for y in re.findall(r"\d{4}", years)}  # 去年
     body = re.sub(r"\[\d+\]", "", answer.text)
     for number in _NUMBER.findall(body):
