@@ -268,6 +268,16 @@ async def inline_query(update: Update, context: ShuziContext) -> None:
     await query.answer([result], cache_time=60)
 
 
+async def new_conversation(update: Update, context: ShuziContext) -> None:
+    """/new: the next question starts afresh, not as a follow-up of the last one."""
+    message = update.effective_message
+    if message is None:
+        return
+    user = update.effective_user
+    context.services.forget_turn(turn_key(message, user.id if user else None))
+    await message.reply_text(texts.t("new", user_language(update)))
+
+
 async def unknown_command(update: Update, context: ShuziContext) -> None:
     """Any other /command."""
     if update.effective_message:

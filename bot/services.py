@@ -88,6 +88,9 @@ class Services:
         while len(self.turns) > TURNS_KEPT:
             self.turns.popitem(last=False)
 
+    def forget_turn(self, key: tuple[int, int, int]) -> None:
+        self.turns.pop(key, None)
+
     def remember(self, qid: int, answer: Answer) -> None:
         self.answers[qid] = answer
         while len(self.answers) > ANSWER_CACHE:

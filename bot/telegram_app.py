@@ -48,6 +48,7 @@ from bot.questions import (
     group_text,
     inline_query,
     more_button,
+    new_conversation,
     private_text,
     source_button,
     start,
@@ -78,11 +79,17 @@ async def on_error(update: object, context: ShuziContext) -> None:
 
 
 _READER_COMMANDS = {
-    "zh": [("start", "开始 · 能回答哪些文章"), ("help", "怎么提问"), ("ask", "提问（群里用）")],
+    "zh": [
+        ("start", "开始 · 能回答哪些文章"),
+        ("help", "怎么提问"),
+        ("ask", "提问（群里用）"),
+        ("new", "重新开始（不接上一个问题）"),
+    ],
     "en": [
         ("start", "Start: what I can answer"),
         ("help", "How to ask"),
         ("ask", "Ask (in groups)"),
+        ("new", "Start afresh (no follow-up)"),
     ],
 }
 _EDITOR_COMMANDS = {
@@ -234,6 +241,7 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
     groups = filters.ChatType.GROUPS
     app.add_handler(CommandHandler(["start", "help"], start))
     app.add_handler(CommandHandler("ask", ask_command))
+    app.add_handler(CommandHandler("new", new_conversation))
     for name, handler in (
         ("articles", articles),
         ("remove", remove),

@@ -561,6 +561,12 @@ def test_a_follow_up_is_read_with_the_previous_question(fake):
     assert "按「株洲数字经济规模占GDP比重是多少」理解" in text and "42%" in text
     typing = fake.sent(user, method="sendChatAction")
     assert typing and typing[0].params["action"] == "typing"
+    fake.message("/new", user_id=user)  # forget the context: the next question stands alone
+    fake.wait_for(lambda c: c.method == "sendMessage" and "从头开始" in c.params["text"])
+    before = len(fake.sent(user))
+    fake.message("那去年呢？", user_id=user)
+    fake.wait_for(lambda c: len(fake.sent(user)) > before + 0 and "reply_markup" in c.params, 60)
+    assert not any("理解" in c.params["text"] for c in fake.sent(user)[before:])
 
 
 def test_the_chart_button_sends_a_png(fake):
