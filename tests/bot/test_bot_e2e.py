@@ -565,7 +565,15 @@ def test_a_follow_up_is_read_with_the_previous_question(fake):
     fake.wait_for(lambda c: c.method == "sendMessage" and "从头开始" in c.params["text"])
     before = len(fake.sent(user))
     fake.message("那去年呢？", user_id=user)
-    fake.wait_for(lambda c: len(fake.sent(user)) > before + 0 and "reply_markup" in c.params, 60)
+    fake.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and int(c.params["chat_id"]) == user
+            and "reply_markup" in c.params
+            and c in fake.sent(user)[before:]
+        ),
+        60,
+    )
     assert not any("理解" in c.params["text"] for c in fake.sent(user)[before:])
 
 
