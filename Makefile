@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench bench-scale bench-milvus bench-chat bench-hostile train-reader reader-calibration clean
+.PHONY: setup run test lint bench bench-scale bench-milvus bench-chat bench-hostile train-reader reader-calibration docs-screenshot clean
 SCALE_N ?= 1000000
 
 setup: $(STAMP)
@@ -71,6 +71,11 @@ train-reader: setup
 reader-calibration: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[train]"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.reader_calibration
+
+# docs/conversation.png: a conversation with the bot, rendered as the bot writes its messages
+# and screenshotted in Debian's Chromium (apt-get install chromium), headless.
+docs-screenshot: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python docs/conversation.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis
