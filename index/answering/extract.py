@@ -53,7 +53,7 @@ class Read:
 @dataclass(frozen=True, slots=True)
 class ReaderSettings:
     """How many windows the reader reads and how long, and where it abstains: measured on
-    DRCD's held-out articles (bench/reader_calibration.py, README)."""
+    DRCD's held-out articles (bench/reader_calibration.py, docs/design.md)."""
 
     # Chinese: the best sentences anywhere in the top passages (3 x 100 characters held the
     # answer for 0.964 of the held-out questions)

@@ -32,7 +32,7 @@ class Candidate:
 
 
 # How a Chinese question's candidate sentences are scored. Fitted on the CMRC 2018 trial set
-# (bench/notes in README): the question's weighted words in the sentence (own) and around it
+# (bench/notes in docs/design.md): the question's weighted words in the sentence (own) and around it
 # (lex), the passage's fused rank (prior) and the sentence's own dense score lead; the answer
 # type, the words around the question's hole and a reason or definition cue break ties.
 _WEIGHTS_ZH = {

@@ -52,7 +52,7 @@ class Reader:
 
         model = load_trained(encoder_dir, weights, shared_word_embeddings=shared_word_embeddings)
         self.tokenizer = shared_tokenizer or load_tokenizer(encoder_dir)
-        if quantize:  # int8 linear layers: a third less time a window (measured, README)
+        if quantize:  # int8 linear layers: a third less time a window (docs/design.md)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # in place: a copy would copy the shared word embeddings too (+840 MB)

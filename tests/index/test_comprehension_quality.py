@@ -1,5 +1,5 @@
 """The CMRC 2018 trial set and the unanswerable questions about it, through the real model:
-floors under what the answers reach today (README, "Tuning and quality"), so a change that
+floors under what the answers reach today (docs/design.md, "Tuning and quality"), so a change that
 loses quality on articles the engine was not shaped on fails here."""
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def test_conversations_are_answered_better_in_context(real_engine):
         return Judged.of_answer(answer), answer
 
     report = evaluate_conversations(conversations, ask)
-    # measured 0.925 in conversation against 0.625 alone (README); guards against regressions
+    # measured 0.925 in conversation against 0.625 alone (docs/design.md); guards against regressions
     assert report.right_in_conversation >= 0.85
     assert report.right_in_conversation - report.right_alone >= 0.25
     first = real_engine.ask("株洲数字经济规模是多少？")
