@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         ReaderSettings().windows, ge=1, le=10, description="windows the reader reads a question"
     )
     reader_quantize: bool = Field(True, description="int8 linear layers in the reader (faster)")
+    reader_weights: Path | None = Field(
+        None, description="other reader weights (a .safetensors with its .sha256 beside it)"
+    )
 
     telegram_token: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)

@@ -83,8 +83,12 @@ def serving_reader(settings: Settings, embedder: Embedder) -> Reader | None:
     if settings.reader != "on":
         return None
     try:
+        extra = {"weights": settings.reader_weights} if settings.reader_weights else {}
         return load_reader(
-            settings.model_cache_dir, embedder=embedder, quantize=settings.reader_quantize
+            settings.model_cache_dir,
+            embedder=embedder,
+            quantize=settings.reader_quantize,
+            **extra,  # type: ignore[arg-type]
         )
     except ReaderWeightsError as exc:
         log.error("the reader cannot be used (%s); answering with the rules instead", exc)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus import Article, Figure, Passage, extract_figures, left_out, split_article
-from index.answering.answers import Answer, AnswerBuilder
+from index.answering.answers import Answer, AnswerBuilder, UnsupportedFigureError
 from index.answering.extract import (
     Read,
     ReaderSettings,
@@ -73,6 +73,7 @@ _FIGURE_WORDS = {
 _WHY = re.compile(r"为什么|为何|原因|何故|\bwhy\b", re.I)
 # A passage of the same paragraph as a hit competes to answer with this share of its score.
 _NEIGHBOUR_PRIOR = 0.9
+LABEL_MARGIN = 0.01  # how far below the closest label a figure found in English may be
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
@@ -283,7 +284,11 @@ class Engine:
             cited = rules.citations[0].pid
             if cited == best.window.hit.pid and figure.start < best.end and best.start < figure.end:
                 return replace(rules, confidence=confidence)  # they agree: the checked figure
-            answer = answer_from_read(question, rules.language, best, hits)
+            try:
+                answer = answer_from_read(question, rules.language, best, hits)
+            except UnsupportedFigureError as exc:
+                log.warning("the reader's answer failed its check (%s); the rules answer", exc)
+                return rules
             where = rules.citations[0].label(rules.language)
             differs = (
                 f"The figure index gives {figure.text} ({where}) for this question."
@@ -291,9 +296,13 @@ class Engine:
                 else f"数字索引对这个问题给出的是{figure.text}（{where}）。"
             )
             return replace(answer, notices=(differs,), confidence=confidence)
-        answer = answer_from_read(
-            question, rules.language, best, hits, why_question=bool(_WHY.search(question))
-        )
+        try:
+            answer = answer_from_read(
+                question, rules.language, best, hits, why_question=bool(_WHY.search(question))
+            )
+        except UnsupportedFigureError as exc:  # never: but an answer never fails its check
+            log.warning("the reader's answer failed its check (%s); the rules answer", exc)
+            return rules
         return replace(answer, confidence=confidence)
 
     @staticmethod
@@ -328,12 +337,10 @@ class Engine:
         lexicon), with the passage each stands in."""
         gen = self.generation
         words = list(dict.fromkeys([keyword, *_FIGURE_WORDS.get(keyword, ())]))
-        if not CJK.search(keyword) and gen.lexicon is not None:
-            english = english_words(keyword)
-            if english:
-                vectors = self.embedder.embed_queries(english)
-                _, translated = gen.lexicon.read(vectors, english)
-                words += [w for w in translated if w not in words]
+        english = english_words(keyword) if not CJK.search(keyword) else []
+        if english and gen.lexicon is not None:
+            vectors = self.embedder.embed_queries(english)
+            words += [w for w in gen.lexicon.nearest(vectors) if w not in words]
         seen: set[tuple[int, int]] = set()
         found: list[tuple[int, Figure]] = []
         for word in words:
@@ -341,12 +348,32 @@ class Engine:
                 if (pid, fig.start) not in seen:
                     seen.add((pid, fig.start))
                     found.append((pid, fig))
+        if english and found:
+            found = self._closest_labels(keyword, found)
         passages = gen.passages([pid for pid, _ in found])
         return [
             (Hit(pid, passages[pid], gen.articles[passages[pid].article_id], 0.0), fig)
             for pid, fig in found[:limit]
             if pid in passages
         ]
+
+    def _closest_labels(
+        self, keyword: str, found: list[tuple[int, Figure]]
+    ) -> list[tuple[int, Figure]]:
+        """The figures an English keyword's Chinese neighbours found, kept when their label
+        (metric, else subject) is among the closest to the keyword itself: a neighbour word can
+        be a near miss (coverage: 保障 0.876 before 覆盖 0.865), its labels are not
+        (保险补贴项目 0.798 against 4G网络覆盖率 0.811)."""
+        labels = list(
+            dict.fromkeys(f.metric or f.subject for _, f in found if f.metric or f.subject)
+        )
+        if not labels:
+            return found
+        vectors = self.embedder.embed_queries([keyword, *labels])
+        sims = vectors[1:] @ vectors[0]
+        floor = float(sims.max()) - LABEL_MARGIN
+        close = {label for label, sim in zip(labels, sims, strict=True) if sim >= floor}
+        return [(pid, f) for pid, f in found if (f.metric or f.subject) in close]
 
     def check_backend(self) -> None:
         """The configured backend can be used (a Milvus server answers), or IndexStoreError

@@ -131,6 +131,26 @@ def best_read(reads: Sequence[Read], settings: ReaderSettings) -> tuple[Read, fl
     return best, score
 
 
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span widened to whole numbers and Latin words: a token boundary can fall inside
+    1588 (the reader's span "588年") or a word; a span never cuts one."""
+    while (
+        0 < start < len(text)
+        and text[start - 1].isascii()
+        and text[start - 1].isalnum()
+        and (text[start].isascii() and text[start].isalnum())
+    ):
+        start -= 1
+    while (
+        0 < end < len(text)
+        and text[end - 1].isascii()
+        and text[end - 1].isalnum()
+        and (text[end].isascii() and text[end].isalnum())
+    ):
+        end += 1
+    return start, end
+
+
 def abstention(answer: Answer) -> Answer:
     """ "Not in the articles" for the question of an answer, with the closest passages."""
     closest = tuple(
@@ -151,16 +171,17 @@ def answer_from_read(
     the next one when the span runs over, or when a reason is asked for), the passage cited."""
     hit = read.window.hit
     text = hit.passage.text
+    read_start, read_end = whole_words(text, read.start, read.end)
     spans = split_sentences(text) or [(0, len(text))]
-    first = next((k for k, (s, e) in enumerate(spans) if s <= read.start < e), 0)
-    last = next((k for k, (s, e) in enumerate(spans) if s < read.end <= e), first)
+    first = next((k for k, (s, e) in enumerate(spans) if s <= read_start < e), 0)
+    last = next((k for k, (s, e) in enumerate(spans) if s < read_end <= e), first)
     if why_question and last + 1 < len(spans):
         last += 1
     s0, e0 = spans[first][0], spans[last][1]
     shown = text[s0:e0]
     lead_strip = len(shown) - len(shown.lstrip())
     shown = shown.strip()
-    start, end = read.start - s0 - lead_strip, read.end - s0 - lead_strip
+    start, end = read_start - s0 - lead_strip, read_end - s0 - lead_strip
     span_text = shown[start:end].strip()
     start += len(shown[start:end]) - len(shown[start:end].lstrip())
     end = start + len(span_text)

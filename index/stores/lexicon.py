@@ -14,6 +14,7 @@ TERMS_NPY = "terms.npy"
 SIMILARITY_FLOOR = 0.88
 PER_WORD = 2
 TRANSLATION_FLOOR = 0.85
+NEIGHBOURS = 8  # the corpus words an English keyword may stand for, when looking up figures
 
 
 class TermLexicon:
@@ -46,6 +47,18 @@ class TermLexicon:
                     translated.extend(self.terms[i] for i in top)
         expansion = " ".join(dict.fromkeys([*chosen, *words])) if chosen or words else ""
         return expansion, tuple(dict.fromkeys(translated))
+
+    def nearest(self, word_vectors: np.ndarray) -> list[str]:
+        """The NEIGHBOURS nearest corpus words of each word at TRANSLATION_FLOOR or above:
+        candidates for a figure lookup, to be sorted out by what they find."""
+        if not len(word_vectors) or not self.terms:
+            return []
+        sims = np.asarray(word_vectors, dtype=np.float32) @ self.vectors.T
+        found: list[str] = []
+        for row in sims:
+            top = np.argsort(-row)[:NEIGHBOURS]
+            found.extend(self.terms[i] for i in top if row[i] >= TRANSLATION_FLOOR)
+        return list(dict.fromkeys(found))
 
     def save(self, folder: Path) -> None:
         (folder / TERMS_JSON).write_text(json.dumps(self.terms, ensure_ascii=False))

@@ -531,7 +531,7 @@ def test_menus_and_description_are_registered_at_start(fake):
     commands = fake.sent(method="setMyCommands")
     readers = [c for c in commands if "scope" not in c.params]
     assert {c.params.get("language_code") for c in readers} == {None, "en"}
-    assert {cmd["command"] for cmd in readers[0].params["commands"]} == {"start", "help", "ask"}
+    assert {cmd["command"] for cmd in readers[0].params["commands"]} == {"start", "help", "ask", "new"}
     editors = [c for c in commands if c.params.get("scope", {}).get("chat_id") == ADMIN]
     assert any("follow" in {cmd["command"] for cmd in c.params["commands"]} for c in editors)
     assert fake.sent(method="setMyDescription") and fake.sent(method="setMyShortDescription")
