@@ -26,6 +26,7 @@ from index.answering.extract import (
     reading_windows,
 )
 from index.answering.sentences import SENTENCE_POOL
+from index.answering.spans import answer_type
 from index.plan import plan_changes
 from index.reader import Reader
 from index.records import ArticleInfo, BuildReport, Hit, IndexInfo
@@ -262,6 +263,7 @@ class Engine:
             count=settings.english_windows if english else settings.windows,
             chars=settings.english_chars if english else settings.chars,
             per_passage=english,
+            first=self._rules_sentence(rules),
         )
         spans = self.reader.read(question, [w.text for w in windows])
         reads = [
@@ -277,8 +279,12 @@ class Engine:
         if found is None:
             return rules if rules.abstained else abstention(rules)
         best, confidence = found
-        if confidence < (settings.english_threshold if english else settings.threshold):
+        if confidence < settings.threshold_for(english, rules.abstained):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
+        if not rules.abstained and f"{rules.language} {answer_type(question)}" in (
+            settings.rules_kinds
+        ):
+            return replace(rules, confidence=confidence)
         if rules.figures and not rules.abstained:
             figure = rules.figures[0].figure
             cited = rules.citations[0].pid
@@ -304,6 +310,15 @@ class Engine:
             log.warning("the reader's answer failed its check (%s); the rules answer", exc)
             return rules
         return replace(answer, confidence=confidence)
+
+    @staticmethod
+    def _rules_sentence(rules: Answer) -> tuple[int, int] | None:
+        """(pid, character) of the sentence the rules answer with, or None."""
+        if rules.abstained or not rules.sentences or not rules.citations:
+            return None
+        cite = rules.citations[rules.sentences[0].citation - 1]
+        at = cite.passage.text.find(rules.sentences[0].text)
+        return (cite.pid, at) if at >= 0 else None
 
     @staticmethod
     def _neighbours(gen: ServingGeneration, hits: Sequence[Hit]) -> list[Hit]:

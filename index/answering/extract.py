@@ -66,6 +66,18 @@ class ReaderSettings:
     prior_weight: float = 2.0  # a window's retrieval prior, in units of reader margin
     threshold: float = 0.0  # below it (margin + weighted prior): not in the articles
     english_threshold: float = 0.0
+    # the same where the rules found the question's words missing from the passages (two
+    # signals of "not here": the reader needs to be surer to answer)
+    threshold_rules_refuse: float = 0.0
+    english_threshold_rules_refuse: float = 0.0
+    # "<language> <answer type>" where the rules' answer measured better than the reader's
+    # (bench/reader_calibration.py, by kind): the reader still decides whether to answer
+    rules_kinds: frozenset[str] = frozenset()
+
+    def threshold_for(self, english: bool, rules_refuse: bool) -> float:
+        if rules_refuse:
+            return self.english_threshold_rules_refuse if english else self.threshold_rules_refuse
+        return self.english_threshold if english else self.threshold
 
 
 def reading_windows(
@@ -75,11 +87,14 @@ def reading_windows(
     count: int,
     chars: int = WINDOW_CHARS,
     per_passage: bool = False,
+    first: tuple[int, int] | None = None,
 ) -> list[Window]:
     """The `count` best sentences of the hits, each widened to about `chars` characters with
     the sentences around it in its passage; overlapping windows of one passage are merged.
     `per_passage`: at most one window a passage, passages in their ranked order (an English
-    question's passages are ranked less surely than its sentences within them)."""
+    question's passages are ranked less surely than its sentences within them). `first`:
+    (pid, character) of a sentence read whatever its rank, in the first window (the sentence
+    the rules chose: the two ways of ranking sentences miss different ones)."""
     if not hits:
         return []
     top = hits[0].score or 1.0
@@ -92,14 +107,25 @@ def reading_windows(
                 continue
             dense = units.get((hit.pid, i if len(spans) > 1 else 0), hit.dense)
             scored.append((0.55 * dense + 0.45 * prior, rank, hit, i, spans))
+
+    def chosen(item: tuple[float, int, Hit, int, list[tuple[int, int]]]) -> bool:
+        _, _, hit, i, spans = item
+        return first is not None and hit.pid == first[0] and spans[i][0] <= first[1] < spans[i][1]
+
     if per_passage:  # each passage's best sentence, in the passages' order
         best: dict[int, tuple[float, int, Hit, int, list[tuple[int, int]]]] = {}
         for item in scored:
-            if item[2].pid not in best or item[0] > best[item[2].pid][0]:
-                best[item[2].pid] = item
+            pid = item[2].pid
+            if (
+                pid not in best
+                or (item[0] > best[pid][0] and not chosen(best[pid]))
+                or chosen(item)
+            ):
+                best[pid] = item
         scored = sorted(best.values(), key=lambda x: x[1])
     else:
         scored.sort(key=lambda x: -x[0])
+    scored.sort(key=lambda x: not chosen(x))  # stable: the chosen sentence first
     windows: list[Window] = []
     for score, _, hit, i, spans in scored:
         if len(windows) >= count:
