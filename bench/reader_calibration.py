@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--windows", default="2,3,4", help="Chinese; English gets one more")
     parser.add_argument("--chars", default="100", help="Chinese; English reads twice as many")
     parser.add_argument("--prior-weights", default="0,1,2,4")
+    parser.add_argument("--rules-weights", default="0,1,2")
     parser.add_argument("--no-quantize", action="store_true")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=0, help="ask only this many (a smoke test)")
@@ -92,19 +95,24 @@ def main() -> None:
         rows = []
         for windows in map(int, args.windows.split(",")):
             for chars in map(int, args.chars.split(",")):
-                for weight in map(float, args.prior_weights.split(",")):
+                for weight, rules in itertools.product(
+                    map(float, args.prior_weights.split(",")),
+                    map(float, args.rules_weights.split(",")),
+                ):
                     engine.reader_settings = ReaderSettings(
                         windows=windows,
                         chars=chars,
                         english_windows=windows + 1,
                         english_chars=chars * 2,
                         prior_weight=weight,
+                        rules_weight=rules,
                         threshold=-1e9,
                         english_threshold=-1e9,
                         threshold_rules_refuse=-1e9,
                         english_threshold_rules_refuse=-1e9,
                     )
                     row, per_question = _measure(engine, reading, windows, chars, weight)
+                    row["rules_weight"] = rules
                     rows.append((row, per_question))
                     print(json.dumps(row), flush=True)
         best, read = max(rows, key=lambda r: (r[0]["zh"]["f1"], -r[0]["zh"]["ask_p50_ms"]))  # type: ignore[index]
@@ -133,6 +141,9 @@ def joint_thresholds(
     answerable = np.array([r[1] for r in rows], dtype=bool)
     refuse = np.array([r[2] for r in rows], dtype=bool)
     finite = score[score > -1e8]
+    # refused for a reason of the rules' (another year, another place), whatever the reader:
+    # the thresholds may add `most` to these
+    floor = float((score[answerable] <= -1e8).mean()) if answerable.any() else 0.0
     grid = np.unique(np.quantile(finite, np.linspace(0, 1, 201))) if len(finite) else [0.0]
     best = (-1.0, 0.0, 0.0, 0.0)
     for t in grid:
@@ -140,13 +151,14 @@ def joint_thresholds(
             below = score < np.where(refuse, t_refuse, t)
             false = below[answerable].mean() if answerable.any() else 0.0
             caught = below[~answerable].mean() if (~answerable).any() else 0.0
-            if false <= most and (caught, -false) > (best[0], -best[3]):
+            if false - floor <= most and (caught, -false) > (best[0], -best[3]):
                 best = (float(caught), float(t), float(t_refuse), float(false))
     return {
         "unanswerable_refused": round(best[0], 4),
         "threshold": round(best[1], 3),
         "threshold_rules_refuse": round(best[2], 3),
         "answerable_refused": round(best[3], 4),
+        "answerable_refused_for_a_reason": round(floor, 4),
         "answerable": int(answerable.sum()),
         "unanswerable": int((~answerable).sum()),
     }
@@ -191,6 +203,8 @@ def _measure(engine, reading, windows: int, chars: int, weight: float) -> tuple[
             g["unans"].append(score)
             per_question[q.id] = (*lang_kind, False, 0, 0.0, False, score, False, answer.abstained)
             continue
+        if answer.abstained and answer.notices:
+            g.setdefault("reasons", []).append(answer.notices[0][:30])
         prediction = prediction_of(answer)
         g["scores"].append(score)
         g["em"].append(span_exact(prediction, q.answers))
@@ -219,6 +233,7 @@ def _measure(engine, reading, windows: int, chars: int, weight: float) -> tuple[
             "f1": round(sum(g["f1"]) / n, 4),
             "ask_p50_ms": round(percentile(g["ms"], 50), 1),
             "ask_p95_ms": round(percentile(g["ms"], 95), 1),
+            "refused_for_a_reason": Counter(g.get("reasons", [])).most_common(4),
         }
         for refused in (0.01, 0.03):
             t = threshold_at(g["scores"], refused)

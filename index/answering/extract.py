@@ -30,6 +30,7 @@ class Window:
     start: int
     end: int
     prior: float  # how the retriever ranks it, 0..1
+    rules: bool = False  # it holds the sentence the rules chose
 
     @property
     def text(self) -> str:
@@ -64,6 +65,7 @@ class ReaderSettings:
     english_windows: int = 4
     english_chars: int = 200
     prior_weight: float = 2.0  # a window's retrieval prior, in units of reader margin
+    rules_weight: float = 0.0  # the same for the window of the rules' sentence
     threshold: float = 0.0  # below it (margin + weighted prior): not in the articles
     english_threshold: float = 0.0
     # the same where the rules found the question's words missing from the passages (two
@@ -127,7 +129,8 @@ def reading_windows(
         scored.sort(key=lambda x: -x[0])
     scored.sort(key=lambda x: not chosen(x))  # stable: the chosen sentence first
     windows: list[Window] = []
-    for score, _, hit, i, spans in scored:
+    for item in scored:
+        score, _, hit, i, spans = item
         if len(windows) >= count:
             break
         lo, hi = i, i
@@ -144,7 +147,7 @@ def reading_windows(
         start, end = spans[lo][0], spans[hi][1]
         if any(w.hit.pid == hit.pid and w.start < end and start < w.end for w in windows):
             continue  # this sentence is read already, in a wider window
-        windows.append(Window(hit, start, end, min(1.0, max(score, 0.0))))
+        windows.append(Window(hit, start, end, min(1.0, max(score, 0.0)), chosen(item)))
     return windows
 
 
@@ -152,7 +155,15 @@ def best_read(reads: Sequence[Read], settings: ReaderSettings) -> tuple[Read, fl
     """The read with the best margin plus weighted prior, and that combined score."""
     if not reads:
         return None
-    scored = [(r.margin + settings.prior_weight * r.window.prior, r) for r in reads]
+    scored = [
+        (
+            r.margin
+            + settings.prior_weight * r.window.prior
+            + (settings.rules_weight if r.window.rules else 0.0),
+            r,
+        )
+        for r in reads
+    ]
     score, best = max(scored, key=lambda x: x[0])
     return best, score
 

@@ -1,0 +1,64 @@
+"""The windows the reader reads and how its reads are weighed (no model: the reader's
+answers are given)."""
+
+from dataclasses import replace
+
+from corpus import Passage
+from index.answering.extract import Read, ReaderSettings, best_read, reading_windows
+from index.records import ArticleInfo, Hit
+
+ARTICLE = ArticleInfo("a", "测试")
+# four sentences of about 30 characters each
+TEXT = (
+    "株洲市数字经济规模达到一千一百亿元左右，增长较快。"
+    "当地的轨道交通装备产业集群已经形成了完整的链条。"
+    "这座城市的气候温和湿润，四季分明，雨量也很充沛。"
+    "市里计划在未来三年内建设更多的五G基站和数据中心。"
+)
+
+
+def hit(pid: int, text: str, score: float) -> Hit:
+    passage = Passage("a", pid, pid, 0, (), ((0, len(text)),), text, text)
+    return Hit(pid, passage, ARTICLE, score, dense=score)
+
+
+def test_the_rules_sentence_is_read_first_whatever_its_rank():
+    hits = [hit(1, TEXT, 1.0), hit(2, TEXT[::-1], 0.2)]
+    units = {(1, 0): 0.9, (1, 1): 0.1, (1, 2): 0.1, (1, 3): 0.8}
+    climate = TEXT.index("这座城市")
+    plain = reading_windows(hits, units, count=1, chars=30)
+    assert plain[0].start <= 0 < plain[0].end and not plain[0].rules
+    chosen = reading_windows(hits, units, count=1, chars=30, first=(1, climate))
+    assert chosen[0].start <= climate < chosen[0].end and chosen[0].rules
+    # the other windows are the best of the rest, as before
+    both = reading_windows(hits, units, count=2, chars=30, first=(1, climate))
+    assert both[0].rules and both[1].start == 0 and not both[1].rules
+
+
+def test_one_window_a_passage_keeps_the_rules_sentence_of_its_passage():
+    hits = [hit(1, TEXT, 1.0), hit(2, TEXT, 0.5)]
+    units = {(1, 0): 0.9, (1, 3): 0.1, (2, 0): 0.9}
+    last = TEXT.index("市里计划")
+    windows = reading_windows(hits, units, count=2, chars=30, per_passage=True, first=(1, last))
+    assert [w.hit.pid for w in windows] == [1, 2]
+    assert windows[0].start <= last < windows[0].end and windows[0].rules
+
+
+def test_the_rules_window_weighs_as_much_as_the_settings_say():
+    hits = [hit(1, TEXT, 1.0)]
+    units = {(1, 0): 0.9, (1, 2): 0.1}
+    climate = TEXT.index("这座城市")
+    windows = reading_windows(hits, units, count=2, chars=30, first=(1, climate))
+    rules_window, other = windows
+    reads = [Read(rules_window, climate, climate + 4, 1.0), Read(other, 0, 3, 1.5)]
+    equal_priors = [replace(r, window=replace(r.window, prior=0.5)) for r in reads]
+    assert best_read(equal_priors, ReaderSettings(rules_weight=0.0))[0].start == 0
+    chosen, score = best_read(equal_priors, ReaderSettings(rules_weight=1.0, prior_weight=2.0))
+    assert chosen.start == climate and score == 1.0 + 2.0 * 0.5 + 1.0
+
+
+def test_a_threshold_for_when_the_rules_find_the_words_missing():
+    settings = ReaderSettings(threshold=1.0, threshold_rules_refuse=3.0, english_threshold=2.0)
+    assert settings.threshold_for(english=False, rules_refuse=False) == 1.0
+    assert settings.threshold_for(english=False, rules_refuse=True) == 3.0
+    assert settings.threshold_for(english=True, rules_refuse=False) == 2.0
