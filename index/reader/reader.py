@@ -76,7 +76,8 @@ class Reader:
             found = best.get(window.context)
             lowest_null = min(null, found.null) if found else null
             if found is None or score > found.score:
-                best[window.context] = ReadSpan(window.context, a[0], b[1], score, lowest_null)
+                lo, hi = trimmed(contexts[window.context], a[0], b[1])
+                best[window.context] = ReadSpan(window.context, lo, hi, score, lowest_null)
             else:
                 best[window.context] = ReadSpan(
                     found.context, found.start, found.end, found.score, lowest_null
@@ -101,6 +102,21 @@ class Reader:
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=mask)
         return best_spans(out.start_logits, out.end_logits, context)
+
+
+# What a span never starts or ends with: a token can carry the mark after a figure ("%，")
+_EDGE = frozenset(" \t\n\u3000，。、；：！？,.;:!?…·")
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) without punctuation or spaces at either edge (unchanged if that is all
+    there is)."""
+    lo, hi = start, end
+    while lo < hi and text[lo] in _EDGE:
+        lo += 1
+    while hi > lo and text[hi - 1] in _EDGE:
+        hi -= 1
+    return (lo, hi) if lo < hi else (start, end)
 
 
 def best_spans(start: Any, end: Any, context: Any) -> list[tuple[float, float, int, int]]:

@@ -62,3 +62,12 @@ def test_a_threshold_for_when_the_rules_find_the_words_missing():
     assert settings.threshold_for(english=False, rules_refuse=False) == 1.0
     assert settings.threshold_for(english=False, rules_refuse=True) == 3.0
     assert settings.threshold_for(english=True, rules_refuse=False) == 2.0
+
+
+def test_a_span_never_starts_or_ends_with_a_mark():
+    from index.reader.reader import trimmed
+
+    text = "占GDP比重达42%，较去年"
+    start = text.index("42")
+    assert text[slice(*trimmed(text, start, start + 4))] == "42%"
+    assert trimmed("，。", 0, 2) == (0, 2)  # nothing but marks: left as it is
