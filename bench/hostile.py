@@ -44,10 +44,15 @@ FINAL = ("已添加", "没有添加", "已订阅", "没有订阅")
 def _legit_article(chars: int) -> bytes:
     """The largest kind of input that is accepted: a long, ordinary article."""
     sentence = "青石市第{n}号灯塔建于{y}年，塔高{h}米，由{k}名灯塔工看守。"
-    text = "".join(
-        sentence.format(n=i, y=1900 + i % 100, h=10 + i % 40, k=1 + i % 5)
-        for i in range(chars // 30)
-    )
+    parts: list[str] = []
+    size = 0
+    for i in range(chars):  # whole sentences while they fit in `chars`
+        part = sentence.format(n=i, y=1900 + i % 100, h=10 + i % 40, k=1 + i % 5)
+        if size + len(part) > chars:
+            break
+        parts.append(part)
+        size += len(part)
+    text = "".join(parts)
     return ("# 青石市灯塔大全（虚构）\n\n" + text).encode()
 
 
