@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -26,7 +27,6 @@ from index.answering.extract import (
     reading_windows,
 )
 from index.answering.sentences import SENTENCE_POOL
-from index.answering.spans import answer_type
 from index.plan import plan_changes
 from index.reader import Reader
 from index.records import ArticleInfo, BuildReport, Hit, IndexInfo
@@ -250,13 +250,16 @@ class Engine:
         """The reader's answer, where the rules' is replaced by it: the span the reader finds
         in the best windows, or "not in the articles" below the calibrated threshold. The
         rules' own abstentions with a reason (another year, another place, a total the
-        articles do not give) stand; a figure answer stands where the reader's span is its
-        figure, and where they differ the reader answers and says what the figure index has."""
-        if rules.abstained and rules.notices:
-            return rules
-        assert self.reader is not None
+        articles do not give) stand, and so do their other refusals where the threshold
+        there is infinite (Chinese); a figure answer stands, and where the reader's span is
+        another one, a notice says what the reader read."""
         settings = self.reader_settings
         english = rules.language == "en"
+        if rules.abstained and (
+            rules.notices or settings.threshold_for(english, rules_refuse=True) == math.inf
+        ):
+            return rules  # a refusal the reader cannot overturn: nothing to read
+        assert self.reader is not None
         windows = reading_windows(
             hits,
             units,
@@ -281,10 +284,6 @@ class Engine:
         best, confidence = found
         if confidence < settings.threshold_for(english, rules.abstained):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
-        if not rules.abstained and f"{rules.language} {answer_type(question)}" in (
-            settings.rules_kinds
-        ):
-            return replace(rules, confidence=confidence)
         if rules.figures and not rules.abstained:
             figure = rules.figures[0].figure
             cited = rules.citations[0].pid

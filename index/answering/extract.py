@@ -87,10 +87,6 @@ class ReaderSettings:
     # Chinese text, and refuse answerable ones): the Chinese held-out value, the only one
     # calibrated where the rules refuse
     english_threshold_rules_refuse: float = -1.001
-    # "<language> <answer type>" where the rules' answer measured better than the reader's
-    # (by F1, bench/reader_calibration.py, by kind): none on the held-out set; the reader
-    # still decides whether to answer
-    rules_kinds: frozenset[str] = frozenset()
 
     def threshold_for(self, english: bool, rules_refuse: bool) -> float:
         if rules_refuse:
