@@ -106,7 +106,7 @@ def _hybrid_hits(engine: Engine, question: str, ranker: Any, k: int = 5) -> list
     """One hybrid_search over the passages collection: passage vector + jieba BM25."""
     from pymilvus import AnnSearchRequest
 
-    gen = engine.generation
+    gen = engine._generation
     assert isinstance(gen, MilvusGeneration)
     passages, _ = gen.conn.names(gen.manifest.collection)
     vector = engine.embedder.embed_queries([question])[0].tolist()

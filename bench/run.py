@@ -136,7 +136,7 @@ def _fresh_build(embedder: SentenceTransformerEmbedder, corpus: list[Article]) -
         marks = [("splitting", t0), *sorted(stages.items(), key=lambda kv: kv[1])]
         marks.append(("end", t0 + seconds))
         by_stage = {name: marks[i + 1][1] - at for i, (name, at) in enumerate(marks[:-1])}
-        gen = engine.generation
+        gen = engine._generation
         return {
             "seconds": seconds,
             "stages": by_stage,

@@ -272,13 +272,13 @@ def main() -> None:
         documents = [*seed, *archive]
         del archive
         if built:
-            passages_total = engine.generation.passage_count
+            passages_total = engine._generation.passage_count
         else:
             passages_total = engine.build(documents, progress=mark).passages_total
         del documents
         build_end = time.perf_counter()
         build_s = build_end - t0 if not built else 0.0
-        gen = engine.generation
+        gen = engine._generation
         # dense recall@10 of the serving index against exact search on the same vectors
         rows = gen.query("SELECT uid, embedding FROM units ORDER BY uid")
         uids = np.array([r[0] for r in rows], dtype=np.int64)

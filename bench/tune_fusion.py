@@ -60,7 +60,7 @@ def main(files: list[Path]) -> None:
                     options=EngineOptions(max_passage_chars=max_chars, lexical_tokenizer=tokenizer),
                 )
                 engine.build(articles)
-                gen = engine.generation
+                gen = engine._generation
                 for fusion in fusions:
                     retriever = HybridRetriever(embedder=embedder, fusion=fusion)  # type: ignore[arg-type]
 

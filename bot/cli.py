@@ -36,9 +36,11 @@ from corpus import (
 )
 from index import (
     Answer,
+    ArticleClashError,
     ArticleStore,
     ArticleStoreError,
     BuildReport,
+    ChangeRefusedError,
     EmptyQuestionError,
     Engine,
     Hit,
@@ -82,6 +84,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
         load_settings()
 
 
+class NothingToChartError(RuntimeError):
+    """The figures asked for cannot make a chart (the table is printed all the same)."""
+
+
 @contextmanager
 def _friendly_errors() -> Iterator[None]:
     """Known problems end with one clear line and exit code 1, not a traceback."""
@@ -93,8 +99,8 @@ def _friendly_errors() -> Iterator[None]:
         ArticleError,
         ArticleStoreError,
         EmptyQuestionError,
-        KeyError,
-        LookupError,
+        ArticleClashError,
+        ChangeRefusedError,
         RuntimeError,
     ) as exc:
         message = exc.args[0] if exc.args else str(exc)
@@ -581,7 +587,9 @@ def _chart_figures(keyword: str, rows: list[tuple[Figure, str, list[str]]], out:
     title = next(iter(metrics)) if len(metrics) == 1 else keyword
     data = chart_of_figures(title, labelled)
     if data is None:
-        raise LookupError(f"“{keyword}” has fewer than two figures of one unit: nothing to chart")
+        raise NothingToChartError(
+            f"“{keyword}” has fewer than two figures of one unit: nothing to chart"
+        )
     out.write_bytes(render_chart(data))
     console.print(f"chart of “{title}” ({len(data.bars)} figures) written to {out}")
 

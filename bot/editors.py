@@ -33,9 +33,11 @@ from bot.services import (
 )
 from corpus import ArticleError
 from index import (
+    ArticleClashError,
     ArticleStoreError,
     BuildCancelledError,
     BuildReport,
+    ChangeRefusedError,
     IndexStoreError,
     Progress,
     Provenance,
@@ -44,6 +46,9 @@ from index import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# what an index change refuses on purpose, with a message for the editor; anything else
+# raised inside a change is a bug: logged with its traceback, the editor told "internal error"
+REFUSALS = (ArticleError, ArticleStoreError, ArticleClashError, ChangeRefusedError, IndexStoreError)
 
 
 async def _refuse_non_admin(update: Update, context: ShuziContext) -> bool:
@@ -210,7 +215,7 @@ async def _run_build(
         try:
             result = await asyncio.to_thread(job, progress)
             text = await asyncio.to_thread(describe, result)
-        except (ArticleError, IndexStoreError, KeyError, LookupError, ArticleStoreError) as exc:
+        except REFUSALS as exc:
             text = failure.format(why=exc.args[0] if exc.args else exc)
         except Exception as exc:  # the editor is told; the traceback goes to the log
             log.exception("an index change failed")
@@ -268,7 +273,7 @@ async def remove(update: Update, context: ShuziContext) -> None:
         return
     ids = context.args or []
     if not ids and update.effective_message:
-        await update.effective_message.reply_text("/remove ID")
+        await update.effective_message.reply_text(texts.t("remove_usage", user_language(update)))
         return
     await _admin_job(update, context, lambda _: context.services.engine.remove(ids), "/remove")
 
@@ -295,10 +300,17 @@ async def stats(update: Update, context: ShuziContext) -> None:
     info = context.services.engine.serving()
     s = context.services.activity.stats()
     await update.effective_message.reply_text(
-        f"generation {info.generation}: {info.counts}\n"
-        f"questions {s['questions']}, answered {s['answer_rate']:.0%}, "
-        f"👍 {s['thumbs_up']} 👎 {s['thumbs_down']}, "
-        f"latency p50 {s['latency_p50_ms']:.0f} ms, p95 {s['latency_p95_ms']:.0f} ms"
+        texts.t("stats", user_language(update)).format(
+            generation=info.generation,
+            passages=info.counts.get("passages", 0),
+            articles=info.counts.get("articles", 0),
+            questions=s["questions"],
+            answer_rate=s["answer_rate"],
+            up=s["thumbs_up"],
+            down=s["thumbs_down"],
+            p50=s["latency_p50_ms"],
+            p95=s["latency_p95_ms"],
+        )
     )
 
 
@@ -388,7 +400,7 @@ async def follow(update: Update, context: ShuziContext) -> None:
     try:
         with services.editor_job():
             title, added, problems = await _index_feed(services, url)
-    except (IngestError, IndexStoreError, ArticleStoreError, LookupError) as exc:
+    except (IngestError, *REFUSALS) as exc:
         await status.edit_text(texts.t("feed_failed", lang).format(url=url[:200], why=exc))
         return
     except Exception as exc:  # the status message never stays at "working…"

@@ -230,6 +230,7 @@ def build_application(settings: Settings, engine: Engine, activity: ActivityLog)
         .post_init(on_start)
         .build()
     )
+    engine.hints = texts.CHAT_HINTS  # the engine's messages name chat commands
     app.bot_data["services"] = Services(
         engine=engine,
         settings=settings,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from html import escape
 
 from bot.feeds import Feed
-from index import ArticleInfo, BuildReport
+from index import ArticleInfo, BuildReport, Hints
 
 _TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -37,6 +37,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "not_your_vote": "只有提问的人可以评价这个回答。",
         "index_down": "抱歉，索引暂时不可用，已通知编辑处理。",
         "nothing_to_cancel": "现在没有正在进行的索引任务。",
+        "remove_usage": "用法：/remove 文章ID（/articles 列出文章ID）",
+        "stats": "第 {generation} 代索引：{articles} 篇文章，{passages} 段\n"
+        "提问 {questions} 次，回答了 {answer_rate:.0%}，👍 {up} 👎 {down}，"
+        "用时中位数 {p50:.0f} 毫秒，p95 {p95:.0f} 毫秒",
     },
     "en": {
         "quota": "Too many questions at once: please wait a minute.",
@@ -66,8 +70,21 @@ _TEXTS: dict[str, dict[str, str]] = {
         "not_your_vote": "Only the reader who asked can rate this answer.",
         "index_down": "Sorry, the index is unavailable right now; the editors have been told.",
         "nothing_to_cancel": "No index change is running.",
+        "remove_usage": "Usage: /remove article-id (/articles lists the ids)",
+        "stats": "generation {generation}: {articles} articles, {passages} passages\n"
+        "questions {questions}, answered {answer_rate:.0%}, 👍 {up} 👎 {down}, "
+        "latency p50 {p50:.0f} ms, p95 {p95:.0f} ms",
     },
 }
+
+
+# the engine's messages reach editors in chat with the chat's commands in their hints
+CHAT_HINTS = Hints(
+    list_ids="/articles lists the ids",
+    replace="send the file again with the caption `replace`, or `/add URL replace`",
+    bring_back="send the file again to bring it back",
+    rebuild="send /reindex to rebuild from the stored articles",
+)
 
 
 def t(key: str, lang: str) -> str:

@@ -11,9 +11,11 @@ from index.answering.answers import (
 )
 from index.answering.extract import ReaderSettings
 from index.engine import (
+    ChangeRefusedError,
     EmptyQuestionError,
     Engine,
     EngineOptions,
+    Hints,
     Progress,
     Question,
     SearchResult,
@@ -65,6 +67,7 @@ __all__ = [
     "BuildCancelledError",
     "BuildLockedError",
     "BuildReport",
+    "ChangeRefusedError",
     "Citation",
     "Embedder",
     "EmptyQuestionError",
@@ -73,6 +76,7 @@ __all__ = [
     "Fixture",
     "FusionConfig",
     "HashEmbedder",
+    "Hints",
     "Hit",
     "HybridRetriever",
     "IndexCorruptError",

@@ -82,6 +82,23 @@ class EmptyQuestionError(ValueError):
     """The question has no text to search for."""
 
 
+class ChangeRefusedError(LookupError):
+    """A change asked of the index that cannot be made as asked (an article that is not
+    there, no earlier generation, a backend that has no such step): nothing was changed, and
+    the message says why. Front ends show it; any other error inside a build is a bug."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """How the engine's messages tell their reader what to do: the commands of the front end
+    the message reaches (the command line by default; the bot sets its chat commands)."""
+
+    list_ids: str = "`shuzi index list` shows ids"
+    replace: str = "`shuzi index add --replace`"
+    bring_back: str = "`shuzi index add` the file to bring it back"
+    rebuild: str = "run `shuzi index build` to rebuild from the sources"
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     text: str
@@ -150,6 +167,7 @@ class Engine:
         self._broken = ""  # why no generation is served after a failed integrity check
         self._swap = threading.Lock()
         self._builders: dict[int, AnswerBuilder] = {}
+        self.hints = Hints()  # the command line's; the bot sets its chat commands
 
     # -- serving -------------------------------------------------------------------------
     def load(self, number: int | None = None) -> ServingGeneration:
@@ -162,7 +180,7 @@ class Engine:
         return gen
 
     @property
-    def generation(self) -> ServingGeneration:
+    def _generation(self) -> ServingGeneration:
         gen = self._gen
         if gen is None:
             if self._broken:
@@ -200,7 +218,7 @@ class Engine:
                 else (f'Read as "{meant.text}"',)
             )
         t0 = time.perf_counter()
-        gen = self.generation
+        gen = self._generation
         signals = self.retriever.signals(gen, question.text)
         hits = self.retriever.rank(gen, signals, k=k)
         neighbours = self._neighbours(gen, hits[:SENTENCE_POOL])
@@ -285,21 +303,7 @@ class Engine:
         if confidence < settings.threshold_for(english, rules.abstained):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
         if rules.figures and not rules.abstained:
-            figure = rules.figures[0].figure
-            cited = rules.citations[0].pid
-            if cited == best.window.hit.pid and figure.start < best.end and best.start < figure.end:
-                return replace(rules, confidence=confidence)  # they agree: the checked figure
-            # they differ: the checked figure leads (on the first article's fixtures the
-            # figure index measured better than the reader's span), and the answer says what
-            # the reader read instead
-            span = best.window.hit.passage.text[best.start : best.end].strip()
-            where = best.window.hit.citation()
-            differs = (
-                f"The reading model reads {span} ({where}) for this question."
-                if rules.language == "en"
-                else f"阅读模型对这个问题读到的是“{span}”（{where}）。"
-            )
-            return replace(rules, notices=(*rules.notices, differs), confidence=confidence)
+            return replace(_figure_leads(rules, best), confidence=confidence)
         try:
             answer = answer_from_read(
                 question, rules.language, best, hits, why_question=bool(_WHY.search(question))
@@ -336,11 +340,11 @@ class Engine:
     # -- what front ends read (the bot and the CLI go through these, not the stores) -------
     def articles(self) -> list[ArticleInfo]:
         """The articles the serving generation answers from."""
-        return list(self.generation.articles.values())
+        return list(self._generation.articles.values())
 
     def serving(self) -> IndexInfo:
         """The serving generation (loaded and verified on first use)."""
-        gen = self.generation
+        gen = self._generation
         manifest = gen.manifest
         return IndexInfo(gen.number, manifest.model, manifest.store, dict(manifest.counts))
 
@@ -348,7 +352,7 @@ class Engine:
         """Figures whose metric, subject or change words hold the keyword (a growth rate by
         增长, 增速 or 提升; an English keyword by its Chinese words in the cross-lingual
         lexicon), with the passage each stands in."""
-        gen = self.generation
+        gen = self._generation
         words = list(dict.fromkeys([keyword, *_FIGURE_WORDS.get(keyword, ())]))
         english = english_words(keyword) if not CJK.search(keyword) else []
         if english and gen.lexicon is not None:
@@ -416,7 +420,7 @@ class Engine:
         metric and kind ("数字经济规模: 1118亿元 ≠ 1000亿元 (other/p3)"). Each metric is looked
         up once, and at most `max_metrics` of them: an article of thousands of figures costs
         a hundred queries, not one per figure (it once held an editor's upload for minutes)."""
-        gen = self.generation
+        gen = self._generation
         pids = [pid for pid, _ in gen.article_passages(article_id)]
         ours: dict[str, list[Figure]] = {}
         for figs in gen.figures(pids).values():
@@ -454,7 +458,7 @@ class Engine:
     def search(self, text: str, *, k: int = 5) -> SearchResult:
         question = check_question(text)
         t0 = time.perf_counter()
-        gen = self.generation
+        gen = self._generation
         hits = self.retriever.search(gen, question.text, k=k)
         latency = (time.perf_counter() - t0) * 1000
         return SearchResult(question, hits, gen.number, latency, _notices(question))
@@ -483,7 +487,7 @@ class Engine:
         if not self.has_index():
             return None
         try:
-            return self.generation
+            return self._generation
         except IndexStoreError as exc:
             if not fresh:
                 raise
@@ -528,14 +532,7 @@ class Engine:
                 )
             manifest = self._publish(writer, parent, progress)
         except BaseException as exc:
-            writer.abort()
-            if _disk_full(exc):
-                # the cache of a build that cannot finish would only fill the disk more
-                clear_embedding_cache(self.store.root / CACHE_NAME, self.embedder)
-                raise IndexWriteError(
-                    f"the disk under {self.store.root} is full: nothing was changed, the "
-                    "serving index is intact; free some space and try again"
-                ) from exc
+            self._abort(writer, exc)
             raise
         clear_embedding_cache(self.store.root / CACHE_NAME, self.embedder)
         self.load(manifest.generation)
@@ -552,6 +549,17 @@ class Engine:
             seconds=time.perf_counter() - t0,
             notes=tuple(notes),
         )
+
+    def _abort(self, writer: IndexWriter, exc: BaseException) -> None:
+        """A build that failed leaves nothing behind; a full disk says so (and raises)."""
+        writer.abort()
+        if _disk_full(exc):
+            # the cache of a build that cannot finish would only fill the disk more
+            clear_embedding_cache(self.store.root / CACHE_NAME, self.embedder)
+            raise IndexWriteError(
+                f"the disk under {self.store.root} is full: nothing was changed, the "
+                "serving index is intact; free some space and try again"
+            ) from exc
 
     def _embed_and_write(
         self,
@@ -638,7 +646,7 @@ class Engine:
             plan = self._plan_sources(corpus, held, prune=prune)
             wanted = plan.wanted
             if not force and current is not None and _same_articles(wanted, current):
-                gen = self.generation
+                gen = self._generation
                 return BuildReport(
                     generation=gen.number,
                     skipped=tuple(a.id for a in wanted),
@@ -696,7 +704,7 @@ class Engine:
         with self.store.build_lock():
             # an add needs a sound index (a corrupt one raises here, before anything is kept)
             current = (
-                {a.id: a.content_hash for a in self.generation.articles.values()}
+                {a.id: a.content_hash for a in self._generation.articles.values()}
                 if self.has_index()
                 else {}
             )
@@ -726,11 +734,11 @@ class Engine:
         removed on purpose (no build or start brings them back)."""
         t0 = time.perf_counter()
         with self.store.build_lock():
-            gen = self.generation
+            gen = self._generation
             missing = [a for a in article_ids if a not in gen.articles]
             if missing:
-                raise KeyError(
-                    f"no article with id {', '.join(missing)}; `shuzi index list` shows ids"
+                raise ChangeRefusedError(
+                    f"no article with id {', '.join(missing)}; {self.hints.list_ids}"
                 )
             served = {a.id: a for a in gen.stored_articles() if a.id in set(article_ids)}
             self.article_store.mark_removed([served[a] for a in article_ids], by=by)
@@ -738,7 +746,7 @@ class Engine:
 
     def reindex(self, *, progress: Progress | None = None) -> BuildReport:
         """Rebuild everything from the articles the index serves and the article store."""
-        return self.build(self.generation.stored_articles(), progress=progress, force=True)
+        return self.build(self._generation.stored_articles(), progress=progress, force=True)
 
     # -- the sources an index is derived from --------------------------------------------
     def _current_articles(self) -> dict[str, str] | None:
@@ -746,7 +754,7 @@ class Engine:
         if not self.has_index():
             return None
         try:
-            gen = self.generation
+            gen = self._generation
         except IndexStoreError as exc:
             log.warning("the serving index cannot be used (%s): building from the sources", exc)
             return None
@@ -765,7 +773,7 @@ class Engine:
         """These articles as the serving generation stores them; when it cannot be served,
         as its SQLite files still hold them (a rebuild must not lose them)."""
         try:
-            articles = self.generation.stored_articles()
+            articles = self._generation.stored_articles()
         except IndexStoreError:
             articles = self.store.salvage_articles()
         return {a.id: a for a in articles if a.id in ids}
@@ -783,8 +791,8 @@ class Engine:
         held_back = [a.id for a in corpus if a.id in removed]
         if held_back:
             notes.append(
-                "not added, removed on purpose earlier (`shuzi index add` the file to bring it "
-                f"back): {', '.join(held_back)}"
+                f"not added, removed on purpose earlier ({self.hints.bring_back}): "
+                f"{', '.join(held_back)}"
             )
         for a in corpus:
             if a.id not in removed:
@@ -835,14 +843,13 @@ class Engine:
                         a.id,
                         f"an article with id {a.id!r} already exists (from "
                         f"{origin[:200] or 'the corpus'}); nothing was changed. Replace it "
-                        "explicitly (caption `replace`, `/add URL replace`, `shuzi index add "
-                        "--replace`) or give the new article another id",
+                        f"explicitly ({self.hints.replace}) or give the new article another id",
                     )
                 )
         return found
 
     def _served_origin(self, article_id: str) -> str:
-        for a in self.generation.stored_articles():
+        for a in self._generation.stored_articles():
             if a.id == article_id:
                 return a.origin
         return ""
@@ -876,11 +883,11 @@ class Engine:
         to the other store (local files or Milvus): nothing is embedded again."""
         t0 = time.perf_counter()
         if to not in BACKENDS:
-            raise LookupError(f"unknown store {to!r}: {' or '.join(BACKENDS)}")
+            raise ChangeRefusedError(f"unknown store {to!r}: {' or '.join(BACKENDS)}")
         with self.store.build_lock():
-            parent = self.generation
+            parent = self._generation
             if parent.manifest.store == to:
-                raise LookupError(f"generation {parent.number} is already on {to}")
+                raise ChangeRefusedError(f"generation {parent.number} is already on {to}")
             writer = self._writer(parent, store=to)
             manifest = _commit_or_abort(
                 writer, lambda: self.store.publish(writer.draft(lexicon=parent.lexicon))
@@ -893,11 +900,13 @@ class Engine:
         while the current one serves; the cross-lingual lexicon is refreshed."""
         t0 = time.perf_counter()
         with self.store.build_lock():
-            parent = self.generation
+            parent = self._generation
             writer = self._writer(parent)
             if not writer.compacts:
                 writer.abort()
-                raise LookupError("merging is for the local store; Milvus compacts by itself")
+                raise ChangeRefusedError(
+                    "merging is for the local store; Milvus compacts by itself"
+                )
 
             def commit() -> Manifest:
                 frequencies = writer.term_frequencies(refresh=True) or {}
@@ -952,7 +961,7 @@ class Engine:
                 self.store.switch(older)
                 return (
                     f"generation {number} failed its integrity check ({problem}); now serving "
-                    f"generation {older}. Run `shuzi index build` to rebuild from the sources"
+                    f"generation {older}; {self.hints.rebuild}"
                 )
             with self._swap:
                 self._gen = None
@@ -973,7 +982,7 @@ class Engine:
                     continue
                 self.store.switch(number)
                 return number
-        raise LookupError("there is no earlier generation to roll back to")
+        raise ChangeRefusedError("there is no earlier generation to roll back to")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1018,3 +1027,24 @@ def _commit_or_abort(writer: IndexWriter, commit: Callable[[], Manifest]) -> Man
     except BaseException:
         writer.abort()
         raise
+
+
+def _figure_leads(rules: Answer, best: Read) -> Answer:
+    """A figure answer, where the reader read too: the checked figure stands; where the
+    reader's span is another one, a notice says what the reader read (on the first article's
+    fixtures the figure index measured better than the reader's span)."""
+    figure = rules.figures[0].figure
+    if (
+        rules.citations[0].pid == best.window.hit.pid
+        and figure.start < best.end
+        and best.start < figure.end
+    ):
+        return rules  # they agree
+    span = best.window.hit.passage.text[best.start : best.end].strip()
+    where = best.window.hit.citation()
+    differs = (
+        f"The reading model reads {span} ({where}) for this question."
+        if rules.language == "en"
+        else f"阅读模型对这个问题读到的是“{span}”（{where}）。"
+    )
+    return replace(rules, notices=(*rules.notices, differs))

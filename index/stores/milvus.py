@@ -198,73 +198,21 @@ class MilvusConnection:
     def create_lineage(self, lineage: str, *, model: str, dim: int) -> None:
         """The two collections of a new lineage, indexed and loaded (an old pair of the same
         name, left by a crashed build, is dropped first)."""
-        from pymilvus import DataType, Function, FunctionType
-
         passages, units = self.names(lineage)
         description = json.dumps({"shuzi": 1, "model": model, "dim": dim})
         index_type = self.config.resolved_index
-        dense_params: dict[str, Any] = SERVER_INDEX_PARAMS if index_type == "HNSW" else {}
 
         def create(client: MilvusClient) -> None:
             for name in (passages, units):
                 if client.has_collection(name):
                     client.drop_collection(name)
-            schema = client.create_schema(auto_id=False, description=description)
-            schema.add_field("pid", DataType.INT64, is_primary=True)
-            schema.add_field("article_id", DataType.VARCHAR, max_length=512)
-            schema.add_field("section_path", DataType.VARCHAR, max_length=4096)
-            schema.add_field("paragraph", DataType.INT64)
-            schema.add_field("spans", DataType.VARCHAR, max_length=16384)
-            # the search text through Milvus's jieba analyzer, and the index's own tokens
-            # (whitespace-joined), each with the BM25 sparse vector Milvus fills from it
-            for field, sparse_field, tokenizer in (
-                ("text", "sparse", "jieba"),
-                ("tokens", "tokens_sparse", "whitespace"),
+            for name, schema, index in (
+                (passages, *_passage_collection(client, description, dim, index_type)),
+                (units, *_unit_collection(client, description, dim, index_type)),
             ):
-                schema.add_field(
-                    field,
-                    DataType.VARCHAR,
-                    max_length=MAX_TEXT,
-                    enable_analyzer=True,
-                    analyzer_params={"tokenizer": tokenizer},
+                client.create_collection(
+                    name, schema=schema, index_params=index, consistency_level="Strong"
                 )
-                schema.add_field(sparse_field, DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
-            schema.add_field("added", DataType.INT64)
-            for name, source, target in (
-                ("bm25", "text", "sparse"),
-                ("bm25_tokens", "tokens", "tokens_sparse"),
-            ):
-                schema.add_function(
-                    Function(
-                        name=name,
-                        function_type=FunctionType.BM25,
-                        input_field_names=[source],
-                        output_field_names=[target],
-                    )
-                )
-            index = client.prepare_index_params()
-            index.add_index("dense", index_type=index_type, metric_type="IP", params=dense_params)
-            for field in ("sparse", "tokens_sparse"):
-                index.add_index(
-                    field,
-                    index_type="SPARSE_INVERTED_INDEX",
-                    metric_type="BM25",
-                    params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
-                )
-            client.create_collection(
-                passages, schema=schema, index_params=index, consistency_level="Strong"
-            )
-            schema = client.create_schema(auto_id=False, description=description)
-            schema.add_field("uid", DataType.INT64, is_primary=True)
-            schema.add_field("pid", DataType.INT64)
-            schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
-            schema.add_field("added", DataType.INT64)
-            index = client.prepare_index_params()
-            index.add_index("dense", index_type=index_type, metric_type="IP", params=dense_params)
-            client.create_collection(
-                units, schema=schema, index_params=index, consistency_level="Strong"
-            )
 
         self.call(create)
 
@@ -471,3 +419,71 @@ class MilvusGeneration(SegmentReader):
                 f"{n_units} units in Milvus ({passages}), manifest says "
                 f"{counts.get('passages')} and {counts.get('units')}; {REBUILD_HINT}"
             )
+
+
+def _dense_index(client: MilvusClient, index_type: str) -> Any:
+    index = client.prepare_index_params()
+    params: dict[str, Any] = SERVER_INDEX_PARAMS if index_type == "HNSW" else {}
+    index.add_index("dense", index_type=index_type, metric_type="IP", params=params)
+    return index
+
+
+def _passage_collection(
+    client: MilvusClient, description: str, dim: int, index_type: str
+) -> tuple[Any, Any]:
+    """The passages' schema and index parameters: ids, text with two BM25 analyzers (Milvus's
+    jieba, and the index's own tokens whitespace-joined), the passage vector."""
+    from pymilvus import DataType, Function, FunctionType
+
+    schema = client.create_schema(auto_id=False, description=description)
+    schema.add_field("pid", DataType.INT64, is_primary=True)
+    schema.add_field("article_id", DataType.VARCHAR, max_length=512)
+    schema.add_field("section_path", DataType.VARCHAR, max_length=4096)
+    schema.add_field("paragraph", DataType.INT64)
+    schema.add_field("spans", DataType.VARCHAR, max_length=16384)
+    # each text field with the BM25 sparse vector Milvus fills from it
+    for field, sparse_field, tokenizer in (
+        ("text", "sparse", "jieba"),
+        ("tokens", "tokens_sparse", "whitespace"),
+    ):
+        schema.add_field(
+            field,
+            DataType.VARCHAR,
+            max_length=MAX_TEXT,
+            enable_analyzer=True,
+            analyzer_params={"tokenizer": tokenizer},
+        )
+        schema.add_field(sparse_field, DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="bm25" if field == "text" else "bm25_tokens",
+                function_type=FunctionType.BM25,
+                input_field_names=[field],
+                output_field_names=[sparse_field],
+            )
+        )
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("added", DataType.INT64)
+    index = _dense_index(client, index_type)
+    for field in ("sparse", "tokens_sparse"):
+        index.add_index(
+            field,
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+        )
+    return schema, index
+
+
+def _unit_collection(
+    client: MilvusClient, description: str, dim: int, index_type: str
+) -> tuple[Any, Any]:
+    """The units' (sentences') schema and index parameters: ids and vectors."""
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False, description=description)
+    schema.add_field("uid", DataType.INT64, is_primary=True)
+    schema.add_field("pid", DataType.INT64)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("added", DataType.INT64)
+    return schema, _dense_index(client, index_type)

@@ -243,77 +243,19 @@ class GenerationWriter:
         if len(passages) != len(units):
             raise ValueError("one list of units per passage")
         self.db.execute(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                article.id,
-                article.title,
-                article.subtitle,
-                json.dumps(list(article.authors), ensure_ascii=False),
-                article.source,
-                article.date,
-                article.language,
-                article.origin,
-                json.dumps(article.extra, ensure_ascii=False, default=str),
-                article.body,
-                article.content_hash,
-                time.strftime("%Y-%m-%dT%H:%M:%S"),
-            ),
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", _article_row(article)
         )
         first = self.next_pid()
         pids = list(range(first, first + len(passages)))
         self._added_pids += pids
         self.db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    pid,
-                    p.article_id,
-                    p.seq,
-                    p.paragraph,
-                    p.piece,
-                    json.dumps(list(p.section_path), ensure_ascii=False),
-                    json.dumps(p.spans),
-                    p.text,
-                    p.search_text,
-                )
-                for pid, p in zip(pids, passages, strict=True)
-            ],
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)", _passage_rows(pids, passages)
         )
-        rows: list[tuple[int, int, str, bytes]] = []
-        for pid, (texts, vectors) in zip(pids, units, strict=True):
-            if len(texts) != len(vectors) or not 0 < len(texts) < UNIT_SLOTS:
-                raise ValueError(f"passage {pid}: {len(texts)} unit texts, {len(vectors)} vectors")
-            rows.extend(
-                (pid * UNIT_SLOTS + j, pid, t, np.asarray(v, dtype=np.float32).tobytes())
-                for j, (t, v) in enumerate(zip(texts, vectors, strict=True))
-            )
-        self.db.executemany("INSERT INTO units VALUES (?,?,?,?)", rows)
+        self.db.executemany("INSERT INTO units VALUES (?,?,?,?)", _unit_rows(pids, units))
         self.db.executemany(
-            "INSERT INTO figures (pid, article_id, start, end, text, number, value, unit, kind, "
-            "qualifier, metric, subject, period, change, sentence, modifier) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    pid,
-                    article.id,
-                    f.start,
-                    f.end,
-                    f.text,
-                    f.number,
-                    f.value,
-                    f.unit,
-                    f.kind,
-                    f.qualifier,
-                    f.metric,
-                    f.subject,
-                    f.period,
-                    f.change,
-                    f.sentence,
-                    f.modifier,
-                )
-                for pid, figs in zip(pids, figures, strict=False)
-                for f in figs
-            ],
+            f"INSERT INTO figures ({', '.join(_FIGURE_COLUMNS)}) "
+            f"VALUES ({','.join('?' * len(_FIGURE_COLUMNS))})",
+            _figure_rows(article.id, pids, figures),
         )
         self.db.execute(
             "INSERT OR REPLACE INTO meta VALUES ('next_pid', ?)", (str(first + len(passages)),)
@@ -529,3 +471,69 @@ class GenerationWriter:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# -- rows of the segment's tables ----------------------------------------------------------
+_FIGURE_COLUMNS = (
+    "pid", "article_id", "start", "end", "text", "number", "value", "unit", "kind",
+    "qualifier", "metric", "subject", "period", "change", "sentence", "modifier",
+)  # fmt: skip
+
+
+def _article_row(article: Article) -> tuple[object, ...]:
+    return (
+        article.id,
+        article.title,
+        article.subtitle,
+        json.dumps(list(article.authors), ensure_ascii=False),
+        article.source,
+        article.date,
+        article.language,
+        article.origin,
+        json.dumps(article.extra, ensure_ascii=False, default=str),
+        article.body,
+        article.content_hash,
+        time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+
+
+def _passage_rows(pids: Sequence[int], passages: Sequence[Passage]) -> list[tuple[object, ...]]:
+    return [
+        (
+            pid,
+            p.article_id,
+            p.seq,
+            p.paragraph,
+            p.piece,
+            json.dumps(list(p.section_path), ensure_ascii=False),
+            json.dumps(p.spans),
+            p.text,
+            p.search_text,
+        )
+        for pid, p in zip(pids, passages, strict=True)
+    ]
+
+
+def _unit_rows(
+    pids: Sequence[int], units: Sequence[tuple[Sequence[str], np.ndarray]]
+) -> list[tuple[int, int, str, bytes]]:
+    """A passage's dense units: (unit id, pid, text, float32 vector bytes)."""
+    rows: list[tuple[int, int, str, bytes]] = []
+    for pid, (texts, vectors) in zip(pids, units, strict=True):
+        if len(texts) != len(vectors) or not 0 < len(texts) < UNIT_SLOTS:
+            raise ValueError(f"passage {pid}: {len(texts)} unit texts, {len(vectors)} vectors")
+        rows.extend(
+            (pid * UNIT_SLOTS + j, pid, t, np.asarray(v, dtype=np.float32).tobytes())
+            for j, (t, v) in enumerate(zip(texts, vectors, strict=True))
+        )
+    return rows
+
+
+def _figure_rows(
+    article_id: str, pids: Sequence[int], figures: Sequence[Sequence[Figure]]
+) -> list[tuple[object, ...]]:
+    return [
+        (pid, article_id, *(getattr(f, c) for c in _FIGURE_COLUMNS[2:]))
+        for pid, figs in zip(pids, figures, strict=False)
+        for f in figs
+    ]

@@ -320,6 +320,12 @@ def test_editor_upload_then_reader_question(fake):
     fake.wait_for(lambda c: c.method == "sendMessage" and "lighthouses" in c.params.get("text", ""))
     fake.message("/remove lighthouses", user_id=ADMIN)
     fake.wait_for(lambda c: c.method == "editMessageText" and "完成" in c.params["text"], 120)
+    fake.message("/remove no-such-article", user_id=ADMIN)  # refused, with the chat's hint
+    refused = fake.wait_for(
+        lambda c: c.method == "editMessageText" and "no-such-article" in c.params["text"]
+    )
+    text = refused[-1].params["text"]
+    assert "没有完成" in text and "/articles" in text and "shuzi index" not in text, text
 
 
 def test_non_admins_are_refused_everywhere(fake):
@@ -480,10 +486,10 @@ def test_admin_reindex_rollback_and_stats(fake):
         lambda c: (
             c.method == "sendMessage"
             and int(c.params["chat_id"]) == ADMIN
-            and "answered" in c.params.get("text", "")
+            and "提问" in c.params.get("text", "")
         )
     )
-    assert "p95" in stats[-1].params["text"] and "questions" in stats[-1].params["text"]
+    assert "p95" in stats[-1].params["text"] and "篇文章" in stats[-1].params["text"]
     _, text = ask(fake, "株洲数字经济规模多少？")  # still answering after the rollback
     assert "1118亿元" in text
 
@@ -531,7 +537,12 @@ def test_menus_and_description_are_registered_at_start(fake):
     commands = fake.sent(method="setMyCommands")
     readers = [c for c in commands if "scope" not in c.params]
     assert {c.params.get("language_code") for c in readers} == {None, "en"}
-    assert {cmd["command"] for cmd in readers[0].params["commands"]} == {"start", "help", "ask", "new"}
+    assert {cmd["command"] for cmd in readers[0].params["commands"]} == {
+        "start",
+        "help",
+        "ask",
+        "new",
+    }
     editors = [c for c in commands if c.params.get("scope", {}).get("chat_id") == ADMIN]
     assert any("follow" in {cmd["command"] for cmd in c.params["commands"]} for c in editors)
     assert fake.sent(method="setMyDescription") and fake.sent(method="setMyShortDescription")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from bot import texts
 from bot.activity import ActivityLog
-from bot.editors import _caption_defaults
+from bot.editors import _caption_defaults, _run_build
 from bot.feeds import FeedStore
 from bot.ingest import IngestLimits
 from bot.services import Services
 from bot.settings import Settings
-from index import Engine, HashEmbedder, IndexFolder
+from index import ChangeRefusedError, Engine, HashEmbedder, IndexFolder
 from tests.conftest import make_article
 
 
@@ -106,3 +109,48 @@ def test_a_follow_up_is_read_with_the_readers_last_answer_only_while_recent(tmp_
     assert services.previous_turn((100, 5, 7)) is None  # another forum topic
     services.turns[key] = (first, time.monotonic() - 11 * 60)
     assert services.previous_turn(key) is None  # too long ago: a new conversation
+
+
+class _Status:
+    """A stand-in for the status message an index change edits."""
+
+    def __init__(self) -> None:
+        self.text = "working"
+        self.edits: list[str] = []
+
+    async def edit_text(self, text: str) -> bool:
+        self.edits.append(text)
+        return True
+
+
+async def test_a_bug_inside_a_build_is_logged_not_shown_to_the_editor(tmp_path, caplog):
+    services = _services(tmp_path)
+    status = _Status()
+
+    def job(progress):  # type: ignore[no-untyped-def]
+        return {}["secret-internal-key"]  # a KeyError bug, not a refusal
+
+    await _run_build(services, status, job, str, failure=texts.t("job_failed", "en"))  # type: ignore[arg-type]
+    assert status.edits[-1].startswith("Not done: an internal error (KeyError)")
+    assert "secret-internal-key" not in status.edits[-1]
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged and logged[0].exc_info[0] is KeyError  # type: ignore[index]
+
+
+async def test_a_refused_change_names_the_chat_command_in_chat(tmp_path):
+    services = _services(tmp_path)
+    engine = services.engine
+    engine.build([make_article("known", "株洲数字经济规模1118亿元。")])
+    engine.hints = texts.CHAT_HINTS
+    status = _Status()
+    await _run_build(
+        services,
+        status,  # type: ignore[arg-type]
+        lambda _: engine.remove(["nowhere"]),
+        str,
+        failure=texts.t("job_failed", "en"),
+    )
+    assert "no article with id nowhere" in status.edits[-1]
+    assert "/articles" in status.edits[-1] and "shuzi index" not in status.edits[-1]
+    with pytest.raises(ChangeRefusedError, match="shuzi index list"):
+        Engine(store=engine.store, embedder=HashEmbedder()).remove(["nowhere"])  # the CLI's

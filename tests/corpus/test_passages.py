@@ -58,7 +58,9 @@ def test_sections_are_carried_by_passages(article):
         (found,) = [p for p in passages if p.text.startswith(prefix)]
         return found
 
-    assert starting("今年前三季度，株洲数字经济").section_path == ("导语",)  # before the first heading
+    assert starting("今年前三季度，株洲数字经济").section_path == (
+        "导语",
+    )  # before the first heading
     p = starting("今年1至11月，株洲通信业")
     assert p.section_path == ("数字赋能，强“芯”铸魂", "——加快数字化转型，推动高质量发展")
     # "——落实网络强国战略。…" is a body paragraph, not a sub-head

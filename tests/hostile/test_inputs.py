@@ -166,7 +166,7 @@ def test_an_upload_claiming_another_articles_id_is_refused_and_changes_nothing(t
     )
     with pytest.raises(ArticleClashError, match="already exists"):
         engine.add([claim])
-    assert "1118亿元" in engine.generation.stored_articles()[0].body
+    assert "1118亿元" in engine._generation.stored_articles()[0].body
 
 
 def test_a_long_file_name_gives_a_bounded_id():

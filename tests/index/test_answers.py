@@ -28,7 +28,7 @@ def test_figure_answer_with_periods_and_conflict(real_engine):
     # the citation points at the source text
     c = answer.citations[0]
     assert (
-        real_engine.generation.article_body(c.article.id)[c.passage.start : c.passage.end]
+        real_engine._generation.article_body(c.article.id)[c.passage.start : c.passage.end]
         == c.passage.text
     )
 
@@ -94,7 +94,7 @@ def test_answer_quality(real_engine, name):
 
 
 def test_english_words_bring_their_chinese_neighbours(real_engine):
-    lexicon = real_engine.generation.lexicon
+    lexicon = real_engine._generation.lexicon
     assert lexicon is not None and len(lexicon.terms) > 500
     expansion = expand_question(
         lexicon, real_engine.embedder, "How many software companies are there?"

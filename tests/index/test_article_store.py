@@ -56,7 +56,7 @@ def test_an_editors_article_survives_a_restart_and_a_rebuild_of_the_corpus(tmp_p
     assert engine.article_store.raw(stored.raw_sha256 or "") == RAW  # the bytes as they came
     restarted = _engine(tmp_path)  # a new process: the old `make run` rebuilt from corpus/
     report = restarted.build([CORPUS])
-    assert set(restarted.generation.articles) == {"corpus-a", "upload-b"}
+    assert set(restarted._generation.articles) == {"corpus-a", "upload-b"}
     assert report.removed == ()
     assert restarted.sync([CORPUS]).generation == report.generation  # current: nothing written
 
@@ -68,7 +68,7 @@ def test_a_lost_index_folder_is_rebuilt_from_the_corpus_and_the_store(tmp_path):
     shutil.rmtree(tmp_path / "index")
     again = _engine(tmp_path)
     again.sync([CORPUS])
-    assert set(again.generation.articles) == {"corpus-a", "upload-b"}
+    assert set(again._generation.articles) == {"corpus-a", "upload-b"}
 
 
 def test_articles_only_the_index_holds_are_adopted_and_pruned_only_on_request(tmp_path):
@@ -78,13 +78,13 @@ def test_articles_only_the_index_holds_are_adopted_and_pruned_only_on_request(tm
     shutil.rmtree(tmp_path / "articles")  # an index from before the store existed
     legacy = _engine(tmp_path)
     report = legacy.sync([CORPUS])
-    assert set(legacy.generation.articles) == {"corpus-a", "upload-b"}
+    assert set(legacy._generation.articles) == {"corpus-a", "upload-b"}
     assert any("upload-b" in note and "adopted" in note for note in report.notes)
     adopted = legacy.article_store.get("upload-b")
     assert adopted is not None and adopted.provenance.kind == "index"
     pruned = legacy.build([CORPUS], prune=True)
     assert pruned.removed == ("upload-b",)
-    assert set(legacy.generation.articles) == {"corpus-a"}
+    assert set(legacy._generation.articles) == {"corpus-a"}
     assert legacy.build([CORPUS]).removed == ()  # pruned on purpose: it stays out
 
 
@@ -93,7 +93,7 @@ def test_an_index_of_another_model_gives_up_its_articles_to_the_rebuild(tmp_path
     engine.build([CORPUS, UPLOAD])  # upload-b is in no source but this index
     other = _engine(tmp_path, HashEmbedder(name="other/model"))
     report = other.build([CORPUS])  # the generation cannot be served: read from its SQLite
-    assert set(other.generation.articles) == {"corpus-a", "upload-b"}
+    assert set(other._generation.articles) == {"corpus-a", "upload-b"}
     assert report.removed == ()
 
 
@@ -102,7 +102,7 @@ def test_editors_articles_are_kept_even_by_prune(tmp_path):
     engine.build([CORPUS])
     engine.add([_upload()])
     report = engine.build([CORPUS], prune=True, force=True)
-    assert set(engine.generation.articles) == {"corpus-a", "upload-b"} and report.removed == ()
+    assert set(engine._generation.articles) == {"corpus-a", "upload-b"} and report.removed == ()
 
 
 def test_a_removed_article_stays_removed_through_sync_and_build(tmp_path):
@@ -114,10 +114,10 @@ def test_a_removed_article_stays_removed_through_sync_and_build(tmp_path):
     assert engine.article_store.removed_ids() == {"corpus-a", "upload-b"}
     engine.sync([CORPUS])  # the corpus file is still there
     rebuilt = engine.build([CORPUS], force=True)
-    assert set(engine.generation.articles) == set()
+    assert set(engine._generation.articles) == set()
     assert any("corpus-a" in note and "removed on purpose" in note for note in rebuilt.notes)
     engine.add([CORPUS])  # added again explicitly: it is back
-    assert set(engine.generation.articles) == {"corpus-a"}
+    assert set(engine._generation.articles) == {"corpus-a"}
 
 
 def test_an_id_held_by_another_source_is_refused_unless_replaced(tmp_path):
@@ -129,7 +129,7 @@ def test_an_id_held_by_another_source_is_refused_unless_replaced(tmp_path):
         engine.add([Submission(intruder, Provenance("upload", "x.md", "7"), b"x")])
     assert engine.store.current_number() == before
     assert engine.article_store.get("corpus-a") is None  # nothing kept either
-    assert "1118亿元" in engine.generation.stored_articles()[0].body
+    assert "1118亿元" in engine._generation.stored_articles()[0].body
     # the same source updates its own article; another one needs `replace`
     engine.add([_upload()])
     engine.add([_upload(make_article("upload-b", "青石市共有灯塔18座。", origin="telegram:b.md"))])
@@ -175,7 +175,7 @@ def test_a_full_disk_is_one_clear_error_and_the_serving_index_stays(tmp_path):
     engine = _engine(tmp_path, _FullDisk())
     with pytest.raises(IndexWriteError, match=r"disk .* is full"):
         engine.add([_upload()])
-    assert set(engine.generation.articles) == {"corpus-a"}
+    assert set(engine._generation.articles) == {"corpus-a"}
     assert not list((tmp_path / "index" / "generations").glob(".tmp-*"))
 
 

@@ -9,6 +9,7 @@ import pytest
 from corpus import Article
 from index import (
     BuildLockedError,
+    ChangeRefusedError,
     EmptyQuestionError,
     Engine,
     HashEmbedder,
@@ -34,7 +35,7 @@ def _engine(tmp_path, embedder=None) -> Engine:  # type: ignore[no-untyped-def]
 
 
 def _pids(engine: Engine) -> dict[str, int]:
-    gen = engine.generation
+    gen = engine._generation
     return {p.text: pid for pid, p in (x for a in gen.articles for x in gen.article_passages(a))}
 
 
@@ -86,7 +87,7 @@ def test_add_tokenizes_only_new_passages_and_bm25_matches_a_fresh_build(tmp_path
     question = "株洲有软件企业多少家"
 
     def lexical(e: Engine) -> dict[str, float]:
-        gen = e.generation
+        gen = e._generation
         pids = [int(p) for p in gen.pids]
         scores = gen.lexical_search.search(question, k=len(pids), include=pids)
         texts = gen.passages(pids)
@@ -94,7 +95,7 @@ def test_add_tokenizes_only_new_passages_and_bm25_matches_a_fresh_build(tmp_path
 
     # three segments (A, then B, then A again) with A's first passages deleted score as one
     # index over the live passages
-    assert len(engine.generation.segments) == 3
+    assert len(engine._generation.segments) == 3
     assert lexical(engine) == pytest.approx(lexical(fresh))
     assert max(lexical(engine).values()) > 0
 
@@ -113,23 +114,23 @@ def test_duplicate_under_another_id_is_skipped(tmp_path):
     copy = Article(id="a-copy", title="copy", body=A.body)
     report = engine.add([copy])
     assert report.skipped == ("a-copy",)
-    assert set(engine.generation.articles) == {"a"}
+    assert set(engine._generation.articles) == {"a"}
 
 
 def test_replace_and_remove(tmp_path):
     engine = _engine(tmp_path)
     engine.build([A, B])
-    b_ids = {pid for pid, _ in engine.generation.article_passages("b")}
+    b_ids = {pid for pid, _ in engine._generation.article_passages("b")}
     changed = make_article("a", "株洲数字经济规模1200亿元。")
     report = engine.add([changed])
     assert report.replaced == ("a",)
-    assert [p.text for _, p in engine.generation.article_passages("a")] == [
+    assert [p.text for _, p in engine._generation.article_passages("a")] == [
         "株洲数字经济规模1200亿元。"
     ]
-    assert {pid for pid, _ in engine.generation.article_passages("b")} == b_ids
+    assert {pid for pid, _ in engine._generation.article_passages("b")} == b_ids
     engine.remove(["a"])
-    assert set(engine.generation.articles) == {"b"}
-    with pytest.raises(KeyError, match="no article with id zz"):
+    assert set(engine._generation.articles) == {"b"}
+    with pytest.raises(ChangeRefusedError, match="no article with id zz"):
         engine.remove(["zz"])
 
 
@@ -144,7 +145,7 @@ def test_crash_while_building_leaves_previous_generation_serving(tmp_path):
         p for p in (tmp_path / "index" / "generations").iterdir() if p.name.startswith(".tmp")
     ]
     fresh = _engine(tmp_path)
-    assert set(fresh.generation.articles) == {"a"}
+    assert set(fresh._generation.articles) == {"a"}
 
 
 def _assert_corruption_named(tmp_path, victim: str, at: int) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +154,7 @@ def _assert_corruption_named(tmp_path, victim: str, at: int) -> None:  # type: i
         f.seek(at)
         f.write(b"garbage")
     with pytest.raises(IndexCorruptError) as err:
-        _engine(tmp_path).generation  # noqa: B018
+        _engine(tmp_path)._generation  # noqa: B018
     assert str(path) in str(err.value) and "shuzi index build" in str(err.value)
 
 
@@ -178,7 +179,7 @@ def test_corrupt_rescoring_file_is_named_in_the_error(tmp_path, victim):
         "long", "\n\n".join(f"第{i}段：株洲第{i}家企业产值{i}亿元。" for i in range(80))
     )
     engine.build([A, long])  # enough units to train the LSH thresholds
-    assert engine.generation.manifest.faiss_index == "LSH64rt+fp16"
+    assert engine._generation.manifest.faiss_index == "LSH64rt+fp16"
     _assert_corruption_named(tmp_path, victim, 130)
 
 
@@ -187,14 +188,14 @@ def test_unreadable_manifest(tmp_path):
     engine.build([A])
     (tmp_path / "index" / "generations" / "g000001" / MANIFEST_NAME).write_text("{not json")
     with pytest.raises(IndexCorruptError, match=MANIFEST_NAME):
-        _engine(tmp_path).generation  # noqa: B018
+        _engine(tmp_path)._generation  # noqa: B018
 
 
 def test_model_mismatch_says_how_to_rebuild(tmp_path):
     _engine(tmp_path).build([A])
     other = _engine(tmp_path, HashEmbedder(name="other/model"))
     with pytest.raises(IndexMismatchError) as err:
-        other.generation  # noqa: B018
+        other._generation  # noqa: B018
     message = str(err.value)
     assert "fake/hash-bigram" in message and "other/model" in message
     assert "shuzi index build" in message
@@ -202,7 +203,7 @@ def test_model_mismatch_says_how_to_rebuild(tmp_path):
 
 def test_missing_index(tmp_path):
     with pytest.raises(IndexMissingError, match="shuzi index build"):
-        _engine(tmp_path).generation  # noqa: B018
+        _engine(tmp_path)._generation  # noqa: B018
 
 
 def test_manifest_records_what_built_the_index(tmp_path):
@@ -247,9 +248,9 @@ def test_full_build_recovers_from_a_broken_or_mismatched_index(tmp_path):
     other = _engine(tmp_path, HashEmbedder(name="other/model"))
     rebuilt = other.build([A])  # b is in no source, but an index that cannot be served
     assert rebuilt.generation == 3  # still gives it up to the rebuild: nothing dropped
-    assert set(other.generation.articles) == {"a", "b"} and rebuilt.removed == ()
+    assert set(other._generation.articles) == {"a", "b"} and rebuilt.removed == ()
     pruned = other.build([A], prune=True)
-    assert set(other.generation.articles) == {"a"} and pruned.removed == ("b",)
+    assert set(other._generation.articles) == {"a"} and pruned.removed == ("b",)
 
 
 def test_build_of_an_unchanged_corpus_writes_nothing_unless_forced(tmp_path):
@@ -288,7 +289,7 @@ def test_readers_are_served_from_the_old_generation_while_a_build_runs(tmp_path)
         engine.add([make_article("c", "另一篇测试文章。")])  # one build at a time
     release.set()
     builder.join(10)
-    assert slow.generation.number == 2 and set(slow.generation.articles) == {"a", "b"}
+    assert slow._generation.number == 2 and set(slow._generation.articles) == {"a", "b"}
 
 
 def test_term_weights_from_stored_tokens_equal_those_from_the_texts(tmp_path):
@@ -296,7 +297,7 @@ def test_term_weights_from_stored_tokens_equal_those_from_the_texts(tmp_path):
 
     engine = _engine(tmp_path)
     engine.build([A, B])
-    gen = engine.generation
+    gen = engine._generation
     texts = [r[0] for r in gen.query("SELECT search_text FROM passages")]
     from_texts, from_tokens = TermWeights(texts), TermWeights(words=gen.passage_words())
     assert from_tokens.n == from_texts.n == 4
@@ -310,7 +311,7 @@ def test_a_generation_built_before_tokens_were_stored_still_gives_words(tmp_path
 
     engine = _engine(tmp_path)
     engine.build([A])
-    gen = engine.generation
+    gen = engine._generation
     expected = list(gen.passage_words())
     segment = gen.segments[0]
     with sqlite3.connect(segment.folder / SQLITE_NAME) as db:

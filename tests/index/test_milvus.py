@@ -40,7 +40,7 @@ def _texts(engine: Engine, question: str) -> list[str]:
 
 
 def _rows(engine: Engine, kind: str = "units") -> int:
-    gen = engine.generation
+    gen = engine._generation
     assert isinstance(gen, MilvusGeneration)
     passages, units = gen.conn.names(gen.manifest.collection)
     name = units if kind == "units" else passages
@@ -54,7 +54,7 @@ def test_build_ask_add_remove_on_milvus(tmp_path):
     engine.build([A])
     if not OPERATOR_GLOG_DIR:  # the engine's log files beside its database, not in /tmp
         assert any((tmp_path / LITE_LOG_DIR).glob("milvus*"))
-    gen = engine.generation
+    gen = engine._generation
     assert isinstance(gen, MilvusGeneration) and gen.manifest.store == "milvus"
     assert not (gen.folder / FAISS_NAME).exists()  # vectors and postings are in Milvus
     assert _texts(engine, "株洲软件企业有多少家")[0] == "株洲有软件企业164家。"
@@ -64,25 +64,25 @@ def test_build_ask_add_remove_on_milvus(tmp_path):
     units = _rows(engine)
 
     engine.add([B])  # written into the same lineage: only B's rows are new
-    gen2 = engine.generation
+    gen2 = engine._generation
     assert gen2.manifest.collection == gen.manifest.collection
     assert {pid for pid, _ in gen2.article_passages("a")} == a_ids  # stable ids
     assert _rows(engine) > units
     assert _texts(engine, "湘潭虚构企业")[0] == "湘潭有虚构企业12家。"
 
     engine.remove(["a"])
-    assert set(engine.generation.articles) == {"b"}
+    assert set(engine._generation.articles) == {"b"}
     hits = engine.search("株洲软件企业有多少家").hits
     assert all(h.article.id == "b" for h in hits)  # removed passages never come back
-    assert engine.generation.lexical_search.search("株洲 软件", k=5) == {}
+    assert engine._generation.lexical_search.search("株洲 软件", k=5) == {}
 
 
 def test_a_full_build_writes_a_new_lineage_and_drops_unused_ones(tmp_path):
     engine = _engine(tmp_path)
     engine.build([A])
-    first = engine.generation.manifest.collection
+    first = engine._generation.manifest.collection
     engine.build([A, B], force=True)
-    second = engine.generation.manifest.collection
+    second = engine._generation.manifest.collection
     assert first != second
     conn = engine.store.milvus
     names = set(conn.call(lambda c: c.list_collections()))
@@ -100,10 +100,10 @@ def test_migrate_round_trip_gives_the_same_answers(tmp_path):
     questions = ["株洲数字经济规模是多少？", "湘潭有多少家虚构企业？", "株洲软件企业"]
     before = [local.ask(q) for q in questions]
     report = local.migrate("milvus")
-    assert isinstance(local.generation, MilvusGeneration) and report.passages_total == 4
+    assert isinstance(local._generation, MilvusGeneration) and report.passages_total == 4
     on_milvus = [local.ask(q) for q in questions]
     local.migrate("local")
-    assert local.generation.manifest.store == "local"
+    assert local._generation.manifest.store == "local"
     after = [local.ask(q) for q in questions]
     for x, y, z in zip(before, on_milvus, after, strict=True):
         assert x.lead == z.lead and [c.pid for c in x.citations] == [c.pid for c in z.citations]
@@ -116,10 +116,10 @@ def test_collections_from_another_model_are_refused(tmp_path):
     _engine(tmp_path).build([A])
     other = _engine(tmp_path, embedder=HashEmbedder(name="other/model"))
     with pytest.raises(IndexMismatchError, match="other/model"):
-        other.generation  # noqa: B018
+        other._generation  # noqa: B018
     # a manifest that lies about its collection's model is refused too
     engine = _engine(tmp_path)
-    gen = engine.generation
+    gen = engine._generation
     manifest = gen.folder / "manifest.json"
     manifest.write_text(manifest.read_text().replace('"dim": 64', '"dim": 32'))
     with pytest.raises(IndexMismatchError, match="64 dimensions"):
@@ -160,9 +160,9 @@ def test_milvus_bm25_on_the_index_tokens_gives_the_local_scores(tmp_path):
     engine = _engine(tmp_path, store="local")
     engine.build([A, B, C])
     questions = ["株洲有多少家软件企业？", "湘潭 虚构 企业", "灯塔", "Zhuzhou software"]
-    local = [engine.generation.lexical_search.search(q, k=5) for q in questions]
+    local = [engine._generation.lexical_search.search(q, k=5) for q in questions]
     engine.migrate("milvus")
-    milvus = [engine.generation.lexical_search.search(q, k=5) for q in questions]
+    milvus = [engine._generation.lexical_search.search(q, k=5) for q in questions]
     assert any(local)
     for a, b in zip(local, milvus, strict=True):
         assert a.keys() == b.keys()

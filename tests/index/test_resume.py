@@ -81,7 +81,7 @@ def test_auto_dense_index_is_exact_while_small_and_rescored_lsh_beyond(tmp_path,
     articles = _articles(2)  # 120 units
     small = Engine(store=IndexFolder(tmp_path / "small"), embedder=CountingEmbedder())
     small.build(articles)
-    assert small.generation.manifest.faiss_index == "Flat"
+    assert small._generation.manifest.faiss_index == "Flat"
     monkeypatch.setattr("index.stores.layout.AUTO_EXACT_MAX", 100)
     big = Engine(
         store=IndexFolder(tmp_path / "big"),
@@ -89,7 +89,7 @@ def test_auto_dense_index_is_exact_while_small_and_rescored_lsh_beyond(tmp_path,
         options=EngineOptions(faiss_index="auto"),
     )
     big.build(articles)
-    gen = big.generation
+    gen = big._generation
     assert gen.manifest.faiss_index == "LSH512rt+fp16"
     segment = gen.segments[0].folder
     # the FAISS file holds the binary codes only; the vectors it re-scores on, and their
@@ -108,7 +108,7 @@ def test_auto_dense_index_is_exact_while_small_and_rescored_lsh_beyond(tmp_path,
     # asked for every unit, the re-scored index gives exact search's order and scores
     query = big.embedder.embed_queries(["编号105的事情"])[0]
     got, got_scores = gen.dense.search(query, 120)
-    want, want_scores = small.generation.dense.search(query, 120)
+    want, want_scores = small._generation.dense.search(query, 120)
     assert sorted(got.tolist()) == sorted(want.tolist())
     assert np.allclose(got_scores, want_scores, atol=1e-3)
 
@@ -163,7 +163,7 @@ def test_an_add_writes_a_segment_of_its_own_and_a_remove_only_marks_ids(tmp_path
     assert rebuilt == [60]  # the new article's units only, in a segment of their own
     engine.remove(["a0"])  # 60 of 360 live passages deleted: under the merge share
     assert rebuilt == [60]
-    gen = engine.generation
+    gen = engine._generation
     assert len(gen.segments) == 2 and gen.dense_entries == 420 and gen.dense.size == 360
     for question in ("编号105的事情", "编号650的事情", "编号5的事情"):
         assert [h.passage.text for h in engine.search(question).hits] == [
@@ -172,7 +172,7 @@ def test_an_add_writes_a_segment_of_its_own_and_a_remove_only_marks_ids(tmp_path
         assert engine.ask(question).text == fresh.ask(question).text
     engine.remove(["a1"])  # 120 of 300 deleted: over the share, merged without them
     assert rebuilt == [60, 300]
-    gen = engine.generation
+    gen = engine._generation
     assert len(gen.segments) == 1 and gen.faiss.ntotal == 300 and gen.passage_count == 300
     assert "a1" not in gen.articles and engine.load().dense.size == 300
 
@@ -186,9 +186,9 @@ def test_an_add_past_the_segment_limit_merges_the_newest_small_segments(tmp_path
         engine.add([article])
     # base 240 + 60 + 60 + 60: the three newest (no smaller together than the one before
     # them) were merged into one
-    assert [len(s.pids) for s in engine.generation.segments] == [240, 180]
+    assert [len(s.pids) for s in engine._generation.segments] == [240, 180]
     engine.add(articles[7:])
-    gen = engine.generation
+    gen = engine._generation
     assert len(gen.segments) <= 3 and gen.passage_count == 480
     assert engine.store.segments.exists() and len(list(engine.store.segments.iterdir())) >= 3
     fresh = Engine(store=IndexFolder(tmp_path / "fresh"), embedder=CountingEmbedder())
@@ -198,7 +198,7 @@ def test_an_add_past_the_segment_limit_merges_the_newest_small_segments(tmp_path
             h.pid for h in fresh.search(question).hits
         ]
     assert engine.rollback() == gen.number - 1  # older generations still read their segments
-    assert engine.generation.passage_count == 420
+    assert engine._generation.passage_count == 420
 
 
 def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkeypatch):
@@ -215,14 +215,14 @@ def test_an_approximate_index_keeps_removed_vectors_marked_dead(tmp_path, monkey
     rebuilt = _count_rebuilds(monkeypatch)
     engine.remove(["a0"])  # 60 of 360 units: under the merge share
     assert rebuilt == []  # HNSW keeps the removed vectors, marked dead
-    gen = engine.generation
+    gen = engine._generation
     assert gen.manifest.faiss_index == "LSH512rt+fp16"
     assert gen.faiss.ntotal == 360 and gen.dense.size == 300
     hits = engine.search("编号5的事情", k=20).hits
     assert hits and all(h.article.id != "a0" for h in hits)
     engine.remove(["a1"])  # 120 of 360 dead: over the share, merged without them
     assert rebuilt == [240]
-    assert engine.generation.faiss.ntotal == 240
+    assert engine._generation.faiss.ntotal == 240
     # the generation still opens and verifies like any other
     assert engine.load().dense.size == 240
 
@@ -249,8 +249,8 @@ def test_a_full_build_streams_vectors_into_the_dense_index_in_chunks(
         options=EngineOptions(faiss_index=factory),
     )
     chunked.build(articles)
-    assert chunked.generation.faiss.ntotal == whole.generation.faiss.ntotal == 240
-    assert chunked.generation.manifest.faiss_index == factory
+    assert chunked._generation.faiss.ntotal == whole._generation.faiss.ntotal == 240
+    assert chunked._generation.manifest.faiss_index == factory
     for question in ("编号105的事情", "编号250的事情", "编号5的事情"):
         assert [h.pid for h in chunked.search(question).hits] == [
             h.pid for h in whole.search(question).hits

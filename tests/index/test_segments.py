@@ -48,13 +48,13 @@ def test_an_add_writes_only_its_own_segment_and_a_small_generation(tmp_path):
 def test_pids_stay_stable_across_adds_removes_and_merges(tmp_path):
     engine = _engine(tmp_path)
     engine.build(_articles(3))
-    pids = {pid for pid, _ in engine.generation.article_passages("a2")}
+    pids = {pid for pid, _ in engine._generation.article_passages("a2")}
     engine.add(_articles(1, start=3))
     engine.remove(["a0"])  # over the share: merged
-    assert len(engine.generation.segments) == 1
-    assert {pid for pid, _ in engine.generation.article_passages("a2")} == pids
+    assert len(engine._generation.segments) == 1
+    assert {pid for pid, _ in engine._generation.article_passages("a2")} == pids
     engine.add(_articles(1, start=4))
-    assert min(pid for pid, _ in engine.generation.article_passages("a4")) > max(pids)
+    assert min(pid for pid, _ in engine._generation.article_passages("a4")) > max(pids)
 
 
 def test_a_build_that_dies_before_its_generation_leaves_no_segment_in_use(tmp_path, monkeypatch):
@@ -71,7 +71,7 @@ def test_a_build_that_dies_before_its_generation_leaves_no_segment_in_use(tmp_pa
         engine.add(_articles(1, start=2))
     monkeypatch.undo()
     fresh = _engine(tmp_path)
-    assert fresh.store.current_number() == 1 and set(fresh.generation.articles) == {"a0", "a1"}
+    assert fresh.store.current_number() == 1 and set(fresh._generation.articles) == {"a0", "a1"}
     assert not [p for p in fresh.store.generations.iterdir() if p.name.startswith(".tmp")]
     fresh.add(_articles(1, start=3))
     # the orphaned segment of the dead build was dropped with the next build's prune
@@ -102,18 +102,18 @@ def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
     writer = GenerationWriter(
         store, model=embedder.name, dim=embedder.dim, lexical_tokenizer="jieba+bigram"
     )
-    for article in seed.generation.stored_articles():
-        passages = [p for _, p in seed.generation.article_passages(article.id)]
-        pids = [pid for pid, _ in seed.generation.article_passages(article.id)]
-        _, vectors = seed.generation.unit_vectors(pids)
+    for article in seed._generation.stored_articles():
+        passages = [p for _, p in seed._generation.article_passages(article.id)]
+        pids = [pid for pid, _ in seed._generation.article_passages(article.id)]
+        _, vectors = seed._generation.unit_vectors(pids)
         units = [([p.text], vectors[i : i + 1]) for i, p in enumerate(passages)]
         writer.add_article(article, passages, units)
     store.publish(writer.draft())  # a writer hands back a draft; the index folder serves it
     old = Engine(store=store, embedder=embedder)
-    assert not old.generation.manifest.segments
+    assert not old._generation.manifest.segments
     assert old.search("编号105的事情").hits[0].article.id == "a1"
     old.add(_articles(1, start=2))
-    gen = old.generation
+    gen = old._generation
     assert gen.manifest.segments and set(gen.articles) == {"a0", "a1", "a2"}
     assert old.search("编号105的事情").hits[0].article.id == "a1"
 
@@ -168,7 +168,7 @@ def test_a_byte_changed_in_sqlite_with_its_time_put_back_is_caught_at_the_next_o
 
     engine = _engine(tmp_path)
     engine.build([make_article("a", "株洲数字经济规模1118亿元，占GDP比重达42%。")])
-    engine.generation  # noqa: B018  (opened once: stamps recorded)
+    engine._generation  # noqa: B018  (opened once: stamps recorded)
     db = engine.store.segments / "s000001" / "shuzi.sqlite"
     stat = db.stat()
     data = db.read_bytes()
@@ -194,7 +194,7 @@ def test_the_background_verify_stops_serving_a_generation_that_fails(tmp_path):
     os.utime(faiss_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     problem = engine.check_integrity()
     assert problem is not None and "now serving generation 1" in problem
-    assert engine.store.current_number() == 1 and set(engine.generation.articles) == {"a0", "a1"}
+    assert engine.store.current_number() == 1 and set(engine._generation.articles) == {"a0", "a1"}
     (engine.store.segments / "s000001" / FAISS_NAME).write_bytes(b"broken too")
     problem = engine.check_integrity()
     assert problem is not None and "nothing to serve" in problem

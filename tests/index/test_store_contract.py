@@ -41,7 +41,7 @@ def _articles_found(engine: Engine, question: str) -> set[str]:
 def test_the_served_generation_and_the_writer_keep_the_protocols(tmp_path, backend):
     engine = _engine(tmp_path, backend)
     engine.build([A])
-    gen = engine.generation
+    gen = engine._generation
     assert isinstance(gen, PassageStore) and gen.manifest.store == backend
     assert isinstance(gen.dense, DenseIndex) and isinstance(gen.lexical_search, LexicalSearch)
     writer = engine._writer(gen)
@@ -54,12 +54,12 @@ def test_the_served_generation_and_the_writer_keep_the_protocols(tmp_path, backe
 def test_build_add_and_remove_keep_ids_and_never_show_removed_passages(tmp_path, backend):
     engine = _engine(tmp_path, backend)
     engine.build([A])
-    a_ids = {pid for pid, _ in engine.generation.article_passages("a")}
+    a_ids = {pid for pid, _ in engine._generation.article_passages("a")}
     engine.add([B])
-    assert {pid for pid, _ in engine.generation.article_passages("a")} == a_ids
+    assert {pid for pid, _ in engine._generation.article_passages("a")} == a_ids
     assert engine.search("湘潭虚构企业").hits[0].article.id == "b"
     engine.remove(["a"])
-    assert set(engine.generation.articles) == {"b"}
+    assert set(engine._generation.articles) == {"b"}
     assert _articles_found(engine, "株洲软件企业有多少家") <= {"b"}
 
 
@@ -77,10 +77,10 @@ def test_a_crash_before_the_switch_leaves_the_previous_generation_serving(
         engine.add([B])
     monkeypatch.undo()
     fresh = _engine(tmp_path, backend)
-    assert fresh.store.current_number() == 1 and set(fresh.generation.articles) == {"a"}
+    assert fresh.store.current_number() == 1 and set(fresh._generation.articles) == {"a"}
     assert "b" not in _articles_found(fresh, "湘潭虚构企业")  # what was written is not seen
     fresh.add([C])  # the next build carries on past the orphaned generation
-    assert set(fresh.generation.articles) == {"a", "c"}
+    assert set(fresh._generation.articles) == {"a", "c"}
     assert "b" not in _articles_found(fresh, "湘潭虚构企业")
 
 
@@ -89,8 +89,8 @@ def test_rollback_serves_the_previous_generation_and_builds_on_from_it(tmp_path,
     engine.build([A])
     engine.add([B])
     assert engine.rollback() == 1
-    assert set(engine.generation.articles) == {"a"}
-    assert set(_engine(tmp_path, backend).generation.articles) == {"a"}
+    assert set(engine._generation.articles) == {"a"}
+    assert set(_engine(tmp_path, backend)._generation.articles) == {"a"}
     engine.add([C])  # on generation 1: what generation 2 added is not carried over
-    assert set(engine.generation.articles) == {"a", "c"}
+    assert set(engine._generation.articles) == {"a", "c"}
     assert "b" not in _articles_found(engine, "湘潭虚构企业")

@@ -11,7 +11,7 @@ from tests.conftest import make_article
 
 def _recount(engine: Engine) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for words in engine.generation.passage_words():
+    for words in engine._generation.passage_words():
         counts.update(set(words))
     return counts
 
@@ -20,14 +20,14 @@ def test_frequencies_follow_adds_and_removes(fake_engine: Engine):
     a = make_article("a", "株洲的软件企业增长很快。\n\n算力中心在株洲建成。")
     b = make_article("b", "湘潭的软件企业也在增长。")
     fake_engine.build([a])
-    weights = fake_engine.generation.term_weights()
+    weights = fake_engine._generation.term_weights()
     assert weights.n == 2 and weights.df == _recount(fake_engine)
     fake_engine.add([b])
-    weights = fake_engine.generation.term_weights()
+    weights = fake_engine._generation.term_weights()
     assert weights.n == 3 and weights.df == _recount(fake_engine)
     assert weights.df["软件"] == 2
     fake_engine.remove(["a"])
-    weights = fake_engine.generation.term_weights()
+    weights = fake_engine._generation.term_weights()
     assert weights.n == 1 and weights.df == _recount(fake_engine)
     assert "算力" not in weights.df
 
