@@ -9,22 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.stores.layout import IndexFolders, Manifest
+from index.stores.layout import IndexFolders, Manifest, WriterOptions
 from index.stores.milvus import MilvusConnection, MilvusGeneration
 from index.stores.milvus_writer import MilvusGenerationWriter
 from index.stores.protocols import IndexWriter
 from index.stores.segment_reader import SegmentReader
 from index.stores.segment_writer import SegmentedWriter
 from index.stores.served import ServedGeneration
-
-
-@dataclass(frozen=True, slots=True)
-class WriterOptions:
-    model: str
-    dim: int
-    lexical_tokenizer: str
-    faiss_index: str = "auto"
-
 
 Opener = Callable[[Path, Manifest, Callable[[str], SegmentReader], MilvusConnection], Any]
 WriterFactory = Callable[[IndexFolders, MilvusConnection, WriterOptions, Any], IndexWriter]
@@ -54,27 +45,13 @@ def _open_milvus(
 def _write_local(
     folders: IndexFolders, milvus: MilvusConnection, options: WriterOptions, parent: Any
 ) -> SegmentedWriter:
-    return SegmentedWriter(
-        folders,
-        model=options.model,
-        dim=options.dim,
-        lexical_tokenizer=options.lexical_tokenizer,
-        faiss_index=options.faiss_index,
-        parent=parent,
-    )
+    return SegmentedWriter(folders, options, parent=parent)
 
 
 def _write_milvus(
     folders: IndexFolders, milvus: MilvusConnection, options: WriterOptions, parent: Any
 ) -> MilvusGenerationWriter:
-    return MilvusGenerationWriter(
-        folders,
-        conn=milvus,
-        model=options.model,
-        dim=options.dim,
-        lexical_tokenizer=options.lexical_tokenizer,
-        parent=parent,
-    )
+    return MilvusGenerationWriter(folders, options, conn=milvus, parent=parent)
 
 
 def _nothing_to_reach(milvus: MilvusConnection) -> None:

@@ -230,6 +230,17 @@ def unit_pid(uid: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
+class WriterOptions:
+    """What every writer of a generation is given: the model and dimension of its vectors,
+    its lexical tokenizer, its FAISS index ("auto": chosen by size)."""
+
+    model: str
+    dim: int
+    lexical_tokenizer: str
+    faiss_index: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     generation: int
     model: str

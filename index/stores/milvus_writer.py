@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from index.stores.layout import DEAD_SHARE_REBUILD, UNIT_SLOTS, IndexFolders
+from index.stores.layout import DEAD_SHARE_REBUILD, UNIT_SLOTS, IndexFolders, WriterOptions
 from index.stores.milvus import MilvusConnection, MilvusGeneration
 from index.stores.writer import GenerationWriter
 
@@ -29,16 +29,12 @@ class MilvusGenerationWriter(GenerationWriter):
     def __init__(
         self,
         store: IndexFolders,
+        options: WriterOptions,
         *,
         conn: MilvusConnection,
-        model: str,
-        dim: int,
-        lexical_tokenizer: str,
         parent: Any = None,
     ) -> None:
-        super().__init__(
-            store, model=model, dim=dim, lexical_tokenizer=lexical_tokenizer, parent=parent
-        )
+        super().__init__(store, options, parent=parent)
         self.conn = conn
         self.resolved_faiss_index = f"milvus:{self.conn.config.resolved_index}"
 

@@ -33,6 +33,7 @@ from index.stores.layout import (
     Draft,
     IndexFolders,
     Manifest,
+    WriterOptions,
     generation_name,
     segment_name,
     sha256_file,
@@ -63,18 +64,13 @@ class SegmentedWriter:
     def __init__(
         self,
         store: IndexFolders,
+        options: WriterOptions,
         *,
-        model: str,
-        dim: int,
-        lexical_tokenizer: str,
-        faiss_index: str = "Flat",
         parent: Any = None,
     ) -> None:
-        self.store = store
-        self.model, self.dim = model, dim
-        self.lexical_tokenizer = lexical_tokenizer
-        self.faiss_index = faiss_index
-        self.parent = parent
+        self.store, self.options, self.parent = store, options, parent
+        model, dim = options.model, options.dim
+        self.model, self.dim, self.lexical_tokenizer = model, dim, options.lexical_tokenizer
         existing = store.generation_numbers()
         self.number = (max(existing) if existing else 0) + 1
         store.generations.mkdir(parents=True, exist_ok=True)
@@ -91,7 +87,7 @@ class SegmentedWriter:
             and bool(parent.manifest.segments)  # not a generation from before segments
             and parent.manifest.model == model
             and parent.manifest.dim == dim
-            and parent.manifest.lexical_tokenizer == lexical_tokenizer
+            and parent.manifest.lexical_tokenizer == options.lexical_tokenizer
         )
         if continues:
             self.base = list(parent.segments)
@@ -103,21 +99,14 @@ class SegmentedWriter:
         self.seg = self._segment_writer(parent=None if continues else parent)
         if self.base:
             self.seg.set_next_pid(max(s.next_pid() for s in self.base))
-        self.resolved_faiss_index = faiss_index
+        self.resolved_faiss_index = options.faiss_index
 
     def _segment_writer(self, *, parent: Any = None) -> GenerationWriter:
         number = self.store.next_segment_number()
         folder = self.store.segments / f".tmp-{segment_name(number)}-{os.getpid()}"
         self._tmp.append(folder)
         return GenerationWriter(
-            self.store,
-            model=self.model,
-            dim=self.dim,
-            lexical_tokenizer=self.lexical_tokenizer,
-            faiss_index=self.faiss_index,
-            parent=parent,
-            folder=folder,
-            number=number,
+            self.store, self.options, parent=parent, folder=folder, number=number
         )
 
     # -- content, as GenerationWriter ---------------------------------------------------------

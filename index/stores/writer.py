@@ -33,6 +33,7 @@ from index.stores.layout import (
     IndexFolders,
     IndexMismatchError,
     Manifest,
+    WriterOptions,
     connect,
     generation_name,
     new_faiss_index,
@@ -125,22 +126,18 @@ class GenerationWriter:
     def __init__(
         self,
         store: IndexFolders,
+        options: WriterOptions,
         *,
-        model: str,
-        dim: int,
-        lexical_tokenizer: str,
-        faiss_index: str = "Flat",
         parent: Any = None,
         folder: Path | None = None,
         number: int | None = None,
     ) -> None:
         """A new generation from `parent` (its SQLite copied), or, given `folder` and
         `number`, a segment written there (see index/stores/segment_writer.py)."""
-        self.store = store
-        self.model, self.dim = model, dim
-        self.lexical_tokenizer = lexical_tokenizer
-        self.faiss_index = faiss_index
-        self.resolved_faiss_index = faiss_index
+        self.store, self.options = store, options
+        self.model, self.dim = options.model, options.dim
+        self.lexical_tokenizer = options.lexical_tokenizer
+        self.faiss_index = self.resolved_faiss_index = options.faiss_index
         # what changed against the parent: the dense index is updated, not rebuilt, when it can
         self._cleared = False
         self._removed_uids: list[int] = []

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from index import Engine, IndexFolder
-from index.stores.layout import MANIFEST_NAME
+from index.stores.layout import MANIFEST_NAME, WriterOptions
 from index.stores.writer import GenerationWriter
 from tests.conftest import CountingEmbedder, make_article
 
@@ -100,7 +100,7 @@ def test_a_generation_from_before_segments_is_served_and_carried_on(tmp_path):
     seed = Engine(store=IndexFolder(tmp_path / "seed"), embedder=embedder)
     seed.build(_articles(2))
     writer = GenerationWriter(
-        store, model=embedder.name, dim=embedder.dim, lexical_tokenizer="jieba+bigram"
+        store, WriterOptions(embedder.name, embedder.dim, "jieba+bigram", faiss_index="Flat")
     )
     for article in seed._generation.stored_articles():
         passages = [p for _, p in seed._generation.article_passages(article.id)]
