@@ -421,6 +421,8 @@ def render_answer(answer: Answer, *, debug: bool = False) -> None:
         )
         if answer.abstained:
             console.print(f"      {escape(c.passage.text)}", highlight=False)
+    for part in answer.parts:  # a question that asked several things: each part answered
+        render_answer(part)
     if not debug:
         return
     en = answer.language == "en"
@@ -466,6 +468,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
             for c in answer.citations
         ],
         "notices": list(answer.notices),
+        "parts": [answer_json(part) for part in answer.parts],
         "generation": answer.generation,
         "latency_ms": round(answer.latency_ms, 1),
         "confidence": answer.confidence,
@@ -782,7 +785,9 @@ def _eval_conversations(file: Path, *, as_json: bool, k: int) -> None:
     console.print(table)
     console.print(
         f"answered right: {report.right_in_conversation:.3f} in conversation, "
-        f"{report.right_alone:.3f} asked alone"
+        f"{report.right_alone:.3f} asked alone; wrong with a figure: "
+        f"{report.wrong_with_a_figure_in_conversation} in conversation, "
+        f"{report.wrong_with_a_figure_alone} alone"
     )
 
 

@@ -36,7 +36,15 @@ def citation_line(c: Citation, language: str) -> str:
 
 
 def answer_blocks(answer: Answer) -> list[str]:
-    """Self-contained HTML blocks (every tag closed inside its block), in reading order."""
+    """Self-contained HTML blocks (every tag closed inside its block), in reading order; a
+    question that asked several things gets each part's answer in turn."""
+    blocks = _own_blocks(answer)
+    for part in answer.parts:
+        blocks.extend(_own_blocks(part))
+    return blocks
+
+
+def _own_blocks(answer: Answer) -> list[str]:
     blocks: list[str] = []
     for notice in answer.notices:
         blocks.append(f"<i>{escape(notice)}</i>")

@@ -57,7 +57,13 @@ from index.stores.layout import (
 from index.stores.lexicon import TermLexicon
 from index.stores.protocols import IndexWriter
 from index.text.english import english_words
-from index.text.followup import interpret_followup
+from index.text.followup import (
+    Comparison,
+    comparison_of,
+    interpret_followup,
+    question_parts,
+    read_parts,
+)
 from index.text.tokens import CJK
 
 log = logging.getLogger(__name__)
@@ -206,7 +212,9 @@ class Engine:
 
         `previous` is the reader's previous answer: a follow-up that lacks its subject, metric
         or place ("那占GDP比重呢？") is read together with its question (the answer's
-        `question` is that reading, and a notice says how it was read)."""
+        `question` is that reading, and a notice says how it was read). A question that asks
+        several things ("规模多少，占GDP比重多少？") is answered part by part (`parts`)."""
+        t0 = time.perf_counter()
         question = check_question(text)
         meant = interpret_followup(question.text, previous.question if previous else None)
         followup: tuple[str, ...] = ()
@@ -214,12 +222,33 @@ class Engine:
             question = replace(question, text=meant.text)
             followup = (
                 (f"按「{meant.text.rstrip('？?')}」理解",)
-                if CJK.search(meant.text)
+                if CJK.search(text)
                 else (f'Read as "{meant.text}"',)
             )
+        compared = comparison_of(question.text)
+        readings = (
+            [compared.first, compared.second]
+            if compared
+            else read_parts(question_parts(question.text))
+        )
+        answers = [self._answer(reading, k=k) for reading in readings]
+        if compared:
+            followup = (*followup, comparison_notice(compared, answers[0], answers[1]))
+        if meant.merged and not CJK.search(text):  # an English follow-up: answered in English
+            answers = [replace(a, language="en") for a in answers]
+        first = answers[0]
+        return replace(
+            first,
+            notices=(*followup, *_notices(question), *first.notices),
+            parts=tuple(answers[1:]),
+            latency_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+    def _answer(self, question: str, *, k: int) -> Answer:
+        """The answer to one question, as it is to be read."""
         t0 = time.perf_counter()
         gen = self._generation
-        signals = self.retriever.signals(gen, question.text)
+        signals = self.retriever.signals(gen, question)
         hits = self.retriever.rank(gen, signals, k=k)
         neighbours = self._neighbours(gen, hits[:SENTENCE_POOL])
         pool = [h.pid for h in [*hits[:SENTENCE_POOL], *neighbours]]
@@ -241,7 +270,7 @@ class Engine:
             ]
 
         answer = self._answer_builder(gen).build(
-            question.text,
+            question,
             hits,
             figures=figures,
             units=units,
@@ -250,13 +279,8 @@ class Engine:
             neighbours=neighbours,
         )
         if self.reader is not None:
-            answer = self._read(question.text, answer, [*hits, *neighbours], units)
-        return replace(
-            answer,
-            notices=(*followup, *_notices(question), *answer.notices),
-            generation=gen.number,
-            latency_ms=(time.perf_counter() - t0) * 1000,
-        )
+            answer = self._read(question, answer, [*hits, *neighbours], units)
+        return replace(answer, generation=gen.number, latency_ms=(time.perf_counter() - t0) * 1000)
 
     def _read(
         self,
@@ -277,6 +301,8 @@ class Engine:
             rules.notices or settings.threshold_for(english, rules_refuse=True) == math.inf
         ):
             return rules  # a refusal the reader cannot overturn: nothing to read
+        if rules.derived is not None:
+            return rules  # another year's figure worked out from stated ones: checked arithmetic
         assert self.reader is not None
         windows = reading_windows(
             hits,
@@ -1048,3 +1074,27 @@ def _figure_leads(rules: Answer, best: Read) -> Answer:
         else f"阅读模型对这个问题读到的是“{span}”（{where}）。"
     )
     return replace(rules, notices=(*rules.notices, differs))
+
+
+def comparison_notice(compared: Comparison, first: Answer, second: Answer) -> str:
+    """Both figures and which is larger (or smaller, as asked), or why they cannot be
+    compared."""
+    figures = [
+        a.figures[0].figure if a.figures and not a.abstained else None for a in (first, second)
+    ]
+    names = [q.removesuffix("是多少？") for q in (compared.first, compared.second)]
+    if figures[0] is None or figures[1] is None:
+        missing = "、".join(n for n, f in zip(names, figures, strict=True) if f is None)
+        return f"比较：文章没有给出{missing}的数字，无法比较。"
+    a, b = figures[0], figures[1]
+    if a.unit != b.unit or a.value is None or b.value is None:
+        return f"比较：{names[0]}{a.text}与{names[1]}{b.text}单位不同，不能直接比较。"
+    if a.value == b.value:
+        return f"比较：{names[0]}与{names[1]}相同，都是{a.text}。"
+    big, small = ((0, a), (1, b)) if a.value > b.value else ((1, b), (0, a))
+    wanted = big if compared.larger else small
+    word = f"更{compared.word}"
+    return (
+        f"比较：{names[big[0]]}{big[1].text} > {names[small[0]]}{small[1].text}，"
+        f"{names[wanted[0]]}{word}。"
+    )

@@ -64,6 +64,7 @@ class Judged(BaseModel):
     answer_text: str | None = None
     abstained: bool | None = None
     question: str | None = None  # the question as it was read (a follow-up: with the one before)
+    figures: list[str] = Field(default_factory=list)  # the figures the answer gives
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -76,7 +77,15 @@ class Judged(BaseModel):
             answer_text=answer.text,
             abstained=answer.abstained,
             question=answer.question,
+            figures=[text for part in (answer, *answer.parts) for text in _figures_given(part)],
         )
+
+
+def _figures_given(answer: Answer) -> list[str]:
+    """The figures an answer gives: its figures, and its span where it is a number."""
+    span = [answer.span.text] if answer.span and any(c.isdigit() for c in answer.span.text) else []
+    derived = [answer.derived[0]] if answer.derived else []  # another year's, worked out
+    return [f.figure.text for f in answer.figures] + span + derived
 
 
 class Row(BaseModel):
@@ -89,6 +98,7 @@ class Row(BaseModel):
     figures_ok: bool | None = None
     no_answer_expected: bool = False
     abstained: bool | None = None
+    figures_shown: bool = False  # the answer gives a figure
 
 
 class Report(BaseModel):
@@ -160,6 +170,7 @@ def evaluate(fixtures: Sequence[Fixture], run: Callable[[str], Judged]) -> Repor
                 figures_ok=figures_ok,
                 no_answer_expected=fx.expect.no_answer,
                 abstained=judged.abstained,
+                figures_shown=bool(judged.figures) and not judged.abstained,
             )
         )
     overall = _rates(rows)
@@ -220,10 +231,20 @@ def answered_right(row: Row) -> bool:
     return row.rank == 1 and row.figures_ok is not False and not row.abstained
 
 
+def wrong_with_a_figure(row: Row) -> bool:
+    """Answered with a figure that is not the one asked for (or where the articles do not
+    say): the confidently wrong answer a follow-up must never give."""
+    if row.abstained or not row.figures_shown:
+        return False
+    return row.no_answer_expected or row.figures_ok is False
+
+
 class ConversationReport(BaseModel):
     n: int
     right_in_conversation: float
     right_alone: float
+    wrong_with_a_figure_in_conversation: int
+    wrong_with_a_figure_alone: int
     rows_in_conversation: list[Row]
     rows_alone: list[Row]
 
@@ -256,6 +277,8 @@ def evaluate_conversations(
         n=len(last),
         right_in_conversation=share(context.rows),
         right_alone=share(alone.rows),
+        wrong_with_a_figure_in_conversation=sum(map(wrong_with_a_figure, context.rows)),
+        wrong_with_a_figure_alone=sum(map(wrong_with_a_figure, alone.rows)),
         rows_in_conversation=context.rows,
         rows_alone=alone.rows,
     )

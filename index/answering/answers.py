@@ -22,7 +22,7 @@ from index.answering.sentences import (
 from index.answering.spans import answer_type, choose_span
 from index.records import ArticleInfo, Hit
 from index.text.questions import QuestionProfile, TermWeights, profile_question
-from index.text.tokens import CJK
+from index.text.tokens import CJK, jieba_words_with_tags
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class Answer:
     confidence: float | None = None
     # a figure of another year, one step from two stated ones: (text, arithmetic, year label)
     derived: tuple[str, str, str] | None = None
+    # a question that asks several things: the answers to its other parts, in order
+    parts: tuple[Answer, ...] = ()
 
     @property
     def lead(self) -> str:
@@ -142,7 +144,35 @@ class Answer:
         lines = [self.lead] if self.lead else []
         for s in self.sentences:
             lines.append(f"「{s.text}」[{s.citation}]")
+        lines.extend(part.text for part in self.parts)
         return "\n".join(lines)
+
+
+def _of_another_subject(profile: QuestionProfile, fig: Figure, hit: Hit) -> str:
+    """Why a figure answers another subject than the question's, or "": the question asks
+    the figure's metric (规模占GDP比重) of a subject (通信业) that the sentence does not name,
+    and says nothing of the figure's own subject (数字经济): 通信业规模占GDP比重 is not
+    answered by 数字经济规模占GDP比重 42%."""
+    question, metric = profile.text, fig.metric
+    if profile.language != "zh" or not metric:
+        return ""
+    tail = next((metric[i:] for i in range(len(metric) - 1) if metric[i:] in question), "")
+    head = metric[: len(metric) - len(tail)]
+    if not tail or not head:
+        return ""
+    if any(w in question for w, _ in jieba_words_with_tags(head) if len(w) >= 2):
+        return ""  # the question names the figure's subject
+    before = question[: question.index(tail)]
+    named = [  # the nouns right before the metric: its subject in the question
+        w
+        for w, tag in jieba_words_with_tags(before)
+        if len(w) >= 2 and tag.startswith(("n", "j")) and tag != "ns" and CJK.search(w)
+    ]
+    text = hit.passage.text
+    sentence = next((text[a:b] for a, b in split_sentences(text) if a <= fig.start < b), text)
+    if not named or named[-1] in sentence or named[-1] in hit.article.title:
+        return ""
+    return f"文章没有给出{named[-1]}的{tail}，只给出{metric}{fig.text}。"
 
 
 def _flat(words: str) -> str:
@@ -312,6 +342,9 @@ class AnswerBuilder:
                     text, af.citation, ((af.figure.start - start, af.figure.end - start),)
                 )
             )
+        other = _of_another_subject(profile, shown[0].figure, best.hit) if shown else ""
+        if other:
+            return self._abstain(profile, hits, other)
         why = self.rules.after_answering(
             profile,
             [s.text for s in sentences],

@@ -15,7 +15,8 @@ from corpus import Figure
 # 比去年提升了多少 asks for the change, which the figure index answers as it is).
 _RELATIVE = (
     (re.compile(r"(?<![较比同])前年"), -2),
-    (re.compile(r"(?<![较比同])(?:去年|上年|上一年)(?!同期)"), -1),
+    # 去年同期 asked for (那去年同期呢), not as a comparison base (较去年同期, 与去年同期相比)
+    (re.compile(r"(?<![较比同与和跟])(?:去年|上年|上一年)(?!同期相比|同期比|相比)"), -1),
     (re.compile(r"\bthe year before last\b", re.I), -2),
     (re.compile(r"(?<!than )(?<!over )(?<!from )\blast year\b|\bin \d{4} before\b", re.I), -1),
 )

@@ -110,6 +110,10 @@ def _figure_score(fig: Figure, profile: QuestionProfile, weights: TermWeights) -
         if fig.kind == "points" and profile.kind == "percent":
             unit_ok = 1.0
         unit_ok = unit_ok * 0.7 + (0.3 if fig.change else 0.0)
+    elif fig.change and fig.kind in ("percent", "points", "multiple"):
+        # a rate stated as a change (同比增长11.2%) does not answer a question that asks no
+        # change (通信业规模占GDP比重是多少？)
+        unit_ok *= 0.3
     if profile.language == "en" and not any(map(CJK.search, profile.terms)):
         return unit_ok  # nothing to read the figure's label with
     cov = weights.coverage(profile.terms, _norm(f"{fig.metric} {fig.subject} {fig.change}"))

@@ -38,6 +38,10 @@ _ZH_COUNTED = re.compile(r"(?:多少|几)[个家台项条座名位]")
 # asked of the same metric; 占…比重 names a metric and stays
 _ZH_RELATION_IN = re.compile(r"较|同比|环比|增长|增加(?!值)|提升|提高|下降|减少|增速|增幅")
 _ZH_RELATION = re.compile(r"^(?:占|比|较|同比|环比|增长|增加|提升|提高|下降|减少|增速|增幅)")
+# a change (增长了多少) is stated of the current period against the last: a past period the
+# previous question asked about (去年呢) does not carry over into it
+_ZH_CHANGE = re.compile(r"^(?:比|较|同比|环比|增长|增加|提升|提高|下降|减少|增速|增幅)")
+_ZH_PAST = re.compile(r"去年同期|去年|前年|上年")
 _EN_FOLLOWUP = re.compile(
     r"^(?:(?:and\s+)?(?:what|how)\s+about|and(?:\s+what\s+about)?|what\s+of)\s+(?P<frag>.+?)\s*\??$",
     re.I,
@@ -78,9 +82,88 @@ def interpret_followup(question: str, previous: str | None) -> Interpretation:
         return Interpretation(question)
     if CJK.search(question):
         text = _merge_zh(question, previous.strip())
+    elif CJK.search(previous):  # an English follow-up to a Chinese question
+        said = english_followup_in_chinese(question)
+        text = _merge_zh(said, previous.strip()) if said else ""
     else:
         text = _merge_en(question, previous.strip())
     return Interpretation(text, merged=True) if text else Interpretation(question)
+
+
+# -- questions that ask several things --------------------------------------------------
+_ZH_PIECES = re.compile(r"[，,；;]")
+_EN_PARTS = re.compile(r",?\s+and\s+(?=(?:what|how|which|who|where|when)\b)", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks: "株洲数字经济规模多少，占GDP比重多少？" asks two. A piece
+    that asks nothing (今年前三季度，…) belongs to the part after it; [question] when it asks
+    one thing."""
+    if not CJK.search(question):
+        pieces = [p.strip(" ,?") for p in _EN_PARTS.split(question.strip())]
+        parts = [p + "?" for p in pieces if p]
+        return parts if len(parts) > 1 else [question]
+    parts, pending = [], ""
+    for piece in _ZH_PIECES.split(_ZH_TAIL.sub("", question)):
+        pending += ("，" if pending else "") + piece.strip()
+        if piece.strip() and _ZH_ASK.search(piece) and not is_small_talk(piece):
+            parts.append(pending + "？")
+            pending = ""
+    if pending and parts:
+        parts[-1] = parts[-1].rstrip("？") + "，" + pending + "？"
+    return parts if len(parts) > 1 else [question]
+
+
+_ZH_COMPARE = re.compile(
+    r"^(?P<a>.+?)(?:和|与|跟|还是|同)(?P<b>.+?)(?:相比|比较)?[，,]?\s*"
+    r"(?:哪个|哪一个|哪项|谁)(?:的)?(?P<what>[^？?]*?)(?:更|比较|较)?(?P<more>大|多|高|快|强|小|少|低|慢|弱)"
+    r"(?:一些|一点|些)?[呢吗]?[？?。]*$"
+)
+_SMALLER = "小少低慢弱"
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A question that compares two things: the question for each, and whether it asks for
+    the larger (大, 多, 高) or the smaller."""
+
+    first: str
+    second: str
+    larger: bool
+    word: str = "大"  # what the question asks more of: 大, 多, 高 …
+
+
+def comparison_of(question: str) -> Comparison | None:
+    """ "电子信息制造业和高技术制造业哪个规模更大？" -> the question of each (株洲… where the
+    first names the place), or None."""
+    m = _ZH_COMPARE.match(question.strip())
+    if not m:
+        return None
+    a, b, what = m.group("a").strip(), m.group("b").strip(), m.group("what").strip()
+    places = _places(a)
+    if places and a.startswith(places[0]) and not _places(b):
+        b = places[0] + b  # the place named once stands for both
+    more = m.group("more")
+    return Comparison(f"{a}{what}是多少？", f"{b}{what}是多少？", more not in _SMALLER, more)
+
+
+def is_small_talk(text: str) -> bool:
+    """A piece that asks about nothing (好吗, 是什么意思 on its own)."""
+    return len(_ZH_ASK.sub("", _ZH_TAIL.sub("", text)).strip()) < 2
+
+
+def read_parts(parts: list[str]) -> list[str]:
+    """Each part as it is to be asked: a later part that names no place of its own is read
+    with the part before it (占GDP比重多少 of 株洲数字经济规模)."""
+    readings = parts[:1]
+    for part in parts[1:]:
+        previous = readings[-1]
+        if CJK.search(part):
+            merged = "" if _places(part) else _merge_zh(part, previous, marked=True)
+        else:
+            merged = _merge_en(part, previous)
+        readings.append(merged or part)
+    return readings
 
 
 # -- Chinese -----------------------------------------------------------------------------
@@ -125,8 +208,9 @@ def _topic_and_ask(previous: str) -> tuple[str, str]:
     return topic, ask
 
 
-def _merge_zh(question: str, previous: str) -> str:
-    if not is_followup_zh(question) or not CJK.search(previous):
+def _merge_zh(question: str, previous: str, *, marked: bool = False) -> str:
+    """`marked`: known to be a follow-up (a later part of one question)."""
+    if not (marked or is_followup_zh(question)) or not CJK.search(previous):
         return ""
     fragment = _fragment_zh(question)
     if not fragment:
@@ -161,6 +245,8 @@ def _merge_zh(question: str, previous: str) -> str:
     if _ZH_RELATION.match(fragment):
         relation = _ZH_RELATION_IN.search(topic)
         base = topic[: relation.start()] if relation and relation.start() > 0 else topic
+        if _ZH_CHANGE.match(fragment):
+            base = _ZH_PAST.sub("", base)
         return base + fragment + tail + "？"
     # a modifier for a modifier (上平台的 for 深度上云的) or a noun phrase for the one with
     # the same head or the same first word (4G网络 for 千兆光纤网络, 行业云平台 for 企业云平台,
@@ -245,6 +331,59 @@ def _phrase_end(text: str, start: int) -> int:
             end = nxt
         pos = nxt
     return end
+
+
+# -- English after Chinese ---------------------------------------------------------------
+# What an English follow-up can say of a Chinese question without translating content: a
+# period, a place (by its pinyin), or a relation of the previous metric. Anything else is
+# asked on its own.
+_EN_PERIODS = {
+    "last year": "去年",
+    "the previous year": "去年",
+    "the same period last year": "去年同期",
+    "this year": "今年",
+    "the year before": "前年",
+    "the year before last": "前年",
+}
+_EN_PERIOD_IN = re.compile(
+    r"\b(?:the\s+)?(?:same\s+period\s+last\s+year|year\s+before(?:\s+last)?|previous\s+year|"
+    r"last\s+year|this\s+year)\b",
+    re.I,
+)
+_EN_SHARE = re.compile(r"\b(?:share|proportion|percentage)\b[\w\s']*\bGDP\b|\bGDP\s+share\b", re.I)
+_EN_GROWTH = re.compile(r"\b(?:grow|grew|grown|growth|growing)\b", re.I)
+_EN_RISE = re.compile(r"\b(?:rise|rose|risen|increase|increased|go\s+up|went\s+up|up\s+by)\b", re.I)
+
+
+def english_followup_in_chinese(question: str) -> str:
+    """The Chinese follow-up an English one says ("What about last year?" -> 去年呢？,
+    "And Changsha?" -> 长沙呢？, "How much did it grow?" -> 增长了多少？), or "" when it says
+    something else (asked on its own)."""
+    from index.text.questions import english_place_readings
+
+    text = " ".join(question.split())
+    match = _EN_FOLLOWUP.match(text)
+    fragment = match.group("frag").strip().rstrip("?").strip() if match else ""
+    fragment = re.sub(r"^(?:in|for|during)\s+", "", fragment, flags=re.I)
+    period = _EN_PERIOD_IN.search(text)
+    year = _EN_YEAR.search(text)
+    if _EN_SHARE.search(text):
+        return "那占GDP比重呢？"
+    if (match or _EN_PRONOUN.search(text)) and _EN_GROWTH.search(text):
+        return "增长了多少？"
+    if (match or _EN_PRONOUN.search(text)) and _EN_RISE.search(text):
+        return "提升了多少？"
+    if period and (match or _EN_PRONOUN.search(text)):
+        words = re.sub(r"^the\s+", "", period.group(0).lower())
+        words = " ".join(words.split())
+        return _EN_PERIODS.get(words, _EN_PERIODS.get(f"the {words}", "")) + "呢？"
+    if year and (match or _EN_PRONOUN.search(text)):
+        return f"{year.group(0)}年呢？"
+    if match:
+        readings = english_place_readings(fragment[:1].upper() + fragment[1:])
+        if len(readings) == 1 and readings[0][0].lower() == fragment.lower() and readings[0][1]:
+            return f"{readings[0][1][0][0]}呢？"
+    return ""
 
 
 # -- English -----------------------------------------------------------------------------
