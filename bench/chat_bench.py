@@ -67,6 +67,8 @@ def conversations(data: Path) -> dict[str, Any]:
         "conversations": report.n,
         "right_in_conversation": report.right_in_conversation,
         "right_alone": report.right_alone,
+        "wrong_with_a_figure_in_conversation": report.wrong_with_a_figure_in_conversation,
+        "wrong_with_a_figure_alone": report.wrong_with_a_figure_alone,
         "dev_questions_in_sequence": len(dev),
         "complete_questions_merged": merged,
     }

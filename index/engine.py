@@ -63,6 +63,7 @@ from index.text.followup import (
     interpret_followup,
     question_parts,
     read_parts,
+    same_scope,
 )
 from index.text.tokens import CJK
 
@@ -80,6 +81,8 @@ _FIGURE_WORDS = {
 _WHY = re.compile(r"为什么|为何|原因|何故|\bwhy\b", re.I)
 # A passage of the same paragraph as a hit competes to answer with this share of its score.
 _NEIGHBOUR_PRIOR = 0.9
+PREFER_WITHIN = 3  # how far down a follow-up looks for the previous answer's passage
+PREFER_BOOST = 1.25  # its retrieval score then: a quarter above the best
 LABEL_MARGIN = 0.01  # how far below the closest label a figure found in English may be
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -231,7 +234,22 @@ class Engine:
             if compared
             else read_parts(question_parts(question.text))
         )
-        answers = [self._answer(reading, k=k) for reading in readings]
+        # a follow-up of the same place and period reads the previous answer's passage first
+        # when it is among the best (增长呢 after 增加值594亿元: the 21.4% beside it, not
+        # another period's 24.4%)
+        prefer = (
+            previous.citations[0].pid
+            if meant.merged
+            and previous is not None
+            and previous.citations
+            and not previous.abstained
+            and same_scope(meant.text, previous.question)
+            else None
+        )
+        answers = [
+            self._answer(reading, k=k, prefer=prefer if i == 0 else None)
+            for i, reading in enumerate(readings)
+        ]
         if compared:
             followup = (*followup, comparison_notice(compared, answers[0], answers[1]))
         if meant.merged and not CJK.search(text):  # an English follow-up: answered in English
@@ -244,12 +262,20 @@ class Engine:
             latency_ms=(time.perf_counter() - t0) * 1000,
         )
 
-    def _answer(self, question: str, *, k: int) -> Answer:
-        """The answer to one question, as it is to be read."""
+    def _answer(self, question: str, *, k: int, prefer: int | None = None) -> Answer:
+        """The answer to one question, as it is to be read; `prefer`: a passage ranked first
+        when it is among the PREFER_WITHIN best."""
         t0 = time.perf_counter()
         gen = self._generation
         signals = self.retriever.signals(gen, question)
         hits = self.retriever.rank(gen, signals, k=k)
+        if prefer is not None and prefer in [h.pid for h in hits[:PREFER_WITHIN]]:
+            top = hits[0].score * PREFER_BOOST
+            first = [replace(h, score=top) for h in hits if h.pid == prefer]
+            hits = [
+                replace(h, rank=i)
+                for i, h in enumerate([*first, *(h for h in hits if h.pid != prefer)], 1)
+            ]
         neighbours = self._neighbours(gen, hits[:SENTENCE_POOL])
         pool = [h.pid for h in [*hits[:SENTENCE_POOL], *neighbours]]
         figures = gen.figures(pool)

@@ -90,6 +90,21 @@ def interpret_followup(question: str, previous: str | None) -> Interpretation:
     return Interpretation(text, merged=True) if text else Interpretation(question)
 
 
+def same_scope(reading: str, previous: str) -> bool:
+    """Whether a follow-up's reading keeps the previous question's places and periods (a
+    new metric or relation of the same thing), rather than asking of another place or
+    year."""
+    if CJK.search(reading):
+        return set(_places(reading)) == set(_places(previous)) and set(
+            _ZH_TIME_IN.findall(reading)
+        ) == set(_ZH_TIME_IN.findall(previous))
+
+    def scope(text: str) -> set[str]:
+        return set(_EN_YEAR.findall(text)) | set(re.findall(r"(?<!^)\b[A-Z][a-z]+", text))
+
+    return scope(reading) == scope(previous)
+
+
 # -- questions that ask several things --------------------------------------------------
 _ZH_PIECES = re.compile(r"[，,；;]")
 _EN_PARTS = re.compile(r",?\s+and\s+(?=(?:what|how|which|who|where|when)\b)", re.I)
@@ -416,8 +431,10 @@ def _merge_en(question: str, previous: str) -> str:
         return _EN_LEVEL_IN.sub(level.group(1), body, count=1) + "?"
     counted = _EN_COUNTED.match(body)
     those = re.match(r"^(?:those|these|the ones)\s+(.+)$", fragment, re.I)
-    if counted and those:  # "those on platforms" after "How many enterprises in …"
-        return f"{counted.group(1)} {counted.group(2)} {those.group(1)}?"
+    if counted and those:  # "those on platforms" after "How many enterprises in Zhuzhou …"
+        place = re.search(r"\s+in\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+)?", body[counted.end(2) :])
+        where = place.group(0) if place else ""
+        return f"{counted.group(1)} {counted.group(2)}{where} {those.group(1)}?"
     if counted and not those:  # "5G application scenarios" after "How many cloud platforms …"
         return body[: counted.start(2)] + fragment + body[counted.end(2) :] + "?"
     words = fragment.split()
