@@ -1,7 +1,8 @@
 """One contract every backend passes (as haystack's document-store test mixins): the local
 segments and Milvus (milvus-lite, a file in a temp dir) run the same tests; each backend only
 provides the engine. The protocols are checked with isinstance here, so being
-@runtime_checkable is not decoration."""
+@runtime_checkable is not decoration. The article store sits under the same contract: what
+the index serves is kept there, whichever backend serves it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine, EngineOptions, HashEmbedder, IndexFolder, MilvusConfig, MilvusConnection
+from index import (
+    ChangeRefusedError,
+    Engine,
+    EngineOptions,
+    HashEmbedder,
+    IndexCorruptError,
+    IndexFolder,
+    IndexMismatchError,
+    MilvusConfig,
+    MilvusConnection,
+)
+from index.stores.layout import SQLITE_NAME
 from index.stores.protocols import DenseIndex, IndexWriter, LexicalSearch, PassageStore
 from tests.conftest import make_article
 
@@ -94,3 +106,69 @@ def test_rollback_serves_the_previous_generation_and_builds_on_from_it(tmp_path,
     engine.add([C])  # on generation 1: what generation 2 added is not carried over
     assert set(engine._generation.articles) == {"a", "c"}
     assert "b" not in _articles_found(engine, "湘潭虚构企业")
+
+
+def test_a_changed_article_replaces_its_passages_and_is_kept_in_the_article_store(
+    tmp_path, backend
+):
+    engine = _engine(tmp_path, backend)
+    engine.build([A, B])
+    b_ids = {pid for pid, _ in engine._generation.article_passages("b")}
+    report = engine.add([make_article("a", "株洲数字经济规模1200亿元。")])
+    assert report.replaced == ("a",)
+    texts = [p.text for _, p in engine._generation.article_passages("a")]
+    assert texts == ["株洲数字经济规模1200亿元。"]
+    assert {pid for pid, _ in engine._generation.article_passages("b")} == b_ids
+    assert "软件企业164家" not in " ".join(h.passage.text for h in engine.search("软件企业").hits)
+    # what an editor adds is kept in the article store whichever backend serves it (b was
+    # built from the corpus, whose files are its source)
+    restarted = _engine(tmp_path, backend)
+    kept = {s.article.id: s.article.body for s in restarted.article_store.all() if s.live}
+    assert kept.keys() == {"a"} and "1200亿元" in kept["a"]
+
+
+def test_merge_compacts_or_refuses_and_never_changes_what_is_served(tmp_path, backend):
+    engine = _engine(tmp_path, backend)
+    engine.build([A])
+    engine.add([B])
+    engine.remove(["a"])
+    before = {pid: p.text for pid, p in engine._generation.article_passages("b")}
+    if engine._writer(engine._generation).compacts:
+        engine.merge()
+    else:
+        with pytest.raises(ChangeRefusedError):
+            engine.merge()
+    assert set(engine._generation.articles) == {"b"}
+    assert {pid: p.text for pid, p in engine._generation.article_passages("b")} == before
+    assert engine.search("湘潭虚构企业").hits[0].article.id == "b"
+
+
+def test_a_corrupt_file_is_refused_by_name(tmp_path, backend):
+    _engine(tmp_path, backend).build([A])
+    victim = next(iter(sorted((tmp_path / "index").rglob(SQLITE_NAME))))  # passages, figures
+    with victim.open("r+b") as f:
+        f.seek(100)
+        f.write(b"garbage")
+    with pytest.raises(IndexCorruptError, match=str(victim)):
+        _engine(tmp_path, backend)._generation  # noqa: B018
+
+
+def test_a_model_that_does_not_match_the_index_is_refused(tmp_path, backend):
+    _engine(tmp_path, backend).build([A])
+    other = _engine(tmp_path, backend)
+    other.embedder = HashEmbedder(name="other/model")
+    with pytest.raises(IndexMismatchError, match="other/model"):
+        other._generation  # noqa: B018
+
+
+def test_both_backends_find_the_same_passages(tmp_path):
+    pytest.importorskip("milvus_lite")
+    found = {}
+    for backend in ("local", "milvus"):
+        engine = _engine(tmp_path / backend, backend)
+        engine.build([A, B, C])
+        found[backend] = [
+            [h.passage.text for h in engine.search(q).hits[:2]]
+            for q in ("株洲软件企业有多少家", "湘潭虚构企业", "衡阳灯塔")
+        ]
+    assert found["local"] == found["milvus"]
