@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from index.text.questions import english_place_readings
 from index.text.tokens import CJK, jieba_frequencies, jieba_words_with_tags
 
 _ZH_LEAD = re.compile(r"^(?:那么|那|还有|另外|然后|再问一下|再问)[，,、\s]*")
@@ -374,7 +375,6 @@ def english_followup_in_chinese(question: str) -> str:
     """The Chinese follow-up an English one says ("What about last year?" -> 去年呢？,
     "And Changsha?" -> 长沙呢？, "How much did it grow?" -> 增长了多少？), or "" when it says
     something else (asked on its own)."""
-    from index.text.questions import english_place_readings
 
     text = " ".join(question.split())
     match = _EN_FOLLOWUP.match(text)
