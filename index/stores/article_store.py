@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import Article, extract_figures, split_article
+from index.stores.layout import article_columns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -265,17 +266,7 @@ def _insert(db: sqlite3.Connection, sub: Submission, *, raw_sha256: str | None, 
         "origin, extra, body, content_hash, kind, source_ref, added_by, added_at, raw_sha256, "
         "raw_name, state, changed_by, changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            a.id,
-            a.title,
-            a.subtitle,
-            json.dumps(list(a.authors), ensure_ascii=False),
-            a.source,
-            a.date,
-            a.language,
-            a.origin,
-            json.dumps(a.extra, ensure_ascii=False, default=str),
-            a.body,
-            a.content_hash,
+            *article_columns(a),
             p.kind,
             p.source,
             p.by,

@@ -39,7 +39,7 @@ from typing import Protocol, runtime_checkable
 import faiss
 import numpy as np
 
-from corpus import Figure, Passage
+from corpus import Article, Figure, Passage
 
 FORMAT_VERSION = 3
 READABLE_FORMATS = (2, 3)
@@ -227,6 +227,24 @@ def split_unit_id(uid: int) -> tuple[int, int]:
 
 def unit_pid(uid: np.ndarray) -> np.ndarray:
     return uid // UNIT_SLOTS
+
+
+def article_columns(article: Article) -> tuple[object, ...]:
+    """An article's columns as both the segments' and the article store's `articles` tables
+    begin: id, title, subtitle, authors, source, date, language, origin, extra, body, hash."""
+    return (
+        article.id,
+        article.title,
+        article.subtitle,
+        json.dumps(list(article.authors), ensure_ascii=False),
+        article.source,
+        article.date,
+        article.language,
+        article.origin,
+        json.dumps(article.extra, ensure_ascii=False, default=str),
+        article.body,
+        article.content_hash,
+    )
 
 
 @dataclass(frozen=True, slots=True)

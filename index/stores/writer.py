@@ -34,6 +34,7 @@ from index.stores.layout import (
     IndexMismatchError,
     Manifest,
     WriterOptions,
+    article_columns,
     connect,
     generation_name,
     new_faiss_index,
@@ -478,20 +479,7 @@ _FIGURE_COLUMNS = (
 
 
 def _article_row(article: Article) -> tuple[object, ...]:
-    return (
-        article.id,
-        article.title,
-        article.subtitle,
-        json.dumps(list(article.authors), ensure_ascii=False),
-        article.source,
-        article.date,
-        article.language,
-        article.origin,
-        json.dumps(article.extra, ensure_ascii=False, default=str),
-        article.body,
-        article.content_hash,
-        time.strftime("%Y-%m-%dT%H:%M:%S"),
-    )
+    return (*article_columns(article), time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
 def _passage_rows(pids: Sequence[int], passages: Sequence[Passage]) -> list[tuple[object, ...]]:

@@ -353,13 +353,13 @@ def _phrase_end(text: str, start: int) -> int:
 # What an English follow-up can say of a Chinese question without translating content: a
 # period, a place (by its pinyin), or a relation of the previous metric. Anything else is
 # asked on its own.
-_EN_PERIODS = {
+_EN_PERIODS = {  # without a leading "the"
     "last year": "去年",
-    "the previous year": "去年",
-    "the same period last year": "去年同期",
+    "previous year": "去年",
+    "same period last year": "去年同期",
     "this year": "今年",
-    "the year before": "前年",
-    "the year before last": "前年",
+    "year before": "前年",
+    "year before last": "前年",
 }
 _EN_PERIOD_IN = re.compile(
     r"\b(?:the\s+)?(?:same\s+period\s+last\s+year|year\s+before(?:\s+last)?|previous\s+year|"
@@ -375,26 +375,26 @@ def english_followup_in_chinese(question: str) -> str:
     """The Chinese follow-up an English one says ("What about last year?" -> 去年呢？,
     "And Changsha?" -> 长沙呢？, "How much did it grow?" -> 增长了多少？), or "" when it says
     something else (asked on its own)."""
-
     text = " ".join(question.split())
     match = _EN_FOLLOWUP.match(text)
-    fragment = match.group("frag").strip().rstrip("?").strip() if match else ""
-    fragment = re.sub(r"^(?:in|for|during)\s+", "", fragment, flags=re.I)
-    period = _EN_PERIOD_IN.search(text)
-    year = _EN_YEAR.search(text)
+    if not (match or _EN_PRONOUN.search(text)):
+        return ""  # a question of its own: it refers to nothing before it
     if _EN_SHARE.search(text):
         return "那占GDP比重呢？"
-    if (match or _EN_PRONOUN.search(text)) and _EN_GROWTH.search(text):
+    if _EN_GROWTH.search(text):
         return "增长了多少？"
-    if (match or _EN_PRONOUN.search(text)) and _EN_RISE.search(text):
+    if _EN_RISE.search(text):
         return "提升了多少？"
-    if period and (match or _EN_PRONOUN.search(text)):
-        words = re.sub(r"^the\s+", "", period.group(0).lower())
-        words = " ".join(words.split())
-        return _EN_PERIODS.get(words, _EN_PERIODS.get(f"the {words}", "")) + "呢？"
-    if year and (match or _EN_PRONOUN.search(text)):
+    period = _EN_PERIOD_IN.search(text)
+    if period:
+        words = " ".join(re.sub(r"^the\s+", "", period.group(0).lower()).split())
+        return _EN_PERIODS[words] + "呢？"
+    year = _EN_YEAR.search(text)
+    if year:
         return f"{year.group(0)}年呢？"
-    if match:
+    fragment = match.group("frag").strip().rstrip("?").strip() if match else ""
+    fragment = re.sub(r"^(?:in|for|during)\s+", "", fragment, flags=re.I)
+    if fragment:
         readings = english_place_readings(fragment[:1].upper() + fragment[1:])
         if len(readings) == 1 and readings[0][0].lower() == fragment.lower() and readings[0][1]:
             return f"{readings[0][1][0][0]}呢？"
