@@ -21,6 +21,7 @@ from index.answering.answers import Answer, AnswerBuilder, UnsupportedFigureErro
 from index.answering.extract import (
     Read,
     ReaderSettings,
+    Window,
     abstention,
     answer_from_read,
     best_read,
@@ -65,6 +66,7 @@ from index.text.followup import (
     read_parts,
     same_scope,
 )
+from index.text.glossary import switched
 from index.text.tokens import CJK
 
 log = logging.getLogger(__name__)
@@ -318,13 +320,15 @@ class Engine:
         """The reader's answer, where the rules' is replaced by it: the span the reader finds
         in the best windows, or "not in the articles" below the calibrated threshold. The
         rules' own abstentions with a reason (another year, another place, a total the
-        articles do not give) stand, and so do their other refusals where the threshold
-        there is infinite (Chinese); a figure answer stands, and where the reader's span is
+        articles do not give) stand (for an English question: where the reason holds for
+        the reader's passage too), and so do their other refusals where the threshold there
+        is infinite (Chinese); a figure answer stands, and where the reader's span is
         another one, a notice says what the reader read."""
         settings = self.reader_settings
         english = rules.language == "en"
         if rules.abstained and (
-            rules.notices or settings.threshold_for(english, rules_refuse=True) == math.inf
+            (rules.notices and not english)
+            or settings.threshold_for(english, rules_refuse=True) == math.inf
         ):
             return rules  # a refusal the reader cannot overturn: nothing to read
         if rules.derived is not None:
@@ -338,21 +342,21 @@ class Engine:
             per_passage=english,
             first=self._rules_sentence(rules),
         )
-        spans = self.reader.read(question, [w.text for w in windows])
-        reads = [
-            Read(
-                windows[s.context],
-                windows[s.context].start + s.start,
-                windows[s.context].start + s.end,
-                s.margin,
-            )
-            for s in spans
-        ]
-        found = best_read(reads, settings)
+        # an English question's phrases whose Chinese word (CC-CEDICT) the windows hold are
+        # read in Chinese, as the reader learned code-switched questions; not where the rules
+        # found the question's words missing: read so, the reader is surer of every span,
+        # also of those the articles do not hold ("universities" in 株洲: 37个)
+        asked = question
+        if english and not (rules.abstained and not rules.notices):
+            asked = switched(question, " ".join(w.text for w in windows))
+        found = self._best_read(asked, windows)
         if found is None:
             return rules if rules.abstained else abstention(rules)
         best, confidence = found
-        if confidence < settings.threshold_for(english, rules.abstained):
+        # an English refusal for a reason is checked again on the reader's passage, below:
+        # the reader needs no more assurance there than where the rules answer
+        refused = rules.abstained and not (english and rules.notices)
+        if confidence < settings.threshold_for(english, refused):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
         if rules.figures and not rules.abstained:
             return replace(_figure_leads(rules, best), confidence=confidence)
@@ -363,7 +367,38 @@ class Engine:
         except UnsupportedFigureError as exc:  # never: but an answer never fails its check
             log.warning("the reader's answer failed its check (%s); the rules answer", exc)
             return rules
+        if rules.abstained and rules.notices and self._reason_holds(answer, best, hits):
+            return rules
         return replace(answer, confidence=confidence)
+
+    def _reason_holds(self, answer: Answer, best: Read, hits: list[Hit]) -> bool:
+        """Whether the rules' reason to refuse an English question (another year, another
+        place) holds for the reader's passage too: the rules' passage is often not the
+        answering one."""
+        lead = best.window.hit
+        paragraph = [
+            h.passage.text
+            for h in hits
+            if (h.passage.article_id, h.passage.paragraph)
+            == (lead.passage.article_id, lead.passage.paragraph)
+            and h.pid != lead.pid
+        ]
+        return bool(self._answer_builder(self._generation).reasons_against(answer, paragraph))
+
+    def _best_read(self, question: str, windows: list[Window]) -> tuple[Read, float] | None:
+        """The reader's best span over the windows, and its score with the windows' priors."""
+        assert self.reader is not None
+        spans = self.reader.read(question, [w.text for w in windows])
+        reads = [
+            Read(
+                windows[s.context],
+                windows[s.context].start + s.start,
+                windows[s.context].start + s.end,
+                s.margin,
+            )
+            for s in spans
+        ]
+        return best_read(reads, self.reader_settings)
 
     @staticmethod
     def _rules_sentence(rules: Answer) -> tuple[int, int] | None:

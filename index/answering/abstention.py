@@ -101,15 +101,18 @@ class AbstentionRules:
         figures: Sequence[tuple[str, str]],
         article_date: str,
         passages: Sequence[str] = (),
+        *,
+        scopes: bool = True,
     ) -> Notices | None:
         """From the answer that would be given: its sentences, its figures' (kind, resolved
-        period), the answering article's date and the cited passages."""
+        period), the answering article's date and the cited passages. `scopes`: whether a
+        total of a wider scope (全省, the province as a whole) is asked of a figure."""
         kinds = {kind for kind, _ in figures}
         if profile.wants_figure and profile.kind == "amount" and kinds and kinds <= _SHARES:
             # 株洲的GDP是多少 wants an amount; a share of GDP (42%) does not answer it. A count
             # or a measure may (存储规模: 1500PB), so only shares and ranks are refused.
             return (_amount_notice(profile),)
-        for asked, said in _WIDER_SCOPES:
+        for asked, said in _WIDER_SCOPES if scopes else ():
             # 全省/全国: a total for the province or the country, not the city's figure; the
             # cited passages must speak of that scope somewhere (居全省前列 counts)
             m = asked.search(profile.text)

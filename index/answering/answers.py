@@ -460,6 +460,28 @@ class AnswerBuilder:
         )
         return self._abstain(profile, hits, notice)
 
+    def reasons_against(self, answer: Answer, paragraph: Sequence[str] = ()) -> tuple[str, ...]:
+        """The rules' reasons (a place the passage does not name, a year it does not speak
+        of) applied to an answer found another way (the reader's), whose
+        answering passage leads its hits; () when none holds. `paragraph`: the rest of that
+        passage's paragraph."""
+        if answer.abstained or not answer.hits:
+            return ()
+        profile = profile_question(answer.question)
+        hit = answer.hits[0]
+        why = self.rules.before_answering(profile, [hit], pool=1, paragraph=paragraph)
+        if why:
+            return tuple(why)
+        why = self.rules.after_answering(
+            profile,
+            [s.text for s in answer.sentences],
+            [],
+            hit.article.date,
+            [hit.passage.text, *paragraph],
+            scopes=profile.wants_figure,  # a figure may be asked as a total; a name is not
+        )
+        return tuple(why or ())
+
     def _abstain(self, profile: QuestionProfile, hits: list[Hit], *notices: str) -> Answer:
         closest = tuple(
             Citation(i + 1, h.pid, h.article, h.passage) for i, h in enumerate(hits[:3])

@@ -12,6 +12,8 @@ from index.search.embedder import Embedder
 from index.stores.layout import unit_pid
 from index.stores.protocols import PassageStore
 from index.text.english import english_words
+from index.text.glossary import chinese_words
+from index.text.questions import english_place_readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +48,12 @@ class Signals:
 
 
 class HybridRetriever:
-    def __init__(self, *, embedder: Embedder, fusion: FusionConfig | None = None) -> None:
+    def __init__(
+        self, *, embedder: Embedder, fusion: FusionConfig | None = None, glossary: bool = True
+    ) -> None:
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
+        self.glossary = glossary  # CC-CEDICT's words join the BM25 query of English questions
 
     def signals(self, store: PassageStore, question: str) -> Signals:
         n = store.passage_count
@@ -71,6 +76,13 @@ class HybridRetriever:
         expansion, translations = (
             lexicon.read(vectors[1:], words) if lexicon and words else ("", ())
         )
+        if words and self.glossary:  # the dictionary's words for the question's names
+            # places are read by their pinyin (株洲, in most passages of a city's articles)
+            places = {w for w, _ in english_place_readings(question)}
+            found = chinese_words(
+                question, names_only=True, known=set(expansion.split()), skip=places
+            )
+            expansion = " ".join([expansion, *found]).strip()
         lexical = store.lexical_search.search(expansion or question, k=k, include=list(dense))
         pids = np.array(sorted(set(dense) | set(lexical)), dtype=np.int64)
         floor = min(dense.values()) if dense else 0.0

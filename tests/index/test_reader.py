@@ -4,6 +4,7 @@ train; they load index/reader/weights/."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
@@ -71,3 +72,46 @@ def test_the_engine_answers_with_the_readers_span(tmp_path, real_embedder, reade
     english = engine.ask("Who is the head of the lighthouse station?")
     assert english.span is not None and "王海峰" in english.span.text
     assert english.lead.startswith("Answer:")
+
+
+def test_an_english_question_is_read_with_the_chinese_words_its_windows_hold(
+    tmp_path, real_embedder, reader
+):
+    asked: list[str] = []
+
+    class Recording:
+        def read(self, question, contexts):  # type: ignore[no-untyped-def]
+            asked.append(question)
+            return reader.read(question, contexts)
+
+    engine = Engine(
+        store=IndexFolder(tmp_path / "index"),
+        embedder=real_embedder,
+        article_store=ArticleStore(tmp_path / "articles"),
+        reader=Recording(),  # type: ignore[arg-type]
+    )
+    body = "青石市共有灯塔17座，其中新建灯塔5座。灯塔每晚七点亮灯，由市港航局管理。"
+    engine.build([make_article("lights", body, title="青石市灯塔（虚构）")])
+    answer = engine.ask("When are the lighthouses lit?")
+    # CC-CEDICT: lighthouse -> 灯塔, the word the window holds, read in Chinese
+    assert asked == ["When are the 灯塔 lit?"]
+    assert not answer.abstained and answer.span is not None and "七点" in answer.span.text
+
+
+def test_a_reason_to_refuse_is_checked_on_the_readers_passage(tmp_path, real_embedder, reader):
+    engine = Engine(
+        store=IndexFolder(tmp_path / "index"),
+        embedder=real_embedder,
+        article_store=ArticleStore(tmp_path / "articles"),
+        reader=reader,
+    )
+    body = "青石市灯塔管理站成立于1998年，站长是王海峰。\n\n全市共有灯塔17座。"
+    engine.build([make_article("lights", body, title="青石市灯塔（虚构）")])
+    answer = engine.ask("青石市灯塔管理站的站长是谁？")
+    assert answer.span is not None and answer.span.text == "王海峰"
+    builder = engine._answer_builder(engine._generation)
+    same_year = dataclasses.replace(answer, question="Who headed the station founded in 1998?")
+    assert builder.reasons_against(same_year) == ()
+    other_year = dataclasses.replace(answer, question="Who headed the station in 2005?")
+    (reason,) = builder.reasons_against(other_year)
+    assert "2005" in reason
