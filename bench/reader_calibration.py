@@ -46,9 +46,9 @@ class RecordingReader:
     def __init__(self, reader) -> None:  # type: ignore[no-untyped-def]
         self.reader, self.contexts = reader, []
 
-    def read(self, question, contexts):  # type: ignore[no-untyped-def]
+    def read(self, question, contexts, per_context=1):  # type: ignore[no-untyped-def]
         self.contexts = list(contexts)
-        return self.reader.read(question, contexts)
+        return self.reader.read(question, contexts, per_context=per_context)
 
 
 def threshold_at(scores: list[float], refused: float) -> float:

@@ -27,6 +27,7 @@ from index.answering.extract import (
     best_read,
     reading_windows,
 )
+from index.answering.fit import fits
 from index.answering.sentences import SENTENCE_POOL
 from index.plan import plan_changes
 from index.reader import Reader
@@ -349,7 +350,7 @@ class Engine:
         asked = question
         if english and not (rules.abstained and not rules.notices):
             asked = switched(question, " ".join(w.text for w in windows))
-        found = self._best_read(asked, windows)
+        found = self._best_read(question, windows, asked=asked)
         if found is None:
             return rules if rules.abstained else abstention(rules)
         best, confidence = found
@@ -385,10 +386,18 @@ class Engine:
         ]
         return bool(self._answer_builder(self._generation).reasons_against(answer, paragraph))
 
-    def _best_read(self, question: str, windows: list[Window]) -> tuple[Read, float] | None:
-        """The reader's best span over the windows, and its score with the windows' priors."""
+    def _best_read(
+        self, question: str, windows: list[Window], *, asked: str | None = None
+    ) -> tuple[Read, float] | None:
+        """The reader's best span over the windows that can answer the question (not the
+        question's own words, of the kind of quantity asked: index/answering/fit.py), and
+        its score with the windows' priors. `asked`: the question as the reader reads it."""
         assert self.reader is not None
-        spans = self.reader.read(question, [w.text for w in windows])
+        spans = self.reader.read(
+            asked or question,
+            [w.text for w in windows],
+            per_context=self.reader_settings.candidates,
+        )
         reads = [
             Read(
                 windows[s.context],
@@ -398,7 +407,7 @@ class Engine:
             )
             for s in spans
         ]
-        return best_read(reads, self.reader_settings)
+        return best_read([r for r in reads if fits(question, r.text)], self.reader_settings)
 
     @staticmethod
     def _rules_sentence(rules: Answer) -> tuple[int, int] | None:

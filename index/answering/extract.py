@@ -67,6 +67,9 @@ class ReaderSettings:
     english_windows: int = 4
     english_chars: int = 200
     prior_weight: float = 2.0  # a window's retrieval prior, in units of reader margin
+    # spans of each window weighed, the best first: a span that cannot answer the question
+    # (its own words, another kind of quantity) gives way to the next (index/answering/fit.py)
+    candidates: int = 4
     # the same for the window of the rules' sentence (1.0: sentence 0.867 and F1 0.681,
     # against 0.859 and 0.675 at 0)
     rules_weight: float = 1.0

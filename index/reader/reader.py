@@ -63,29 +63,37 @@ class Reader:
         self.max_tokens, self.stride = max_tokens, stride
         self.name = f"reader:{weights.name}" + ("+int8" if quantize else "")
 
-    def read(self, question: str, contexts: list[str]) -> list[ReadSpan]:
-        """The best span of each context (contexts with no token get none)."""
+    def read(self, question: str, contexts: list[str], *, per_context: int = 1) -> list[ReadSpan]:
+        """The best span of each context (contexts with no token get none); with
+        `per_context` > 1, up to that many distinct spans of each, the best first."""
         windows = encode_windows(
             self.tokenizer, question, contexts, max_tokens=self.max_tokens, stride=self.stride
         )
-        best: dict[int, ReadSpan] = {}
-        for window, (score, null, start, end) in zip(windows, self._score(windows), strict=True):
-            a, b = window.offsets[start], window.offsets[end]
-            if a is None or b is None:
-                continue
-            found = best.get(window.context)
-            lowest_null = min(null, found.null) if found else null
-            if found is None or score > found.score:
-                lo, hi = trimmed(contexts[window.context], a[0], b[1])
-                best[window.context] = ReadSpan(window.context, lo, hi, score, lowest_null)
-            else:
-                best[window.context] = ReadSpan(
-                    found.context, found.start, found.end, found.score, lowest_null
-                )
-        return [best[i] for i in sorted(best)]
+        found: dict[int, dict[tuple[int, int], float]] = {}
+        nulls: dict[int, float] = {}
+        for window, (null, candidates) in zip(
+            windows, self._score(windows, per_context), strict=True
+        ):
+            i = window.context
+            nulls[i] = min(null, nulls.get(i, null))
+            spans = found.setdefault(i, {})
+            for score, start, end in candidates:
+                a, b = window.offsets[start], window.offsets[end]
+                if a is None or b is None:
+                    continue
+                key = trimmed(contexts[i], a[0], b[1])
+                spans[key] = max(score, spans.get(key, score))
+        out = []
+        for i in sorted(found):
+            ranked = sorted(found[i].items(), key=lambda kv: -kv[1])[:per_context]
+            out += [ReadSpan(i, lo, hi, score, nulls[i]) for (lo, hi), score in ranked]
+        return out
 
-    def _score(self, windows: list[Window]) -> list[tuple[float, float, int, int]]:
-        """Per window: (best span score, no-answer score, start token, end token)."""
+    def _score(
+        self, windows: list[Window], per_window: int
+    ) -> list[tuple[float, list[tuple[float, int, int]]]]:
+        """Per window: the no-answer score, and the best spans (score, start token, end
+        token)."""
         import torch
 
         if not windows:
@@ -101,7 +109,7 @@ class Reader:
             context[i, : len(w.offsets)] = torch.tensor([o is not None for o in w.offsets])
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=mask)
-        return best_spans(out.start_logits, out.end_logits, context)
+        return best_spans(out.start_logits, out.end_logits, context, k=per_window)
 
 
 # What a span never starts or ends with: a token can carry the mark after a figure ("%，")
@@ -119,10 +127,12 @@ def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return (lo, hi) if lo < hi else (start, end)
 
 
-def best_spans(start: Any, end: Any, context: Any) -> list[tuple[float, float, int, int]]:
-    """Per row: the best (start, end) over context tokens with start <= end, at most
-    MAX_ANSWER_TOKENS long, by start + end logit; and the first token's pair, the no-answer
-    score."""
+def best_spans(
+    start: Any, end: Any, context: Any, *, k: int = 1
+) -> list[tuple[float, list[tuple[float, int, int]]]]:
+    """Per row: the first token's pair, the no-answer score; and the `k` best (start, end)
+    over context tokens with start <= end, at most MAX_ANSWER_TOKENS long, by start + end
+    logit, as (score, start, end)."""
     import torch
 
     width = start.shape[1]
@@ -130,14 +140,18 @@ def best_spans(start: Any, end: Any, context: Any) -> list[tuple[float, float, i
     allowed = torch.ones(width, width, dtype=torch.bool).triu().tril(MAX_ANSWER_TOKENS - 1)
     allowed = allowed.unsqueeze(0) & context.unsqueeze(2) & context.unsqueeze(1)
     pair = pair.masked_fill(~allowed, float("-inf"))
-    flat = pair.view(pair.shape[0], -1).max(dim=1)
+    top = pair.view(pair.shape[0], -1).topk(min(k, width * width), dim=1)
     out = []
-    for row, (score, index) in enumerate(
-        zip(flat.values.tolist(), flat.indices.tolist(), strict=True)
+    for row, (scores, indices) in enumerate(
+        zip(top.values.tolist(), top.indices.tolist(), strict=True)
     ):
-        s, e = divmod(int(index), width)
         null = float(start[row, 0] + end[row, 0])
-        out.append((float(score), null, s, e))
+        spans = [
+            (float(score), *divmod(int(index), width))
+            for score, index in zip(scores, indices, strict=True)
+            if score != float("-inf")
+        ]
+        out.append((null, spans))
     return out
 
 

@@ -5,6 +5,7 @@ train; they load index/reader/weights/."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import shutil
 
 import pytest
@@ -28,6 +29,15 @@ def test_the_reader_finds_the_span(reader):
     assert CONTEXT[found.start : found.end] == "1118亿元"
     (rise,) = reader.read("比重较去年同期提升了多少？", [CONTEXT])
     assert CONTEXT[rise.start : rise.end] == "2.5个百分点"
+
+
+def test_several_spans_of_a_context_the_best_first(reader):
+    (best,) = reader.read("株洲数字经济规模多少？", [CONTEXT])
+    spans = reader.read("株洲数字经济规模多少？", [CONTEXT], per_context=3)
+    assert spans[0] == best and 1 < len(spans) <= 3
+    assert len({(s.start, s.end) for s in spans}) == len(spans)
+    assert all(a.score >= b.score for a, b in itertools.pairwise(spans))
+    assert {s.null for s in spans} == {best.null}
 
 
 def test_an_english_question_finds_the_chinese_span(reader):
@@ -80,9 +90,9 @@ def test_an_english_question_is_read_with_the_chinese_words_its_windows_hold(
     asked: list[str] = []
 
     class Recording:
-        def read(self, question, contexts):  # type: ignore[no-untyped-def]
+        def read(self, question, contexts, per_context=1):  # type: ignore[no-untyped-def]
             asked.append(question)
-            return reader.read(question, contexts)
+            return reader.read(question, contexts, per_context=per_context)
 
     engine = Engine(
         store=IndexFolder(tmp_path / "index"),

@@ -1,0 +1,112 @@
+"""Whether a span can be the answer the question asks for, by what it is, not how sure the
+reader is of it.
+
+The reader learned to find a span of the type a question wants; where the article does not
+hold the answer it still finds the best-looking span: a price question over a paragraph that
+gives a tree's height reads "55米", a question about someone's wife reads that person's own
+name. Two checks, on any article:
+- a span the question already says (its subject) is no answer to it;
+- a question that asks a quantity of one kind (a price, a weight, a length, a duration, a
+  year) is not answered by a span with no quantity of that kind.
+"""
+
+from __future__ import annotations
+
+import re
+
+from index.answering.spans import answer_type
+
+# kinds of quantity: (topic words, asked only with a question word beside them: 售价多少,
+# 身高是多少; direct forms that ask by themselves: 多少钱, 多高, 哪一年; what a span holds)
+_CURRENCY = (
+    r"元|圆|円|美元|美金|日元|英镑|镑|欧元|泰铢|卢布|法郎|马克|比索|韩元|港币|台币|块|\$|￥|¥|€|£"
+)
+_LENGTH = (
+    r"米|公尺|厘米|公分|毫米|公里|千米|英尺|英寸|英里|海里|光年|尺|丈|里|km|cm|mm|㎝|㎞|㎜|m\b"
+)
+_DURATION = r"年|个月|月|周|星期|天|日|小时|分钟|分|秒|世纪|代|岁"
+_WEIGHT = r"公斤|千克|克|吨|磅|斤|两|kg|\bg\b|lb"
+_PEOPLE = r"人|名|位|万|千|百|亿|余|多"
+_KINDS: tuple[tuple[str, str, str], ...] = (
+    (
+        r"价格|价钱|售价|票价|门票|学费|费用|造价|成本|经费|预算|收购价|会费|租金|年薪|月薪|"
+        r"薪水|工资|薪酬",
+        rf"多少钱|多少(?:{_CURRENCY})|how much (?:does|did|do) .*cost|\bprice\b|\bcost\b|"
+        r"\bfee\b|\bfare\b|\bsalary\b|how much is the (?:entrance )?ticket",
+        rf"{_CURRENCY}|免费|free",
+    ),
+    ("体重|重量", rf"多重|多少(?:{_WEIGHT})|how heavy|\bweigh", _WEIGHT),
+    (
+        "身高|高度|海拔|长度|距离|宽度|深度",
+        r"多高|多长(?!时间)|多远|多宽|多深|how tall|how far|how high",
+        _LENGTH,
+    ),
+    (
+        "寿命",
+        r"多久|多长|多少时间|几年|多少年|几天|多少天|几个月|多少个月|几小时|多少小时|"
+        r"how long did|how long does",
+        _DURATION,
+    ),
+    (
+        "",
+        r"哪一年(?!纪)|哪年|何年(?!纪)|what year|which year",
+        r"\d{3,4}|[〇零一二三四五六七八九]{4}|元年|年",
+    ),
+    (
+        "",
+        r"多少个?(?:人|名|位|游客|观众|居民|会员|学生|员工|玩家|士兵|教师|儿童)|几个?人|"
+        r"how many (?:people|visitors|tourists|members|students|residents)",
+        _PEOPLE,
+    ),
+)
+_ASKING = r"[^，。；？?]{0,4}?(?:多少|几|多[高长重远久深宽]|是什么|为何)"
+_COMPILED = tuple(
+    (
+        re.compile(rf"(?:{topic}){_ASKING}|{direct}" if topic else direct, re.I),
+        re.compile(holds, re.I),
+    )
+    for topic, direct, holds in _KINDS
+)
+_RATIO = re.compile(r"%|％|百分点|倍|[一二三四五六七八九十\d]成")
+# a number: digits or Chinese numerals (数小时, 半年, 两次 included)
+_NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两半数几多]")
+_BARE_NUMBER = re.compile(r"[约近逾超过共\d.,，〇零一二三四五六七八九十百千万亿两多余]+")
+_NAME = re.compile(r"名字|叫什么|\bname\b", re.I)
+# how a question asks for a number (许多, 好几, 几百 ask none)
+_HOW_MANY = re.compile(r"(?<![许好这那])多少|(?<![好这那])几(?![乎百千十万何内近])|how many", re.I)
+
+
+def asked_kind(question: str) -> re.Pattern[str] | None:
+    """What a span must hold to answer a question that asks a quantity of one kind (of
+    any of them, where it reads as several: 多长 is a length or a time)."""
+    holds = [h.pattern for asks, h in _COMPILED if asks.search(question)]
+    return re.compile("|".join(holds), re.I) if holds else None
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"[\s·・•．\-—–,，、。（）()《》「」“”\"']", "", text).lower()
+
+
+def fits(question: str, span: str) -> bool:
+    """Whether `span` can answer `question`: not the question's own subject (a person asked
+    about: X的妻子叫什么名字 is not answered by X), a number where one is asked, and of the
+    kind of quantity asked, if one is (a bare number where the question names its unit:
+    海拔多少公尺 → 1000)."""
+    flat = _flat(span)
+    asks_name = answer_type(question) == "person" or _NAME.search(question)
+    if asks_name and len(flat) >= 2 and flat in _flat(question):
+        return False
+    holds = asked_kind(question)
+    if _RATIO.search(span) or (holds is not None and holds.search(span)):
+        return True  # a share answers a change of any kind
+    if (
+        answer_type(question) == "number"
+        and _HOW_MANY.search(question)
+        and not _NUMERAL.search(span)
+    ):
+        return False
+    if holds is None:
+        return True
+    # the question names the unit (多少美元, 多少公尺): the span may be the number alone
+    named = re.search(rf"(?:多少|几)个?(?:{holds.pattern})", question)
+    return bool(named) and bool(_BARE_NUMBER.fullmatch(flat))

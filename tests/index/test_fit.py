@@ -1,0 +1,50 @@
+"""Whether a span can answer a question (index/answering/fit.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.answering.fit import asked_kind, fits
+
+
+@pytest.mark.parametrize(
+    ("question", "span"),
+    [
+        ("这种木材每立方米售价多少？", "55米"),  # a price, not a length
+        ("游戏下载需要付费多少钱？", "6年"),
+        ("它的平均体重是多少公斤？", "25公尺"),
+        ("她的身高是多少？", "小五"),
+        ("让-皮埃尔·巴利冈的妻子叫什么名字？", "皮埃尔·巴利冈"),  # the question's own subject
+        ("How much does the ticket cost?", "163公里"),
+        ("明圣王后有几个女儿？", "金氏"),  # a number asked, none given
+        ("每年有多少游客参观？", "25.6米"),
+    ],
+)
+def test_spans_that_cannot_answer(question: str, span: str) -> None:
+    assert not fits(question, span)
+
+
+@pytest.mark.parametrize(
+    ("question", "span"),
+    [
+        ("这种木材每立方米售价多少？", "约300美元"),
+        ("门票多少钱？", "免费"),
+        ("它的平均体重是多少公斤？", "25公斤"),
+        ("这座桥有多长？", "1.5公里"),
+        ("战争持续了多长？", "三年"),  # 多长: a length or a time
+        ("她是在哪一年去世的？", "1952年"),
+        ("她的丈夫是谁？", "王海峰"),  # no quantity asked
+        ("株洲数字经济规模多少？", "1118亿元"),
+        ("票价比去年上涨了多少？", "5%"),  # a change, as a share
+        ("该地海拔多少公尺？", "1000"),  # the question names the unit
+        ("种子需要多少天才能发芽？", "数天"),
+        ("哪个国家的人口更多，中国还是印度？", "印度"),  # a choice: the answer is in it
+    ],
+)
+def test_spans_that_can(question: str, span: str) -> None:
+    assert fits(question, span)
+
+
+def test_only_a_quantity_of_one_kind_is_checked() -> None:
+    assert asked_kind("株洲有多少家企业？") is None
+    assert asked_kind("票价多少？") is not None
