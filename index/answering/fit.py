@@ -69,6 +69,10 @@ _COMPILED = tuple(
 )
 _RATIO = re.compile(r"%|％|百分点|倍|[一二三四五六七八九十\d]成")
 # a number: digits or Chinese numerals (数小时, 半年, 两次 included)
+_CHANGE = re.compile(
+    r"增长|增加|上涨|上升|提高|提升|下降|下跌|降低|减少|涨|跌|变化|\b(?:rise|grow|increase|fall|drop)",
+    re.I,
+)
 _NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两半数几多]")
 _BARE_NUMBER = re.compile(r"[约近逾超过共\d.,，〇零一二三四五六七八九十百千万亿两多余]+")
 _NAME = re.compile(r"名字|叫什么|\bname\b", re.I)
@@ -97,8 +101,10 @@ def fits(question: str, span: str) -> bool:
     if asks_name and len(flat) >= 2 and flat in _flat(question):
         return False
     holds = asked_kind(question)
-    if _RATIO.search(span) or (holds is not None and holds.search(span)):
-        return True  # a share answers a change of any kind
+    if holds is not None and holds.search(span):
+        return True
+    if _CHANGE.search(question) and _RATIO.search(span):
+        return True  # a share answers a change of any kind (票价上涨了多少: 5%)
     if (
         answer_type(question) == "number"
         and _HOW_MANY.search(question)

@@ -241,16 +241,3 @@ def switched(question: str, text: str, *, table: Mapping[str, Sequence[str]] | N
             out += [question[at:start], present]
             at = end
     return "".join([*out, question[at:]])
-
-
-def unmatched(
-    question: str, text: str, *, table: Mapping[str, Sequence[str]] | None = None
-) -> list[str]:
-    """The question's English phrases that CC-CEDICT glosses but that `text` holds in none
-    of their Chinese words (nor in English): what the question asks about and the text does
-    not say ("universities" over a passage with no 大学)."""
-    return [
-        question[start:end]
-        for start, end, words in _matches(question, glossary() if table is None else table)
-        if not any(w in text for w in words) and question[start:end].lower() not in text.lower()
-    ]

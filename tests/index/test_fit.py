@@ -17,6 +17,7 @@ from index.answering.fit import asked_kind, fits
         ("让-皮埃尔·巴利冈的妻子叫什么名字？", "皮埃尔·巴利冈"),  # the question's own subject
         ("How much does the ticket cost?", "163公里"),
         ("明圣王后有几个女儿？", "金氏"),  # a number asked, none given
+        ("每公斤卖多少钱？", "170公尺。头长为眼径的五倍"),  # a multiple, where no change is asked
         ("每年有多少游客参观？", "25.6米"),
     ],
 )
