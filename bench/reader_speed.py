@@ -3,8 +3,9 @@
 One index of the first article and the DRCD held-out paragraphs, served with one torch thread
 as the bot serves (SHUZI_TORCH_THREADS=1). In one run, question by question, alternating:
 retrieval alone (Engine.search), the rules' answer (reader off) and the reader's answer; p50
-and p95 of each, and the process's RSS before and after the reader is loaded (the reader
-shares the embedder's word embeddings). The last line printed is one JSON object.
+and p95 of each, for Chinese questions and for English ones, and the process's RSS before and
+after the reader is loaded (the reader shares the embedder's word embeddings). The last line
+printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from index.evaluation import load_fixtures, percentile
 from index.reader.train import write_heldout_sets
 
 ROOT = Path(__file__).resolve().parents[1]
+ENGLISH = ROOT / "tests" / "fixtures" / "english" / "drcd_heldout_english.json"
 
 
 def main() -> None:
@@ -48,24 +50,25 @@ def main() -> None:
             f.question for f in load_fixtures(ROOT / "tests" / "fixtures" / "qa-dev.jsonl")
         ]
         questions += [q.question for q in reading.questions[:200]]
+        # English: our questions on held-out DRCD paragraphs and on the first article
+        english = [q.question for q in load_comprehension_sets([ENGLISH]).questions]
+        english += [
+            f.question for f in load_fixtures(ROOT / "tests" / "fixtures" / "qa-dev-english.jsonl")
+        ]
         engine.reader = reader
         engine.ask(questions[0])  # the reader's first-call costs
-        times: dict[str, list[float]] = {"retrieval": [], "rules": [], "reader": []}
-        for question in questions:
-            t0 = time.perf_counter()
-            engine.search(question)
-            times["retrieval"].append((time.perf_counter() - t0) * 1000)
-            engine.reader = None
-            t0 = time.perf_counter()
-            engine.ask(question)
-            times["rules"].append((time.perf_counter() - t0) * 1000)
-            engine.reader = reader
-            t0 = time.perf_counter()
-            engine.ask(question)
-            times["reader"].append((time.perf_counter() - t0) * 1000)
+        times: dict[str, list[float]] = {}
+        for lang, asked in (("", questions), ("english_", english)):
+            for question in asked:
+                for name, mode in (("retrieval", None), ("rules", None), ("reader", reader)):
+                    engine.reader = mode
+                    t0 = time.perf_counter()
+                    engine.search(question) if name == "retrieval" else engine.ask(question)
+                    times.setdefault(f"{lang}{name}", []).append((time.perf_counter() - t0) * 1000)
         rss_serving = proc.memory_info().rss / 2**20
     summary = {
         "questions": len(questions),
+        "english_questions": len(english),
         "windows": engine.reader_settings.windows,
         "reader": reader.name,
         **{
