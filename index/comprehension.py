@@ -196,11 +196,7 @@ def prediction_of(answer: Answer) -> str:
     """What an answer names as the answer: its span, its first figure, else its sentence."""
     if answer.abstained:
         return ""
-    if answer.span is not None:
-        return answer.span.text
-    if answer.figures:
-        return answer.figures[0].figure.text
-    return answer.sentences[0].text if answer.sentences else ""
+    return answer.named or (answer.sentences[0].text if answer.sentences else "")
 
 
 def _rank(answer: Answer, q: ComprehensionQuestion) -> int | None:

@@ -359,7 +359,7 @@ class Engine:
         refused = rules.abstained and not (english and rules.notices)
         if confidence < settings.threshold_for(english, refused):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
-        if rules.figures and not rules.abstained and fits(question, _named(rules)):
+        if rules.figures and not rules.abstained and fits(question, rules.named):
             return replace(_figure_leads(rules, best), confidence=confidence)
         try:
             answer = answer_from_read(
@@ -1123,13 +1123,6 @@ def _commit_or_abort(writer: IndexWriter, commit: Callable[[], Manifest]) -> Man
     except BaseException:
         writer.abort()
         raise
-
-
-def _named(answer: Answer) -> str:
-    """What an answer names as the answer: its span, else its first figure."""
-    if answer.span is not None:
-        return answer.span.text
-    return answer.figures[0].figure.text if answer.figures else ""
 
 
 def _figure_leads(rules: Answer, best: Read) -> Answer:

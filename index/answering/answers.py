@@ -112,6 +112,16 @@ class Answer:
     parts: tuple[Answer, ...] = ()
 
     @property
+    def named(self) -> str:
+        """What the answer names as the answer: its span, else its first figure ("" for
+        neither, or an abstention)."""
+        if self.abstained:
+            return ""
+        if self.span is not None:
+            return self.span.text
+        return self.figures[0].figure.text if self.figures else ""
+
+    @property
     def lead(self) -> str:
         """The short answer line: the figures with periods, or the abstention."""
         if self.abstained:
@@ -471,7 +481,7 @@ class AnswerBuilder:
         hit = answer.hits[0]
         why = self.rules.before_answering(profile, [hit], pool=1, paragraph=paragraph)
         if why:
-            return tuple(why)
+            return why
         why = self.rules.after_answering(
             profile,
             [s.text for s in answer.sentences],

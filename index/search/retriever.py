@@ -48,12 +48,9 @@ class Signals:
 
 
 class HybridRetriever:
-    def __init__(
-        self, *, embedder: Embedder, fusion: FusionConfig | None = None, glossary: bool = True
-    ) -> None:
+    def __init__(self, *, embedder: Embedder, fusion: FusionConfig | None = None) -> None:
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
-        self.glossary = glossary  # CC-CEDICT's words join the BM25 query of English questions
 
     def signals(self, store: PassageStore, question: str) -> Signals:
         n = store.passage_count
@@ -76,7 +73,7 @@ class HybridRetriever:
         expansion, translations = (
             lexicon.read(vectors[1:], words) if lexicon and words else ("", ())
         )
-        if words and self.glossary:  # the dictionary's words for the question's names
+        if words:  # CC-CEDICT's words for the English question's names and terms
             # places are read by their pinyin (株洲, in most passages of a city's articles)
             places = {w for w, _ in english_place_readings(question)}
             found = chinese_words(

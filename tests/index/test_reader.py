@@ -62,13 +62,17 @@ def test_damaged_weights_are_refused_by_checksum(tmp_path, real_embedder):
         load_reader(MODEL_CACHE, embedder=real_embedder, weights=damaged)
 
 
-def test_the_engine_answers_with_the_readers_span(tmp_path, real_embedder, reader):
-    engine = Engine(
+def _lights_engine(tmp_path, embedder, reader):  # type: ignore[no-untyped-def]
+    return Engine(
         store=IndexFolder(tmp_path / "index"),
-        embedder=real_embedder,
+        embedder=embedder,
         article_store=ArticleStore(tmp_path / "articles"),
         reader=reader,
     )
+
+
+def test_the_engine_answers_with_the_readers_span(tmp_path, real_embedder, reader):
+    engine = _lights_engine(tmp_path, real_embedder, reader)
     body = (
         "青石市灯塔管理站成立于1998年，站长是王海峰。\n\n"
         "全市共有灯塔17座，其中新建灯塔5座。灯塔每晚七点亮灯。"
@@ -94,12 +98,7 @@ def test_an_english_question_is_read_with_the_chinese_words_its_windows_hold(
             asked.append(question)
             return reader.read(question, contexts, per_context=per_context)
 
-    engine = Engine(
-        store=IndexFolder(tmp_path / "index"),
-        embedder=real_embedder,
-        article_store=ArticleStore(tmp_path / "articles"),
-        reader=Recording(),  # type: ignore[arg-type]
-    )
+    engine = _lights_engine(tmp_path, real_embedder, Recording())
     body = "青石市共有灯塔17座，其中新建灯塔5座。灯塔每晚七点亮灯，由市港航局管理。"
     engine.build([make_article("lights", body, title="青石市灯塔（虚构）")])
     answer = engine.ask("When are the lighthouses lit?")
@@ -109,12 +108,7 @@ def test_an_english_question_is_read_with_the_chinese_words_its_windows_hold(
 
 
 def test_a_reason_to_refuse_is_checked_on_the_readers_passage(tmp_path, real_embedder, reader):
-    engine = Engine(
-        store=IndexFolder(tmp_path / "index"),
-        embedder=real_embedder,
-        article_store=ArticleStore(tmp_path / "articles"),
-        reader=reader,
-    )
+    engine = _lights_engine(tmp_path, real_embedder, reader)
     body = "青石市灯塔管理站成立于1998年，站长是王海峰。\n\n全市共有灯塔17座。"
     engine.build([make_article("lights", body, title="青石市灯塔（虚构）")])
     answer = engine.ask("青石市灯塔管理站的站长是谁？")
