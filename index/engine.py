@@ -27,7 +27,7 @@ from index.answering.extract import (
     best_read,
     reading_windows,
 )
-from index.answering.fit import fits
+from index.answering.fit import Fit
 from index.answering.sentences import SENTENCE_POOL
 from index.plan import plan_changes
 from index.reader import Reader
@@ -350,7 +350,8 @@ class Engine:
         asked = question
         if english and not (rules.abstained and not rules.notices):
             asked = switched(question, " ".join(w.text for w in windows))
-        found = self._best_read(question, windows, asked=asked)
+        fit = Fit(question)
+        found = self._best_read(question, windows, fit, asked=asked)
         if found is None:
             return rules if rules.abstained else abstention(rules)
         best, confidence = found
@@ -359,7 +360,7 @@ class Engine:
         refused = rules.abstained and not (english and rules.notices)
         if confidence < settings.threshold_for(english, refused):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
-        if rules.figures and not rules.abstained and fits(question, rules.named):
+        if rules.figures and not rules.abstained and fit(rules.named):
             return replace(_figure_leads(rules, best), confidence=confidence)
         try:
             answer = answer_from_read(
@@ -387,7 +388,7 @@ class Engine:
         return bool(self._answer_builder(self._generation).reasons_against(answer, paragraph))
 
     def _best_read(
-        self, question: str, windows: list[Window], *, asked: str | None = None
+        self, question: str, windows: list[Window], fit: Fit, *, asked: str | None = None
     ) -> tuple[Read, float] | None:
         """The reader's best span over the windows that can answer the question (not the
         question's own words, of the kind of quantity asked: index/answering/fit.py), and
@@ -407,7 +408,7 @@ class Engine:
             )
             for s in spans
         ]
-        return best_read([r for r in reads if fits(question, r.text)], self.reader_settings)
+        return best_read([r for r in reads if fit(r.text)], self.reader_settings)
 
     @staticmethod
     def _rules_sentence(rules: Answer) -> tuple[int, int] | None:

@@ -68,11 +68,11 @@ _COMPILED = tuple(
     for topic, direct, holds in _KINDS
 )
 _RATIO = re.compile(r"%|％|百分点|倍|[一二三四五六七八九十\d]成")
-# a number: digits or Chinese numerals (数小时, 半年, 两次 included)
 _CHANGE = re.compile(
     r"增长|增加|上涨|上升|提高|提升|下降|下跌|降低|减少|涨|跌|变化|\b(?:rise|grow|increase|fall|drop)",
     re.I,
 )
+# a number: digits or Chinese numerals (数小时, 半年, 两次 included)
 _NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两半数几多]")
 _BARE_NUMBER = re.compile(r"[约近逾超过共\d.,，〇零一二三四五六七八九十百千万亿两多余]+")
 _NAME = re.compile(r"名字|叫什么|\bname\b", re.I)
@@ -91,28 +91,38 @@ def _flat(text: str) -> str:
     return re.sub(r"[\s·・•．\-—–,，、。（）()《》「」“”\"']", "", text).lower()
 
 
+class Fit:
+    """Whether a span can answer one question: not the question's own subject (a person
+    asked about: X的妻子叫什么名字 is not answered by X), a number where one is asked, and of
+    the kind of quantity asked, if one is (a bare number where the question names its unit:
+    海拔多少公尺 → 1000). What the question asks is read once, for all its spans."""
+
+    def __init__(self, question: str) -> None:
+        kind = answer_type(question)
+        self.subject = _flat(question) if kind == "person" or _NAME.search(question) else ""
+        self.holds = asked_kind(question)
+        self.change = bool(_CHANGE.search(question))
+        self.number = kind == "number" and bool(_HOW_MANY.search(question))
+        self.unit_named = self.holds is not None and bool(
+            re.search(rf"(?:多少|几)个?(?:{self.holds.pattern})", question)
+        )
+
+    def __call__(self, span: str) -> bool:
+        flat = _flat(span)
+        if self.subject and len(flat) >= 2 and flat in self.subject:
+            return False
+        if self.holds is not None and self.holds.search(span):
+            return True
+        if self.change and _RATIO.search(span):
+            return True  # a share answers a change of any kind (票价上涨了多少: 5%)
+        if self.number and not _NUMERAL.search(span):
+            return False
+        if self.holds is None:
+            return True
+        # the question names the unit (多少美元, 多少公尺): the span may be the number alone
+        return self.unit_named and bool(_BARE_NUMBER.fullmatch(flat))
+
+
 def fits(question: str, span: str) -> bool:
-    """Whether `span` can answer `question`: not the question's own subject (a person asked
-    about: X的妻子叫什么名字 is not answered by X), a number where one is asked, and of the
-    kind of quantity asked, if one is (a bare number where the question names its unit:
-    海拔多少公尺 → 1000)."""
-    flat = _flat(span)
-    asks_name = answer_type(question) == "person" or _NAME.search(question)
-    if asks_name and len(flat) >= 2 and flat in _flat(question):
-        return False
-    holds = asked_kind(question)
-    if holds is not None and holds.search(span):
-        return True
-    if _CHANGE.search(question) and _RATIO.search(span):
-        return True  # a share answers a change of any kind (票价上涨了多少: 5%)
-    if (
-        answer_type(question) == "number"
-        and _HOW_MANY.search(question)
-        and not _NUMERAL.search(span)
-    ):
-        return False
-    if holds is None:
-        return True
-    # the question names the unit (多少美元, 多少公尺): the span may be the number alone
-    named = re.search(rf"(?:多少|几)个?(?:{holds.pattern})", question)
-    return bool(named) and bool(_BARE_NUMBER.fullmatch(flat))
+    """Whether `span` can answer `question` (Fit, for one span)."""
+    return Fit(question)(span)

@@ -7,7 +7,7 @@ import re
 from index.text.tokens import CJK
 
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&]*(?:-[A-Za-z]+)*|\d+[A-Za-z]+|\d+(?:\.\d+)?")
-_EN_STOP = {
+EN_STOP = {
     "how",
     "many",
     "much",
@@ -64,4 +64,4 @@ _EN_STOP = {
 def english_words(question: str) -> list[str]:
     if CJK.search(question):
         return []
-    return [w for w in dict.fromkeys(_EN_WORD.findall(question)) if w.lower() not in _EN_STOP]
+    return [w for w in dict.fromkeys(_EN_WORD.findall(question)) if w.lower() not in EN_STOP]

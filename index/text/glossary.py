@@ -18,7 +18,7 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from importlib import resources
 
-from index.text.english import _EN_STOP
+from index.text.english import EN_STOP
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 _CJK2 = re.compile(r"^[\u4e00-\u9fff]{2,}$")
 
 # words a question is built of, whatever it asks: never looked up alone
-_FUNCTION = _EN_STOP | {
+_FUNCTION = EN_STOP | {
     "under",
     "over",
     "after",
@@ -216,7 +216,7 @@ def chinese_words(
         dict.fromkeys(
             w
             for start, end, words in matches
-            if not (names_only and not _named(question, start, end, first))
+            if not (names_only and not _is_name(question, start, end, first))
             and not any(w in known for w in words)
             and question[start:end] not in skip
             for w in words
@@ -224,7 +224,7 @@ def chinese_words(
     )
 
 
-def _named(question: str, start: int, end: int, first: re.Match[str] | None) -> bool:
+def _is_name(question: str, start: int, end: int, first: re.Match[str] | None) -> bool:
     """A phrase of several words, or a capitalised word not first in the question."""
     return " " in question[start:end] or (
         question[start].isupper() and (first is None or start != first.start())
