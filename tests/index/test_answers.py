@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from index import UnsupportedFigureError, verify_answer
+from index import Engine, IndexFolder, UnsupportedFigureError, verify_answer
 from index.answering.answers import AnswerFigure
 from index.evaluation import Judged, evaluate, load_fixtures
 from index.search.crosslingual import expand_question
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, make_article
 
 pytestmark = pytest.mark.model
 
@@ -145,6 +145,16 @@ def test_english_questions_about_another_place_abstain(real_engine):
     province = real_engine.ask("How many software companies are there in Hunan province?")
     assert province.abstained
     assert province.notices == ("The articles give no figure for the province as a whole.",)
+
+
+def test_a_place_the_passage_names_otherwise_is_no_other_place(tmp_path, real_embedder):
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=real_embedder)
+    body = "青石河发源于俄罗斯境内的山地，向南流经青石市全境，全长320公里。"
+    engine.build([make_article("river", body, title="青石河（虚构）")])
+    # 俄国 and 俄罗斯 are one place to CC-CEDICT (Russia): the passage covers the question
+    russia = engine.ask("发源于俄国的青石河全长多少公里？")
+    assert not russia.abstained and "320公里" in russia.sentences[0].text
+    assert engine.ask("发源于蒙古的青石河全长多少公里？").abstained
 
 
 def test_warm_up_pays_the_first_english_question_costs(real_engine):

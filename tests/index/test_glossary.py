@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from index.text.glossary import _keys, chinese_words, glossary, switched
+from index.text.glossary import (
+    _keys,
+    chinese_words,
+    glossary,
+    names_no_place,
+    other_names,
+    switched,
+)
 
 TABLE = {
     "destroyer": ("驱逐舰",),
@@ -57,3 +64,14 @@ def test_the_shipped_dictionary() -> None:
     assert "驱逐舰" in table["destroyer"]
     assert "斯大林" in chinese_words("Who followed Stalin?")
     assert "株洲" in chinese_words("How big is Zhuzhou's digital economy?")
+
+
+def test_names_and_common_words() -> None:
+    # CC-CEDICT writes a name's pinyin in capitals (Chang2 sha1), a common word's in lower case
+    assert names_no_place("东西") and names_no_place("山峰") and names_no_place("城市")
+    assert not names_no_place("长沙") and not names_no_place("古罗马")  # gu3 Luo2 ma3
+    assert not names_no_place("长株潭")  # not in the dictionary: jieba's tag stands
+    assert "俄罗斯" in other_names("俄国") and "俄国" in other_names("俄罗斯")  # Russia
+    assert "欧罗巴洲" in other_names("欧洲")
+    assert other_names("东德") == ()  # East Germany is not Germany
+    assert "长沙" not in other_names("株洲")

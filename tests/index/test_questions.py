@@ -29,3 +29,19 @@ def test_capitalized_words_that_read_as_chinese_places():
     assert {"株洲", "株州"} <= set(zhuzhou)  # the answer builder picks the one the articles use
     assert profile_question("Who won the FIFA World Cup?").place_readings == ()
     assert profile_question("长沙的数字经济规模是多少？").place_readings == ()  # Chinese: ns tags
+
+
+@pytest.mark.parametrize(
+    ("question", "places"),
+    [
+        ("长沙数字经济规模是多少？", ("长沙",)),
+        ("古罗马的首都在哪里？", ("古罗马",)),  # a name, though written in lower case in part
+        # jieba tags these as places; CC-CEDICT reads them only as common words
+        ("在东德的外汇商店购买东西必须要有什么？", ()),
+        ("冈底斯山脉境内哪一座山峰至今无人攀登成功？", ("冈底斯山脉",)),
+        ("哪一个国家成为台湾进出口贸易第一大国？", ("台湾",)),
+        ("全省有多少城市？", ()),
+    ],
+)
+def test_places_a_question_names(question, places):
+    assert profile_question(question).places == places
