@@ -26,10 +26,11 @@ _LENGTH = (
 )
 _DURATION = r"年|个月|月|周|星期|天|日|小时|分钟|分|秒|世纪|代|岁"
 _WEIGHT = r"公斤|千克|克|吨|磅|斤|两|kg|\bg\b|lb"
-_PEOPLE = r"人|名|位|万|千|百|亿|余|多"
+# a count of people: in people, or a number with no measure word of things (2.7万家 is not)
+_PEOPLE = r"人|名|位|[万千百亿余多](?![个家所座条辆艘架本部首只头匹张台项门枚颗棵间届场层])"
 _KINDS: tuple[tuple[str, str, str], ...] = (
     (
-        r"价格|价钱|售价|票价|门票|学费|费用|造价|成本|经费|预算|收购价|会费|租金|年薪|月薪|"
+        r"价格|价钱|[房股油地物单均总]价|价值|售价|票价|门票|学费|费用|造价|成本|经费|预算|收购价|会费|租金|年薪|月薪|"
         r"薪水|工资|薪酬",
         rf"多少钱|多少(?:{_CURRENCY})|how much (?:does|did|do) .*cost|\bprice\b|\bcost\b|"
         r"\bfee\b|\bfare\b|\bsalary\b|how much is the (?:entrance )?ticket",
@@ -38,7 +39,7 @@ _KINDS: tuple[tuple[str, str, str], ...] = (
     ("体重|重量", rf"多重|多少(?:{_WEIGHT})|how heavy|\bweigh", _WEIGHT),
     (
         "身高|高度|海拔|长度|距离|宽度|深度",
-        r"多高|多长(?!时间)|多远|多宽|多深|how tall|how far|how high",
+        rf"多高|多长(?!时间)|多远|多宽|多深|多少(?:{_LENGTH})|how tall|how far|how high",
         _LENGTH,
     ),
     (
@@ -53,7 +54,7 @@ _KINDS: tuple[tuple[str, str, str], ...] = (
         r"\d{3,4}|[〇零一二三四五六七八九]{4}|元年|年",
     ),
     (
-        "",
+        "人口|人数",
         r"多少个?(?:人|名|位|游客|观众|居民|会员|学生|员工|玩家|士兵|教师|儿童)|几个?人|"
         r"how many (?:people|visitors|tourists|members|students|residents)",
         _PEOPLE,
@@ -67,15 +68,24 @@ _COMPILED = tuple(
     )
     for topic, direct, holds in _KINDS
 )
-_RATIO = re.compile(r"%|％|百分点|倍|[一二三四五六七八九十\d]成")
+_RATIO = re.compile(r"%|％|百分点|倍|分之|[一二两三四五六七八九十\d]成")
 _CHANGE = re.compile(
     r"增长|增加|上涨|上升|提高|提升|下降|下跌|降低|减少|涨|跌|变化|\b(?:rise|grow|increase|fall|drop)",
     re.I,
 )
+_SHARE = re.compile(r"比例|比重|占比|百分之|百分比|几成|\b(?:share|percent|proportion)", re.I)
 # a number: digits or Chinese numerals (数小时, 半年, 两次 included)
 _NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两半数几多]")
 _BARE_NUMBER = re.compile(r"[约近逾超过共\d.,，〇零一二三四五六七八九十百千万亿两多余]+")
+_COUNTED = re.compile(
+    r"[\d〇零一二三四五六七八九十百千万两几多]\s*[个家所座条辆艘架本部首只头匹张台项门枚颗棵间届场层位名]"
+)
 _NAME = re.compile(r"名字|叫什么|\bname\b", re.I)
+# the measure word a count is asked in (多少所大学, 几座桥): a count in another one (254家)
+# counts other things; 个 goes with anything
+_CLASSIFIER = re.compile(
+    r"(?:多少|几)(所|家|座|条|辆|艘|架|本|部|首|只|头|匹|张|台|项|门|枚|颗|棵|间|届|场|层|位|名)"
+)
 # how a question asks for a number (许多, 好几, 几百 ask none)
 _HOW_MANY = re.compile(r"(?<![许好这那])多少|(?<![好这那])几(?![乎百千十万何内近])|how many", re.I)
 
@@ -102,7 +112,10 @@ class Fit:
         self.subject = _flat(question) if kind == "person" or _NAME.search(question) else ""
         self.holds = asked_kind(question)
         self.change = bool(_CHANGE.search(question))
+        self.share = bool(_SHARE.search(question))
         self.number = kind == "number" and bool(_HOW_MANY.search(question))
+        classifier = _CLASSIFIER.search(question)
+        self.classifier = classifier.group(1) if classifier else ""
         self.unit_named = self.holds is not None and bool(
             re.search(rf"(?:多少|几)个?(?:{self.holds.pattern})", question)
         )
@@ -113,9 +126,18 @@ class Fit:
             return False
         if self.holds is not None and self.holds.search(span):
             return True
-        if self.change and _RATIO.search(span):
-            return True  # a share answers a change of any kind (票价上涨了多少: 5%)
+        if (self.change or self.share) and _RATIO.search(span):
+            # a share answers a change of any kind (票价上涨了多少: 5%), and a share asked
+            # of a count (人口的多少比例: 三成)
+            return True
         if self.number and not _NUMERAL.search(span):
+            return False
+        if (
+            self.number
+            and self.classifier
+            and _COUNTED.search(span)
+            and self.classifier not in span
+        ):
             return False
         if self.holds is None:
             return True

@@ -19,6 +19,10 @@ from index.answering.fit import asked_kind, fits
         ("明圣王后有几个女儿？", "金氏"),  # a number asked, none given
         ("每公斤卖多少钱？", "170公尺。头长为眼径的五倍"),  # a multiple, where no change is asked
         ("每年有多少游客参观？", "25.6米"),
+        ("这座城市的人口有多少？", "直播平台超过2.7万家"),  # a count of things, not people
+        ("这座城市有多少所大学？", "254家"),  # counted in another measure word
+        ("今年的降雨量是多少毫米？", "1118亿元"),
+        ("当地的平均房价是多少？", "37个"),
     ],
 )
 def test_spans_that_cannot_answer(question: str, span: str) -> None:
@@ -40,6 +44,12 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("该地海拔多少公尺？", "1000"),  # the question names the unit
         ("种子需要多少天才能发芽？", "数天"),
         ("哪个国家的人口更多，中国还是印度？", "印度"),  # a choice: the answer is in it
+        ("这座城市的人口有多少？", "约300万"),
+        ("这座城市有多少所大学？", "37所"),
+        ("这座城市有多少所大学？", "37"),
+        ("信徒占总人口的多少比例？", "五分之一"),  # a share of a count of people
+        ("非华人大约占总人口的多少比例？", "两成不到"),
+        ("这座城市有多少个公园？", "12座"),  # 个 goes with anything
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
