@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,10 +48,32 @@ class Signals:
     query: np.ndarray | None = None  # the question's vector
 
 
+# English words whose vectors are kept (384 floats each: 6 MB at most)
+WORD_CACHE = 4096
+
+
 class HybridRetriever:
     def __init__(self, *, embedder: Embedder, fusion: FusionConfig | None = None) -> None:
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
+        self._words: dict[str, np.ndarray] = {}
+        self._words_lock = threading.Lock()
+
+    def _word_vectors(self, words: list[str]) -> np.ndarray:
+        """The query vectors of an English question's words: embedded apart from the
+        question (a batch pads every word to the longest sequence in it), and kept, as the
+        same words come back question after question."""
+        with self._words_lock:
+            known = {w: self._words[w] for w in words if w in self._words}
+        missing = [w for w in dict.fromkeys(words) if w not in known]
+        if missing:
+            fresh = self.embedder.embed_queries(missing).astype(np.float32)
+            known.update(zip(missing, fresh, strict=True))
+            with self._words_lock:
+                if len(self._words) + len(missing) > WORD_CACHE:
+                    self._words.clear()
+                self._words.update(zip(missing, fresh, strict=True))
+        return np.stack([known[w] for w in words])
 
     def signals(self, store: PassageStore, question: str) -> Signals:
         n = store.passage_count
@@ -59,10 +82,8 @@ class HybridRetriever:
             return Signals(empty.astype(np.int64), empty, empty)
         k = min(self.fusion.candidates, n)
         lexicon = store.lexicon
-        # an English question's words are embedded in the same call as the question
         words = english_words(question) if lexicon else []
-        vectors = self.embedder.embed_queries([question, *words]).astype(np.float32)
-        qvec = vectors[0]
+        qvec = self.embedder.embed_queries([question]).astype(np.float32)[0]
         # Several units (sentences) per passage: fetch more, keep each passage's best.
         unit_ids, unit_scores = store.dense.search(qvec, k * 4)
         units = {int(u): float(sc) for u, sc in zip(unit_ids, unit_scores, strict=True)}
@@ -71,7 +92,7 @@ class HybridRetriever:
             if float(score) > dense.get(int(pid), -2.0):
                 dense[int(pid)] = float(score)
         expansion, translations = (
-            lexicon.read(vectors[1:], words) if lexicon and words else ("", ())
+            lexicon.read(self._word_vectors(words), words) if lexicon and words else ("", ())
         )
         if words:  # CC-CEDICT's words for the English question's names and terms
             # places are read by their pinyin (株洲, in most passages of a city's articles)

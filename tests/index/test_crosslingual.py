@@ -39,3 +39,20 @@ def test_lexicon_rebuild_embeds_only_new_words():
     assert emb.asked == ["数据"]
     assert second.terms == ["企业", "数据", "软件"]
     assert (second.known()["软件"] == first.known()["软件"]).all()
+
+
+def test_an_english_questions_words_are_embedded_apart_and_kept(tmp_path):
+    from index import Engine, IndexFolder
+    from tests.conftest import make_article
+
+    emb = CountingEmbedder()
+    engine = Engine(store=IndexFolder(tmp_path / "index"), embedder=emb)
+    engine.build([make_article("a", "株洲有软件企业164家。\n\n株洲数字经济规模1118亿元。")])
+    emb.asked.clear()
+    engine.search("How many software companies are there?")
+    question, *words = emb.asked
+    assert question == "How many software companies are there?"
+    assert {"software", "companies"} <= set(words)  # in a batch of their own
+    emb.asked.clear()
+    engine.search("Which software companies grew?")
+    assert emb.asked == ["Which software companies grew?", "grew"]  # the others are kept
