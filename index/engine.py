@@ -408,7 +408,7 @@ class Engine:
             )
             for s in spans
         ]
-        return best_read([r for r in reads if fit(r.text)], self.reader_settings)
+        return best_read([r for r in reads if fit(r.text, r.after)], self.reader_settings)
 
     @staticmethod
     def _rules_sentence(rules: Answer) -> tuple[int, int] | None:

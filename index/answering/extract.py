@@ -51,6 +51,11 @@ class Read:
     def text(self) -> str:
         return self.window.hit.passage.text[self.start : self.end]
 
+    @property
+    def after(self) -> str:
+        """A few characters of the passage after the span (its unit, if it is cut off)."""
+        return self.window.hit.passage.text[self.end : self.end + 4]
+
 
 @dataclass(frozen=True, slots=True)
 class ReaderSettings:

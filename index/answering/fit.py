@@ -25,9 +25,12 @@ _LENGTH = (
     r"米|公尺|厘米|公分|毫米|公里|千米|英尺|英寸|英里|海里|光年|尺|丈|里|km|cm|mm|㎝|㎞|㎜|m\b"
 )
 _DURATION = r"年|个月|月|周|星期|天|日|小时|分钟|分|秒|世纪|代|岁"
+_AREA = r"平方|公顷|亩"
+# measure words of things counted (not of people: 人, 名, 位)
+_THINGS = "个家所座条辆艘架本部首只头匹张台项门枚颗棵间届场层"
 _WEIGHT = r"公斤|千克|克|吨|磅|斤|两|kg|\bg\b|lb"
 # a count of people: in people, or a number with no measure word of things (2.7万家 is not)
-_PEOPLE = r"人|名|位|[万千百亿余多](?![个家所座条辆艘架本部首只头匹张台项门枚颗棵间届场层])"
+_PEOPLE = rf"人|名|位|[万千百亿余多](?![{_THINGS}])"
 _KINDS: tuple[tuple[str, str, str], ...] = (
     (
         r"价格|价钱|[房股油地物单均总]价|价值|售价|票价|门票|学费|费用|造价|成本|经费|预算|收购价|会费|租金|年薪|月薪|"
@@ -80,11 +83,29 @@ _BARE_NUMBER = re.compile(r"[约近逾超过共\d.,，〇零一二三四五六�
 _COUNTED = re.compile(
     r"[\d〇零一二三四五六七八九十百千万两几多]\s*[个家所座条辆艘架本部首只头匹张台项门枚颗棵间届场层位名]"
 )
+# a count asked (how many glaciers, 多少所大学), not an amount, a measure or a time
+_EN_COUNT = re.compile(
+    r"\bhow many\b(?!\s+(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|times|"
+    r"percent|per cent|meters?|metres?|kilometers?|kilometres?|km|miles?|feet|inches|"
+    r"dollars?|yuan|yen|euros?|pounds?|tons?|tonnes?|kilograms?|kg|grams?|degrees?|points?))",
+    re.I,
+)
+# a span that measures (6714米, 440公里, 329,440元, 21.5%, 250年) or ranks (第一次, 第二名):
+# no count of things
+_MEASURED = re.compile(
+    rf"[\d〇零一二三四五六七八九十百千万亿两]\s*(?:{_AREA}|{_LENGTH}|{_WEIGHT}|{_CURRENCY}|{_DURATION})|"
+    r"%|％|百分点|^第"
+)
+_UNIT_AFTER = re.compile(
+    rf"\s*(?:[万亿]\s*)?(?:{_AREA}|{_LENGTH}|{_WEIGHT}|{_CURRENCY}|{_DURATION}|%|％|百分点|"
+    rf"[{_THINGS}])"
+)
+_ENDS_IN_NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两]$")
 _NAME = re.compile(r"名字|叫什么|\bname\b", re.I)
 # the measure word a count is asked in (多少所大学, 几座桥): a count in another one (254家)
 # counts other things; 个 goes with anything
 _CLASSIFIER = re.compile(
-    r"(?:多少|几)(所|家|座|条|辆|艘|架|本|部|首|只|头|匹|张|台|项|门|枚|颗|棵|间|届|场|层|位|名)"
+    r"(?<!第)(?:多少|几)(所|家|座|条|辆|艘|架|本|部|首|只|头|匹|张|台|项|门|枚|颗|棵|间|届|场|层|位|名)"
 )
 # how a question asks for a number (许多, 好几, 几百 ask none)
 _HOW_MANY = re.compile(r"(?<![许好这那])多少|(?<![好这那])几(?![乎百千十万何内近])|how many", re.I)
@@ -116,13 +137,20 @@ class Fit:
         self.number = kind == "number" and bool(_HOW_MANY.search(question))
         classifier = _CLASSIFIER.search(question)
         self.classifier = classifier.group(1) if classifier else ""
+        self.count = self.number and bool(self.classifier or _EN_COUNT.search(question))
         self.unit_named = self.holds is not None and bool(
             re.search(rf"(?:多少|几)个?(?:{self.holds.pattern})", question)
         )
 
-    def __call__(self, span: str) -> bool:
+    def __call__(self, span: str, after: str = "") -> bool:
+        """`after`: the text that follows the span, so that a number cut from its unit (6714
+        of 6714米) is judged with it."""
+        unit = _UNIT_AFTER.match(after) if after and _ENDS_IN_NUMERAL.search(span) else None
+        span = span + unit.group(0) if unit else span
         flat = _flat(span)
         if self.subject and len(flat) >= 2 and flat in self.subject:
+            return False
+        if self.count and not (self.change or self.share) and _MEASURED.search(flat):
             return False
         if self.holds is not None and self.holds.search(span):
             return True
@@ -145,6 +173,6 @@ class Fit:
         return self.unit_named and bool(_BARE_NUMBER.fullmatch(flat))
 
 
-def fits(question: str, span: str) -> bool:
+def fits(question: str, span: str, after: str = "") -> bool:
     """Whether `span` can answer `question` (Fit, for one span)."""
-    return Fit(question)(span)
+    return Fit(question)(span, after)

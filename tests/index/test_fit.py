@@ -23,6 +23,10 @@ from index.answering.fit import asked_kind, fits
         ("这座城市有多少所大学？", "254家"),  # counted in another measure word
         ("今年的降雨量是多少毫米？", "1118亿元"),
         ("当地的平均房价是多少？", "37个"),
+        ("How many glaciers are there in the mountains?", "6714米"),  # a count, not a measure
+        ("How many cars did Nissan sell in China?", "21.5%"),
+        ("How many destroyers did the navy have in 1914?", "第一次"),
+        ("这座城市有多少所大学？", "3322平方千米"),
     ],
 )
 def test_spans_that_cannot_answer(question: str, span: str) -> None:
@@ -53,6 +57,26 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
+    assert fits(question, span)
+
+
+def test_a_number_is_judged_with_the_unit_it_was_cut_from() -> None:
+    assert not fits("How many glaciers are there?", "6714", after="米，巨大的")
+    assert fits("How many glaciers are there?", "37", after="条冰川")
+    assert fits("该地海拔多少公尺？", "1000", after="公尺，")
+    assert not fits("该地海拔多少公尺？", "1000", after="年，")  # a year, not a height
+
+
+@pytest.mark.parametrize(
+    ("question", "span"),
+    [
+        ("How many years did the war last?", "4年"),  # a time asked, not a count
+        ("How many seats did the chamber have?", "500席"),
+        ("这座城市的GDP增长了多少？", "7.5%"),
+        ("卢安达的国土面积于世界排名中位居第几位？", "第149位"),  # a rank, not a count
+    ],
+)
+def test_counts_and_what_is_not_one(question: str, span: str) -> None:
     assert fits(question, span)
 
 
