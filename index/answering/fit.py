@@ -80,9 +80,7 @@ _SHARE = re.compile(r"比例|比重|占比|百分之|百分比|几成|\b(?:share
 # a number: digits or Chinese numerals (数小时, 半年, 两次 included)
 _NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两半数几多]")
 _BARE_NUMBER = re.compile(r"[约近逾超过共\d.,，〇零一二三四五六七八九十百千万亿两多余]+")
-_COUNTED = re.compile(
-    r"[\d〇零一二三四五六七八九十百千万两几多]\s*[个家所座条辆艘架本部首只头匹张台项门枚颗棵间届场层位名]"
-)
+_COUNTED = re.compile(rf"[\d〇零一二三四五六七八九十百千万两几多]\s*[{_THINGS}位名]")
 # a count asked (how many glaciers, 多少所大学), not an amount, a measure or a time
 _EN_COUNT = re.compile(
     r"\bhow many\b(?!\s+(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|times|"
@@ -104,9 +102,7 @@ _ENDS_IN_NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万
 _NAME = re.compile(r"名字|叫什么|\bname\b", re.I)
 # the measure word a count is asked in (多少所大学, 几座桥): a count in another one (254家)
 # counts other things; 个 goes with anything
-_CLASSIFIER = re.compile(
-    r"(?<!第)(?:多少|几)(所|家|座|条|辆|艘|架|本|部|首|只|头|匹|张|台|项|门|枚|颗|棵|间|届|场|层|位|名)"
-)
+_CLASSIFIER = re.compile(rf"(?<!第)(?:多少|几)([{_THINGS.replace('个', '')}位名])")
 # how a question asks for a number (许多, 好几, 几百 ask none)
 _HOW_MANY = re.compile(r"(?<![许好这那])多少|(?<![好这那])几(?![乎百千十万何内近])|how many", re.I)
 

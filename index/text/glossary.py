@@ -165,16 +165,12 @@ def _read() -> Cedict:
                         words.append(m[2])
     english = {k: tuple(v) for k, v in table.items() if len(v) <= MAX_SENSES}
     aliases = {
-        w: tuple(x for x in alike if x != w)
+        w: tuple(x for x in dict.fromkeys(alike) if x != w)
         for alike in named.values()
         if 1 < len(set(alike)) <= MAX_SENSES
         for w in alike
     }
-    return Cedict(
-        english,
-        frozenset(lower - names),
-        aliases,
-    )
+    return Cedict(english, frozenset(lower - names), aliases)
 
 
 def cedict() -> Cedict:
