@@ -99,7 +99,10 @@ _UNIT_AFTER = re.compile(
     rf"[{_THINGS}])"
 )
 _ENDS_IN_NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两]$")
-_NAME = re.compile(r"名字|叫什么|\bname\b", re.I)
+# a question that offers its answers: a choice or a yes-no question
+_CHOICE = re.compile(
+    r"还是|或者|或是|哪个比较|哪一个比较|哪一边|何者|可不可|能不能|是不是|有没有|\bor\b", re.I
+)
 # the measure word a count is asked in (多少所大学, 几座桥): a count in another one (254家)
 # counts other things; 个 goes with anything
 _CLASSIFIER = re.compile(rf"(?<!第)(?:多少|几)([{_THINGS.replace('个', '')}位名])")
@@ -119,14 +122,17 @@ def _flat(text: str) -> str:
 
 
 class Fit:
-    """Whether a span can answer one question: not the question's own subject (a person
-    asked about: X的妻子叫什么名字 is not answered by X), a number where one is asked, and of
+    """Whether a span can answer one question: not words of the question (X的妻子叫什么名字
+    is not answered by X) unless it offers them as choices, a number where one is asked, and of
     the kind of quantity asked, if one is (a bare number where the question names its unit:
     海拔多少公尺 → 1000). What the question asks is read once, for all its spans."""
 
     def __init__(self, question: str) -> None:
         kind = answer_type(question)
-        self.subject = _flat(question) if kind == "person" or _NAME.search(question) else ""
+        # words of the question are no answer to it, unless it offers them as choices (中国
+        # 还是印度, 可不可以): its own subject (X的妻子叫什么名字: X), its topic (全美第一所什么
+        # 学院为于麻省理工: 麻省理工学院)
+        self.subject = "" if _CHOICE.search(question) else _flat(question)
         self.holds = asked_kind(question)
         self.change = bool(_CHANGE.search(question))
         self.share = bool(_SHARE.search(question))

@@ -23,6 +23,7 @@ from index.answering.fit import asked_kind, fits
         ("这座城市有多少所大学？", "254家"),  # counted in another measure word
         ("今年的降雨量是多少毫米？", "1118亿元"),
         ("当地的平均房价是多少？", "37个"),
+        ("全美第一所核工程学院位于哪所大学？", "核工程学院"),  # the question's own words
         ("How many glaciers are there in the mountains?", "6714米"),  # a count, not a measure
         ("How many cars did Nissan sell in China?", "21.5%"),
         ("How many destroyers did the navy have in 1914?", "第一次"),
@@ -48,6 +49,7 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("该地海拔多少公尺？", "1000"),  # the question names the unit
         ("种子需要多少天才能发芽？", "数天"),
         ("哪个国家的人口更多，中国还是印度？", "印度"),  # a choice: the answer is in it
+        ("机关手枪可不可以连发？", "可以"),  # a yes-no question offers its answer
         ("这座城市的人口有多少？", "约300万"),
         ("这座城市有多少所大学？", "37所"),
         ("这座城市有多少所大学？", "37"),
