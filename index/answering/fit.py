@@ -88,17 +88,18 @@ _EN_COUNT = re.compile(
     r"dollars?|yuan|yen|euros?|pounds?|tons?|tonnes?|kilograms?|kg|grams?|degrees?|points?))",
     re.I,
 )
+_DIGITS = r"\d〇零一二三四五六七八九十百千万亿两"  # a number's last character
 # a span that measures (6714米, 440公里, 329,440元, 21.5%, 250年) or ranks (第一次, 第二名):
 # no count of things
 _MEASURED = re.compile(
-    rf"[\d〇零一二三四五六七八九十百千万亿两]\s*(?:{_AREA}|{_LENGTH}|{_WEIGHT}|{_CURRENCY}|{_DURATION})|"
+    rf"[{_DIGITS}]\s*(?:{_AREA}|{_LENGTH}|{_WEIGHT}|{_CURRENCY}|{_DURATION})|"
     r"%|％|百分点|^第"
 )
 _UNIT_AFTER = re.compile(
     rf"\s*(?:[万亿]\s*)?(?:{_AREA}|{_LENGTH}|{_WEIGHT}|{_CURRENCY}|{_DURATION}|%|％|百分点|"
     rf"[{_THINGS}])"
 )
-_ENDS_IN_NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两]$")
+_ENDS_IN_NUMERAL = re.compile(rf"[{_DIGITS}]$")
 # a question that offers its answers: a choice or a yes-no question
 _CHOICE = re.compile(
     r"还是|或者|或是|哪个比较|哪一个比较|哪一边|何者|可不可|能不能|是不是|有没有|\bor\b", re.I
