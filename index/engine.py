@@ -351,7 +351,7 @@ class Engine:
         if english and not (rules.abstained and not rules.notices):
             asked = switched(question, " ".join(w.text for w in windows))
         fit = Fit(question)
-        found = self._best_read(question, windows, fit, asked=asked)
+        found = self._best_read(asked, windows, fit)
         if found is None:
             return rules if rules.abstained else abstention(rules)
         best, confidence = found
@@ -387,15 +387,14 @@ class Engine:
         ]
         return bool(self._answer_builder(self._generation).reasons_against(answer, paragraph))
 
-    def _best_read(
-        self, question: str, windows: list[Window], fit: Fit, *, asked: str | None = None
-    ) -> tuple[Read, float] | None:
+    def _best_read(self, asked: str, windows: list[Window], fit: Fit) -> tuple[Read, float] | None:
         """The reader's best span over the windows that can answer the question (not the
         question's own words, of the kind of quantity asked: index/answering/fit.py), and
-        its score with the windows' priors. `asked`: the question as the reader reads it."""
+        its score with the windows' priors. `asked`: the question as the reader reads it
+        (an English one with its phrases in Chinese where the windows hold them)."""
         assert self.reader is not None
         spans = self.reader.read(
-            asked or question,
+            asked,
             [w.text for w in windows],
             per_context=self.reader_settings.candidates,
         )
