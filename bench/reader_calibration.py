@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -37,7 +38,10 @@ from index.evaluation import percentile
 from index.reader.train import write_heldout_sets
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGLISH = ROOT / "tests" / "fixtures" / "english" / "drcd_heldout_english.json"
+ENGLISH = (
+    ROOT / "tests" / "fixtures" / "english" / "drcd_heldout_english.json",
+    ROOT / "tests" / "fixtures" / "english" / "drcd_heldout_english_unanswerable.json",
+)
 
 
 class RecordingReader:
@@ -51,6 +55,9 @@ class RecordingReader:
         return self.reader.read(question, contexts, per_context=per_context)
 
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
 def threshold_at(scores: list[float], refused: float) -> float:
     """The score below which `refused` of these scores fall."""
     ordered = sorted(scores)
@@ -59,8 +66,11 @@ def threshold_at(scores: list[float], refused: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--windows", default="2,3,4", help="Chinese; English gets one more")
-    parser.add_argument("--chars", default="100", help="Chinese; English reads twice as many")
+    parser.add_argument("--windows", default="2,3,4", help="Chinese windows")
+    parser.add_argument("--chars", default="100", help="Chinese window characters")
+    serving = ReaderSettings()
+    parser.add_argument("--english-windows", type=int, default=serving.english_windows)
+    parser.add_argument("--english-chars", type=int, default=serving.english_chars)
     parser.add_argument("--prior-weights", default="0,1,2,4")
     parser.add_argument("--rules-weights", default="0,1,2")
     parser.add_argument("--no-quantize", action="store_true")
@@ -70,7 +80,7 @@ def main() -> None:
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="shuzi-calibrate-") as tmp:
         files = write_heldout_sets(Path(tmp) / "sets")
-        reading = load_comprehension_sets([*files, ENGLISH])
+        reading = load_comprehension_sets([*files, *ENGLISH])
         if args.limit:
             reading = dataclasses.replace(
                 reading,
@@ -102,8 +112,8 @@ def main() -> None:
                     engine.reader_settings = ReaderSettings(
                         windows=windows,
                         chars=chars,
-                        english_windows=windows + 1,
-                        english_chars=chars * 2,
+                        english_windows=args.english_windows,
+                        english_chars=args.english_chars,
                         prior_weight=weight,
                         rules_weight=rules,
                         threshold=-1e9,
@@ -192,7 +202,7 @@ def _measure(engine, reading, windows: int, chars: int, weight: float) -> tuple[
         if engine.reader is not None:
             engine.reader.contexts = []
         answer = engine.ask(q.question)
-        lang = "en" if q.id.endswith("-en") else "zh"
+        lang = "zh" if _HAN.search(q.question) else "en"
         g = groups.setdefault(
             lang, {"scores": [], "unans": [], "em": [], "f1": [], "held": [], "seen": [], "ms": []}
         )
