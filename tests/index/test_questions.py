@@ -45,3 +45,19 @@ def test_capitalized_words_that_read_as_chinese_places():
 )
 def test_places_a_question_names(question, places):
     assert profile_question(question).places == places
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        # when, where and what kind asked in two words are question words, not content the
+        # passage must repeat (it says 生于, not 地方)
+        ("张学良在哪一个地方出生?", ("张学良", "出生")),
+        ("民德于什么时候灭亡？", ("民德", "灭亡")),
+        ("「福尔摩沙」原文是何种语言?", ("福尔", "福尔摩沙", "原文", "语言")),
+        # a place spoken of, not asked for, stays
+        ("这个地方的人口有多少？", ("这个", "地方", "人口")),
+    ],
+)
+def test_content_terms_leave_the_question_words_out(question, terms):
+    assert profile_question(question).terms == terms
