@@ -433,6 +433,46 @@ def _save_atomic(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _resume(checkpoint: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+    """The training state saved at `checkpoint` (the model, optimizer and schedule restored
+    from it), or a fresh one."""
+    import torch
+
+    if not checkpoint.exists():
+        return {"epoch": 0, "batch": 0, "step": 0, "losses": [], "history": []}
+    saved = torch.load(checkpoint, weights_only=False)
+    model.load_state_dict(saved["model"], strict=False)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    state: dict[str, Any] = saved["state"]
+    log.info("resumed from %s at epoch %d, batch %d", checkpoint, state["epoch"], state["batch"])
+    return state
+
+
+def _checkpoint(
+    checkpoint: Path,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    **about: Any,
+) -> None:
+    """Everything a stopped run resumes from; `about`: the recipe it follows (a dataclass)."""
+    trainable = {
+        k: v for k, v in model.state_dict().items() if not k.startswith("bert.embeddings.")
+    }
+    _save_atomic(
+        {
+            "model": trainable,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "state": state,
+            **{k: dataclasses.asdict(v) for k, v in about.items()},
+        },
+        checkpoint,
+    )
+
+
 def _optimizer(
     model: Any, *, learning_rate: float, weight_decay: float, total: int, warmup_share: float
 ) -> tuple[Any, Any, list[Any]]:
@@ -536,31 +576,10 @@ def train(
         total=steps_per_epoch * recipe.epochs,
         warmup_share=recipe.warmup_share,
     )
-    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "losses": [], "history": []}
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(saved["model"], strict=False)
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["state"]
-        log.info(
-            "resumed from %s at epoch %d, batch %d", checkpoint, state["epoch"], state["batch"]
-        )
+    state = _resume(checkpoint, model, optimizer, scheduler)
 
     def save() -> None:
-        trainable = {
-            k: v for k, v in model.state_dict().items() if not k.startswith("bert.embeddings.")
-        }
-        _save_atomic(
-            {
-                "model": trainable,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "state": state,
-                "recipe": dataclasses.asdict(recipe),
-            },
-            checkpoint,
-        )
+        _checkpoint(checkpoint, model, optimizer, scheduler, state, recipe=recipe)
 
     pad = tokenizer.pad_token_id
     while state["epoch"] < recipe.epochs:
@@ -644,29 +663,10 @@ def refine(
         total=len(batches),
         warmup_share=refinement.warmup_share,
     )
-    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "losses": [], "history": []}
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(saved["model"], strict=False)
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["state"]
-        log.info("resumed from %s at batch %d", checkpoint, state["batch"])
+    state = _resume(checkpoint, model, optimizer, scheduler)
 
     def save() -> None:
-        trainable = {
-            k: v for k, v in model.state_dict().items() if not k.startswith("bert.embeddings.")
-        }
-        _save_atomic(
-            {
-                "model": trainable,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "state": state,
-                "refinement": dataclasses.asdict(refinement),
-            },
-            checkpoint,
-        )
+        _checkpoint(checkpoint, model, optimizer, scheduler, state, refinement=refinement)
 
     if state["epoch"] == 0:
         _run(model, batches, state, optimizer, scheduler, trained, save, "refinement")
