@@ -90,6 +90,15 @@ def _unit_hints(q: str) -> tuple[frozenset[str], str]:
     return frozenset(), ""
 
 
+# 美国的哪一州, 欧洲的哪一国, 台湾哪一县市: the place asked for lies within the place named,
+# and a passage names the one without the other (芝加哥大学位于伊利诺州)
+_WITHIN = r"的?(?:哪|何)一?(?:个|座)?(?:国家|国|省|州|市|城市|县|地区|区域|区|岛|地方)"
+
+
+def _scope_of_asked_place(place: str, question: str) -> bool:
+    return re.search(re.escape(place) + _WITHIN, question) is not None
+
+
 def profile_question(text: str) -> QuestionProfile:
     q = text.strip()
     language = "zh" if CJK.search(q) else "en"
@@ -105,7 +114,10 @@ def profile_question(text: str) -> QuestionProfile:
             dict.fromkeys(
                 w
                 for w, tag in jieba_words_with_tags(content)
-                if tag == "ns" and len(w) > 1 and not names_no_place(w)
+                if tag == "ns"
+                and len(w) > 1
+                and not names_no_place(w)
+                and not _scope_of_asked_place(w, q)
             )
         )
     else:

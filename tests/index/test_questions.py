@@ -41,6 +41,10 @@ def test_capitalized_words_that_read_as_chinese_places():
         ("冈底斯山脉境内哪一座山峰至今无人攀登成功？", ("冈底斯山脉",)),
         ("哪一个国家成为台湾进出口贸易第一大国？", ("台湾",)),
         ("全省有多少城市？", ()),
+        # the place asked for lies within the one named; a passage may name only the first
+        ("国立牛仔与西部史迹博物馆位于美国的哪一州?", ()),
+        ("台湾哪一县市拥有三座核能电厂？", ()),
+        ("长沙的哪个产业规模最大？", ("长沙",)),  # a thing of 长沙's, not a place within it
     ],
 )
 def test_places_a_question_names(question, places):
