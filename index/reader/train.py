@@ -58,6 +58,12 @@ DRCD_FILES = ("DRCD_dev.json", "DRCD_test.json")
 HELDOUT_SHARE = 0.08
 
 
+def _key(recipe: Any) -> str:
+    """A recipe's fields but the thread count, hashed: the name of its checkpoint."""
+    fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "threads"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Everything that decides the weights; its hash names the checkpoint it may resume."""
@@ -76,8 +82,7 @@ class Recipe:
     threads: int = 2
 
     def key(self) -> str:
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "threads"}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+        return _key(self)
 
 
 @dataclass
@@ -314,8 +319,7 @@ class Refinement:
     threads: int = 2
 
     def key(self) -> str:
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "threads"}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+        return _key(self)
 
 
 class Swaps:
@@ -431,6 +435,41 @@ def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+@dataclass
+class TrainingData:
+    """What both stages read: DRCD split into training and held-out questions, each
+    question's hard negatives, the code-switcher and the encoder's tokenizer."""
+
+    tokenizer: Any
+    paragraphs: list[Paragraph]
+    train: list[Question]
+    heldout: list[Question]
+    dropped: int  # answers conversion moved
+    negatives: dict[str, list[int]]
+    switcher: CodeSwitcher | None
+
+
+def _training_data(recipe: Recipe, encoder_dir: Path) -> TrainingData:
+    paragraphs, questions, dropped = load_drcd()
+    heldout = [q for q in questions if is_heldout(paragraphs[q.paragraph].title)]
+    log.info(
+        "DRCD: %d paragraphs, %d questions (%d answers dropped by conversion), %d held out",
+        len(paragraphs),
+        len(questions),
+        dropped,
+        len(heldout),
+    )
+    return TrainingData(
+        tokenizer=load_tokenizer(encoder_dir),
+        paragraphs=paragraphs,
+        train=[q for q in questions if not is_heldout(paragraphs[q.paragraph].title)],
+        heldout=heldout,
+        dropped=dropped,
+        negatives=hard_negatives(paragraphs, questions),
+        switcher=CodeSwitcher() if recipe.code_switch_share > 0 else None,
+    )
 
 
 def _resume(checkpoint: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
@@ -553,22 +592,10 @@ def train(
     random.seed(recipe.seed)
     work_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = work_dir / f"checkpoint-{recipe.key()}.pt"
-    tokenizer = load_tokenizer(encoder_dir)
-    paragraphs, questions, dropped = load_drcd()
-    train_qs = [q for q in questions if not is_heldout(paragraphs[q.paragraph].title)]
-    heldout_qs = [q for q in questions if is_heldout(paragraphs[q.paragraph].title)]
-    log.info(
-        "DRCD: %d paragraphs, %d questions (%d answers dropped by conversion), %d held out",
-        len(paragraphs),
-        len(questions),
-        dropped,
-        len(heldout_qs),
-    )
-    negatives = hard_negatives(paragraphs, questions)
-    switcher = CodeSwitcher() if recipe.code_switch_share > 0 else None
+    data = _training_data(recipe, encoder_dir)
 
     model = build_network(encoder_dir)
-    steps_per_epoch = math.ceil(2 * len(train_qs) * 0.97 / recipe.batch_size)
+    steps_per_epoch = math.ceil(2 * len(data.train) * 0.97 / recipe.batch_size)
     optimizer, scheduler, trained = _optimizer(
         model,
         learning_rate=recipe.learning_rate,
@@ -581,12 +608,18 @@ def train(
     def save() -> None:
         _checkpoint(checkpoint, model, optimizer, scheduler, state, recipe=recipe)
 
-    pad = tokenizer.pad_token_id
+    pad = data.tokenizer.pad_token_id
     while state["epoch"] < recipe.epochs:
         epoch = state["epoch"]
         t0 = time.time()
         examples = epoch_examples(
-            recipe, epoch, tokenizer, paragraphs, train_qs, negatives, switcher
+            recipe,
+            epoch,
+            data.tokenizer,
+            data.paragraphs,
+            data.train,
+            data.negatives,
+            data.switcher,
         )
         batches = _batches(examples, recipe.batch_size, pad)
         log.info(
@@ -598,21 +631,15 @@ def train(
         )
         _run(model, batches, state, optimizer, scheduler, trained, save, f"epoch {epoch}")
         model.eval()
-        metrics = evaluate(model, tokenizer, paragraphs, heldout_qs, negatives, recipe)
+        metrics = evaluate(
+            model, data.tokenizer, data.paragraphs, data.heldout, data.negatives, recipe
+        )
         log.info("epoch %d held out: %s", epoch, json.dumps(metrics))
         state["history"].append({"epoch": epoch, **metrics})
         state["epoch"] = epoch + 1
         state["batch"] = 0
         save()
-    return write_weights(
-        model,
-        recipe,
-        state,
-        dropped=dropped,
-        out_dir=out_dir,
-        n_train=len(train_qs),
-        n_heldout=len(heldout_qs),
-    )
+    return write_weights(model, recipe, state, data, out_dir=out_dir)
 
 
 def refine(
@@ -637,17 +664,18 @@ def refine(
     torch.manual_seed(refinement.seed)
     torch.set_num_threads(refinement.threads)
     checkpoint = work_dir / f"checkpoint-{recipe.key()}-{refinement.key()}.pt"
-    tokenizer = load_tokenizer(encoder_dir)
-    paragraphs, questions, dropped = load_drcd()
-    train_qs = [q for q in questions if not is_heldout(paragraphs[q.paragraph].title)]
-    heldout_qs = [q for q in questions if is_heldout(paragraphs[q.paragraph].title)]
-    negatives = hard_negatives(paragraphs, questions)
-    switcher = CodeSwitcher() if recipe.code_switch_share > 0 else None
+    data = _training_data(recipe, encoder_dir)
     t0 = time.time()
     examples = refinement_examples(
-        refinement, recipe, tokenizer, paragraphs, train_qs, negatives, switcher
+        refinement,
+        recipe,
+        data.tokenizer,
+        data.paragraphs,
+        data.train,
+        data.negatives,
+        data.switcher,
     )
-    batches = _batches(examples, refinement.batch_size, tokenizer.pad_token_id)
+    batches = _batches(examples, refinement.batch_size, data.tokenizer.pad_token_id)
     log.info(
         "refinement: %d windows, %d batches (%.0f s to draw)",
         len(examples),
@@ -670,21 +698,14 @@ def refine(
 
     if state["epoch"] == 0:
         _run(model, batches, state, optimizer, scheduler, trained, save, "refinement")
-        metrics = evaluate(model, tokenizer, paragraphs, heldout_qs, negatives, recipe)
+        metrics = evaluate(
+            model, data.tokenizer, data.paragraphs, data.heldout, data.negatives, recipe
+        )
         log.info("refinement held out: %s", json.dumps(metrics))
         state["history"] = [*base["state"]["history"], {"epoch": "refinement", **metrics}]
         state["epoch"] = 1
         save()
-    return write_weights(
-        model,
-        recipe,
-        state,
-        dropped=dropped,
-        out_dir=out_dir,
-        n_train=len(train_qs),
-        n_heldout=len(heldout_qs),
-        refinement=refinement,
-    )
+    return write_weights(model, recipe, state, data, out_dir=out_dir, refinement=refinement)
 
 
 # -- measuring on the held-out articles ----------------------------------------------------
@@ -794,11 +815,9 @@ def write_weights(
     model: Any,
     recipe: Recipe,
     state: dict[str, Any],
+    data: TrainingData,
     *,
-    dropped: int,
     out_dir: Path,
-    n_train: int,
-    n_heldout: int,
     refinement: Refinement | None = None,
 ) -> dict[str, Any]:
     from safetensors.torch import save_file
@@ -816,9 +835,9 @@ def write_weights(
         "refinement_key": refinement.key() if refinement else None,
         "sha256": digest,
         "bytes": weights.stat().st_size,
-        "train_questions": n_train,
-        "heldout_questions": n_heldout,
-        "answers_dropped_by_conversion": dropped,
+        "train_questions": len(data.train),
+        "heldout_questions": len(data.heldout),
+        "answers_dropped_by_conversion": data.dropped,
         "history": state["history"],
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
