@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import itertools
 import json
-import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -36,6 +35,7 @@ from index.comprehension import (
 )
 from index.evaluation import percentile
 from index.reader.train import write_heldout_sets
+from index.text.tokens import CJK
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGLISH = (
@@ -53,9 +53,6 @@ class RecordingReader:
     def read(self, question, contexts, per_context=1):  # type: ignore[no-untyped-def]
         self.contexts = list(contexts)
         return self.reader.read(question, contexts, per_context=per_context)
-
-
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def threshold_at(scores: list[float], refused: float) -> float:
@@ -202,7 +199,7 @@ def _measure(engine, reading, windows: int, chars: int, weight: float) -> tuple[
         if engine.reader is not None:
             engine.reader.contexts = []
         answer = engine.ask(q.question)
-        lang = "zh" if _HAN.search(q.question) else "en"
+        lang = "zh" if CJK.search(q.question) else "en"
         g = groups.setdefault(
             lang, {"scores": [], "unans": [], "em": [], "f1": [], "held": [], "seen": [], "ms": []}
         )

@@ -390,13 +390,13 @@ def refinement_examples(
         found = swaps.asked_of(paragraphs[q.paragraph].title, rng, tokenizer, recipe)
         if found is None:
             continue
-        asked, window, _ = found
+        asked, window, context = found
         if switcher is not None and rng.random() < recipe.code_switch_share:
             asked = switcher(asked, rng, recipe.code_switch_word)
             window = encode_windows(
                 tokenizer,
                 asked,
-                [_window_text(window, found[2])],
+                [_window_text(window, context)],
                 max_tokens=recipe.max_tokens,
                 stride=recipe.stride,
             )[0]
