@@ -4,6 +4,7 @@ not speak of, or a province or country total that the answering sentence does no
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 
@@ -37,6 +38,15 @@ _PROVINCES = frozenset(
     "贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 北京 天津 上海 重庆".split()
 )
 _PROVINCE_SCOPE = ("全省", "省内", "本省")
+
+# How a passage speaks of a day ahead of it, by days ahead (its own date is the other way).
+_DAY_WORDS = {
+    0: ("今晚", "今夜", "当晚"),
+    1: ("明天", "明日", "次日", "翌日"),
+    2: ("后天",),
+    3: ("大后天",),
+    7: ("下周", "下星期", "下礼拜"),
+}
 
 # Figures that state a share or a rank of something, never its amount.
 _SHARES = frozenset({"percent", "points", "rank"})
@@ -105,10 +115,19 @@ class AbstentionRules:
         passages: Sequence[str] = (),
         *,
         scopes: bool = True,
+        today: dt.date | None = None,
     ) -> Notices | None:
         """From the answer that would be given: its sentences, its figures' (kind, resolved
         period), the answering article's date and the cited passages. `scopes`: whether a
-        total of a wider scope (全省, the province as a whole) is asked of a figure."""
+        total of a wider scope (全省, the province as a whole) is asked of a figure; `today`:
+        the day the question is asked (the clock's when None)."""
+        if profile.days_ahead:
+            # 明天会下雨吗, tomorrow: no article can report a day still to come; only one
+            # that announces it (明天开幕, 12月7日举行) speaks of it
+            word, ahead = profile.days_ahead[0]
+            days = _asked_days(ahead, today or dt.date.today())
+            if not _speaks_of_day([*sentences, *passages], ahead, days):
+                return (_day_notice(profile, word, days, article_date),)
         kinds = {kind for kind, _ in figures}
         if profile.wants_figure and profile.kind == "amount" and kinds and kinds <= _SHARES:
             # 株洲的GDP是多少 wants an amount; a share of GDP (42%) does not answer it. A count
@@ -149,6 +168,21 @@ class AbstentionRules:
         return word if freq >= _COMMON_PLACE_FREQ else ""
 
 
+def _asked_days(ahead: int, today: dt.date) -> list[dt.date]:
+    """The days a question `ahead` days on asks about: next week's are Monday to Sunday."""
+    if ahead == 7:
+        monday = today + dt.timedelta(days=7 - today.weekday())
+        return [monday + dt.timedelta(days=i) for i in range(7)]
+    return [today + dt.timedelta(days=ahead)]
+
+
+def _speaks_of_day(texts: Sequence[str], ahead: int, days: Sequence[dt.date]) -> bool:
+    """Whether the texts speak of a day `ahead` days after theirs in words, or of one of
+    `days` by its date."""
+    said = (*_DAY_WORDS.get(ahead, ()), *(f"{d.month}月{d.day}日" for d in days))
+    return any(w in text for text in texts for w in said)
+
+
 def _years_spoken(sentences: Sequence[str], periods: Sequence[str], article_date: str) -> set[str]:
     """The years an answer speaks of: those its sentences write out, those of its figures'
     periods (今年前三季度 resolves to the article's year), and the article's year for a figure
@@ -176,6 +210,25 @@ def _scope_notice(profile: QuestionProfile, scope: str) -> str:
     if profile.language == "en":
         return f"The articles give no figure for the {scope.lower()} as a whole."
     return f"文章里没有{scope}的数据。"
+
+
+def _day_notice(
+    profile: QuestionProfile, word: str, days: Sequence[dt.date], article_date: str
+) -> str:
+    first, last = days[0], days[-1]
+    if profile.language == "en":
+        when = f"{first.day} {first:%B}" + (f" to {last.day} {last:%B}" if last != first else "")
+        written = f": the closest article was written in {article_date}" if article_date else ""
+        return f"The articles say nothing about {word.lower()} ({when}){written}."
+    when = f"{first.month}月{first.day}日" + (
+        f"至{'' if last.month == first.month else f'{last.month}月'}{last.day}日"
+        if last != first
+        else ""
+    )
+    parts = [p.lstrip("0") for p in article_date.split("-") if p.isdigit()]
+    written = "".join(f"{p}{u}" for p, u in zip(parts, "年月日", strict=False))
+    said = f"：最接近的文章写于{written}" if written else ""
+    return f"文章没有说到{word}（{when}）的事{said}。"
 
 
 def _other_year_notice(profile: QuestionProfile, spoken: Sequence[str]) -> str:

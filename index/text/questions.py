@@ -58,6 +58,26 @@ class QuestionProfile:
     # English: each capitalized word that reads as a Chinese place in pinyin (Changsha), with
     # the places it may be, most common first, and their jieba word frequencies
     place_readings: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    # days after the asking one the question names (明天, tomorrow), as (word, days ahead)
+    days_ahead: tuple[tuple[str, int], ...] = ()
+
+
+# A day after the one the question is asked on: (pattern, days ahead). Not a future said in a
+# figure of speech (株洲的明天, 先天与后天).
+DAYS_AHEAD = (
+    (re.compile(r"大后天|\bin three days\b", re.I), 3),
+    (re.compile(r"(?<![先大])后天(?!性)|\bthe day after tomorrow\b", re.I), 2),
+    (re.compile(r"(?<!的)(?:明天|明日|明早|明晚)(?!之星)|(?<!day after )\btomorrow\b", re.I), 1),
+    (re.compile(r"今晚|今夜|\btonight\b|\bthis evening\b", re.I), 0),
+    (re.compile(r"下周|下星期|下礼拜|\bnext week\b", re.I), 7),
+)
+
+
+def days_ahead(question: str) -> tuple[tuple[str, int], ...]:
+    """The days after today a question asks about, as (word, days ahead): 明天 -> 1."""
+    return tuple(
+        (m.group(0), ahead) for pattern, ahead in DAYS_AHEAD if (m := pattern.search(question))
+    )
 
 
 # A year written out: 2021, 2021年; not a longer number, an amount or a count (2000亿元).
@@ -141,7 +161,18 @@ def profile_question(text: str) -> QuestionProfile:
     years = tuple(dict.fromkeys(YEAR.findall(q)))
     readings = english_place_readings(q) if language == "en" else ()
     return QuestionProfile(
-        q, language, wants, units, kind, terms, places, asks_place, asks_change, years, readings
+        q,
+        language,
+        wants,
+        units,
+        kind,
+        terms,
+        places,
+        asks_place,
+        asks_change,
+        years,
+        readings,
+        days_ahead(q),
     )
 
 

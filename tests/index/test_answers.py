@@ -124,6 +124,16 @@ def test_a_year_the_articles_do_not_cover_abstains_and_says_which_year_they_do(r
     assert english.abstained and english.notices[0].startswith("The articles have nothing for 2019")
 
 
+def test_a_day_still_to_come_is_not_answered(real_engine):
+    # issue 17: English small talk about tomorrow was answered with an unrelated sentence
+    rain = real_engine.ask("Will it rain in Zhuzhou tomorrow?")
+    assert rain.abstained and not rain.figures
+    assert rain.notices[0].startswith("The articles say nothing about tomorrow (")
+    assert rain.notices[0].endswith("the closest article was written in 2022-12.")
+    # the future as a figure of speech is no day ahead: answered from the articles
+    assert not real_engine.ask("株洲数字经济的明天会怎样？").notices
+
+
 def test_a_province_total_is_not_answered_with_a_city_figure(real_engine):
     answer = real_engine.ask("湖南全省有多少家软件企业？")
     assert answer.abstained and answer.notices == ("文章里没有全省的数据。",)

@@ -22,6 +22,23 @@ def test_years_a_question_names(question, years):
     assert profile_question(question).years == years
 
 
+@pytest.mark.parametrize(
+    ("question", "ahead"),
+    [
+        ("Will it rain in Zhuzhou tomorrow?", (("tomorrow", 1),)),
+        ("明天株洲会下雨吗？", (("明天", 1),)),
+        ("What about the day after tomorrow?", (("the day after tomorrow", 2),)),
+        ("大后天呢？", (("大后天", 3),)),
+        ("今晚的比赛几点开始？", (("今晚", 0),)),
+        ("下周有什么活动？", (("下周", 7),)),
+        ("株洲数字经济的明天会怎样？", ()),  # the future, said as a figure of speech
+        ("今年株洲数字经济规模多少？", ()),
+    ],
+)
+def test_days_ahead_a_question_asks_about(question, ahead):
+    assert profile_question(question).days_ahead == ahead
+
+
 def test_capitalized_words_that_read_as_chinese_places():
     readings = profile_question("How big is Changsha's digital economy?").place_readings
     assert [(word, places[0][0]) for word, places in readings] == [("Changsha", "长沙")]
