@@ -96,7 +96,7 @@ class AbstentionRules:
         # place is in most passages (the city the articles are about)
         context = hits[0].article.title + hits[0].passage.text + "".join(paragraph)
         for label, place in places:
-            stem = re.sub(r"(?:省|市|县|区|自治区)$", "", place)
+            stem = re.sub(r"(?:省|市|县|区|自治区|地区)$", "", place) or place
             if self.weights.weight(stem) == 0:
                 continue  # the city the articles are about
             # or as CC-CEDICT names it otherwise (俄国: 俄罗斯)

@@ -1,4 +1,5 @@
-"""Reasons not to answer that need no model: a day the articles cannot have reported."""
+"""Reasons not to answer that need no model: a day the articles cannot have reported, a
+place the passage does not name."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import datetime as dt
 
 import pytest
 
+from corpus import Passage
 from index.answering.abstention import AbstentionRules
+from index.records import ArticleInfo, Hit
 from index.text.questions import TermWeights, profile_question
 
 TODAY = dt.date(2026, 12, 6)
@@ -53,3 +56,26 @@ def test_a_passage_that_announces_the_day_speaks_of_it(passage):
 def test_an_undated_article_is_named_without_a_date():
     (notice,) = _after("明天株洲会下雨吗？", "株洲是一座城市。", article_date="")  # type: ignore[misc]
     assert notice == "文章没有说到明天（12月7日）的事。"
+
+
+def _before(question: str, passage: str, *others: str):
+    texts = [passage, *others]
+    rules = AbstentionRules(TermWeights(texts))
+    hits = [
+        Hit(i, Passage("a", i, i, 0, (), ((0, len(t)),), t, t), ArticleInfo("a", "测试"), 1.0)
+        for i, t in enumerate(texts)
+    ]
+    return rules.before_answering(profile_question(question), hits, pool=1)
+
+
+def test_a_region_is_named_without_its_generic_word():
+    # 东北地区 in the question, 东北 in the passage: the same place (DRCD held out)
+    passage = "哈大客运专线是中国东北首条高速铁路，连接哈尔滨和大连港口。"
+    others = ("青石河发源于山地。", "长江流经上海。")
+    assert (
+        _before("中国东北地区首条高速铁路哈大客运专线连接哈尔滨和哪个港口？", passage, *others)
+        is None
+    )
+    assert _before(
+        "中国华北地区首条高速铁路哈大客运专线连接哈尔滨和哪个港口？", passage, *others
+    ) == ("最接近的段落没有说到中国华北地区。",)
