@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from corpus import normalize_for_search
 from index.records import Hit
@@ -58,8 +58,12 @@ class AbstentionRules:
     """Each check returns None when the answer may be given, else the notices that say why
     not (none when the articles simply do not cover the question)."""
 
-    def __init__(self, weights: TermWeights) -> None:
+    def __init__(
+        self, weights: TermWeights, *, today: Callable[[], dt.date] = dt.date.today
+    ) -> None:
+        """`today`: the day a question is asked on (the clock's)."""
         self.weights = weights
+        self.today = today
 
     def coverage(self, profile: QuestionProfile, hit: Hit) -> float | None:
         context = " ".join((hit.article.title, *hit.passage.section_path, hit.passage.text))
@@ -77,6 +81,14 @@ class AbstentionRules:
         `paragraph`: the other pieces of the first hit's paragraph."""
         if not hits:
             return ()
+        if profile.days_ahead:
+            # 明天会下雨吗, tomorrow: no article reports a day still to come; only one that
+            # announces it (明天开幕, 12月7日举行) speaks of it
+            word, ahead = profile.days_ahead[0]
+            days = _asked_days(ahead, self.today())
+            texts = [h.passage.text for h in hits[:pool]] + list(paragraph)
+            if not _speaks_of_day(texts, ahead, days):
+                return (_day_notice(profile, word, days, hits[0].article.date),)
         if profile.language == "en":
             if max(h.dense for h in hits) < DENSE_FLOOR:
                 return ()
@@ -115,19 +127,10 @@ class AbstentionRules:
         passages: Sequence[str] = (),
         *,
         scopes: bool = True,
-        today: dt.date | None = None,
     ) -> Notices | None:
         """From the answer that would be given: its sentences, its figures' (kind, resolved
         period), the answering article's date and the cited passages. `scopes`: whether a
-        total of a wider scope (全省, the province as a whole) is asked of a figure; `today`:
-        the day the question is asked (the clock's when None)."""
-        if profile.days_ahead:
-            # 明天会下雨吗, tomorrow: no article can report a day still to come; only one
-            # that announces it (明天开幕, 12月7日举行) speaks of it
-            word, ahead = profile.days_ahead[0]
-            days = _asked_days(ahead, today or dt.date.today())
-            if not _speaks_of_day([*sentences, *passages], ahead, days):
-                return (_day_notice(profile, word, days, article_date),)
+        total of a wider scope (全省, the province as a whole) is asked of a figure."""
         kinds = {kind for kind, _ in figures}
         if profile.wants_figure and profile.kind == "amount" and kinds and kinds <= _SHARES:
             # 株洲的GDP是多少 wants an amount; a share of GDP (42%) does not answer it. A count

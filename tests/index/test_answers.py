@@ -130,6 +130,8 @@ def test_a_day_still_to_come_is_not_answered(real_engine):
     assert rain.abstained and not rain.figures
     assert rain.notices[0].startswith("The articles say nothing about tomorrow (")
     assert rain.notices[0].endswith("the closest article was written in 2022-12.")
+    twin = real_engine.ask("明天株洲会下雨吗？")
+    assert twin.abstained and twin.notices[0].startswith("文章没有说到明天（")
     # the future as a figure of speech is no day ahead: answered from the articles
     assert not real_engine.ask("株洲数字经济的明天会怎样？").notices
 
