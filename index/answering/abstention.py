@@ -1,6 +1,7 @@
 """When the articles must not be quoted as an answer, and the notice that says why: too
-little of the question in the passages, another place than theirs, a year the answer does
-not speak of, or a province or country total that the answering sentence does not state."""
+little of the question in the passages, another place than theirs, a day still to come that
+no passage announces, a year the answer does not speak of, or a province or country total
+that the answering sentence does not state."""
 
 from __future__ import annotations
 

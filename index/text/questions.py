@@ -63,10 +63,10 @@ class QuestionProfile:
 
 
 # A day after the one the question is asked on: (pattern, days ahead). Not a future said in a
-# figure of speech (株洲的明天, 先天与后天).
+# figure of speech (株洲的明天), not 后天 as acquired (后天性).
 DAYS_AHEAD = (
     (re.compile(r"大后天|\bin three days\b", re.I), 3),
-    (re.compile(r"(?<![先大])后天(?!性)|\bthe day after tomorrow\b", re.I), 2),
+    (re.compile(r"(?<!大)后天(?!性)|\bthe day after tomorrow\b", re.I), 2),
     (re.compile(r"(?<!的)(?:明天|明日|明早|明晚)(?!之星)|(?<!day after )\btomorrow\b", re.I), 1),
     (re.compile(r"今晚|今夜|\btonight\b|\bthis evening\b", re.I), 0),
     (re.compile(r"下周|下星期|下礼拜|\bnext week\b", re.I), 7),
