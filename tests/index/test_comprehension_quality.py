@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from index import Engine, EngineOptions, IndexFolder
+from index import Engine, EngineOptions, IndexFolder, configure_torch_threads
 from index.comprehension import evaluate_comprehension, load_comprehension_sets
 from tests.conftest import FIXTURES
 
@@ -24,7 +24,13 @@ def report(tmp_path_factory, real_embedder):  # type: ignore[no-untyped-def]
         embedder=real_embedder,
         options=EngineOptions(),
     )
-    engine.build(list(reading.articles))
+    # a batch job: both cores embed it, as `shuzi index` does (SHUZI_INDEX_THREADS), then
+    # questions are asked on one thread, as served
+    configure_torch_threads(2)
+    try:
+        engine.build(list(reading.articles))
+    finally:
+        configure_torch_threads(1)
     return evaluate_comprehension(reading.questions, engine.ask)
 
 
