@@ -46,6 +46,7 @@ class Read:
     start: int
     end: int
     margin: float  # span score less the reader's no-answer score
+    words: float = 0.0  # weighted share of the question's words in the span's sentence
 
     @property
     def text(self) -> str:
@@ -81,6 +82,13 @@ class ReaderSettings:
     # the same for the window of the rules' sentence (1.0: sentence 0.867 and F1 0.681,
     # against 0.859 and 0.675 at 0)
     rules_weight: float = 1.0
+    # the question's words in the span's sentence (Read.words), for choosing among the reads
+    # only: the reader's margin favours an answer-like span anywhere over the sentence that
+    # says what was asked (长柄艾纳香的上部叶有什么特点: 菊科艾纳香属的植物). DRCD held-out
+    # (490 Chinese questions read, never abstaining), 0 / 1 / 2 / 2.5 / 3 / 4: sentence
+    # 0.892 / 0.896 / 0.898 / 0.900 / 0.898 / 0.894, F1 0.703 / 0.705 / 0.704 / 0.706 /
+    # 0.704 / 0.702
+    words_weight: float = 2.5
     # below it (margin + weighted priors): not in the articles. Chosen jointly so that the
     # most unanswerable questions are refused while the thresholds refuse at most 1% of the
     # answerable (0.74 of the unanswerable, 0.010 of the answerable besides the 0.020 that the
@@ -175,20 +183,21 @@ def reading_windows(
 
 
 def best_read(reads: Sequence[Read], settings: ReaderSettings) -> tuple[Read, float] | None:
-    """The read with the best margin plus weighted prior, and that combined score."""
+    """The read with the best margin plus weighted priors and question's words, and the
+    answer's confidence: the best margin plus weighted priors (what the thresholds were
+    calibrated on; the words only choose among the reads)."""
     if not reads:
         return None
-    scored = [
-        (
+
+    def confidence(r: Read) -> float:
+        return (
             r.margin
             + settings.prior_weight * r.window.prior
-            + (settings.rules_weight if r.window.rules else 0.0),
-            r,
+            + (settings.rules_weight if r.window.rules else 0.0)
         )
-        for r in reads
-    ]
-    score, best = max(scored, key=lambda x: x[0])
-    return best, score
+
+    best = max(reads, key=lambda r: confidence(r) + settings.words_weight * r.words)
+    return best, max(map(confidence, reads))
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
@@ -225,17 +234,18 @@ def answer_from_read(
     read: Read,
     hits: Sequence[Hit],
     *,
-    why_question: bool = False,
+    with_next: bool = False,
 ) -> Answer:
     """The reader's span as a cited answer: the span first, the sentence that holds it (with
-    the next one when the span runs over, or when a reason is asked for), the passage cited."""
+    the next one when the span runs over, or `with_next`: a reason, a manner or a list
+    asked for runs on), the passage cited."""
     hit = read.window.hit
     text = hit.passage.text
     read_start, read_end = whole_words(text, read.start, read.end)
     spans = split_sentences(text) or [(0, len(text))]
     first = next((k for k, (s, e) in enumerate(spans) if s <= read_start < e), 0)
     last = next((k for k, (s, e) in enumerate(spans) if s < read_end <= e), first)
-    if why_question and last + 1 < len(spans):
+    if with_next and last + 1 < len(spans):
         last += 1
     s0, e0 = spans[first][0], spans[last][1]
     shown = text[s0:e0]

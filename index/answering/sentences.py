@@ -145,13 +145,13 @@ class SentenceRanker:
         for hit in hits:
             spans = split_sentences(hit.passage.text) or [(0, len(hit.passage.text))]
             # the passage around a sentence names what "这个…" refers to
-            around = self._local_coverage(profile, hit.passage.search_text, hit.article.title)
+            around = self.coverage(profile, hit.passage.search_text, hit.article.title)
             for i, (s, e) in enumerate(spans):
                 sentence = hit.passage.text[s:e]
                 if is_debris(sentence):
                     continue
                 cand = Candidate(hit, i, s, e)
-                own = self._local_coverage(profile, _norm(sentence), hit.article.title)
+                own = self.coverage(profile, _norm(sentence), hit.article.title)
                 lex = 0.6 * own + 0.4 * around
                 dense = units.get(_unit_key(hit.pid, i, len(spans)), hit.dense)
                 prior = hit.score / top
@@ -201,7 +201,7 @@ class SentenceRanker:
                 cand.score += _WEIGHTS_ZH["type"] * cand.features["type"]
         return out
 
-    def _local_coverage(self, profile: QuestionProfile, text: str, title: str) -> float:
+    def coverage(self, profile: QuestionProfile, text: str, title: str) -> float:
         """Weighted share of the question's terms in a text, where a term of the article's
         title (its topic, named in every sentence or implied by it) weighs less."""
         total = found = 0.0

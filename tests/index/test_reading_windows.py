@@ -5,7 +5,9 @@ from dataclasses import replace
 
 from corpus import Passage
 from index.answering.extract import Read, ReaderSettings, best_read, reading_windows
+from index.reader.reader import ReadSpan
 from index.records import ArticleInfo, Hit
+from tests.conftest import make_article
 
 ARTICLE = ArticleInfo("a", "测试")
 # four sentences of about 30 characters each
@@ -71,3 +73,63 @@ def test_a_span_never_starts_or_ends_with_a_mark():
     start = text.index("42")
     assert text[slice(*trimmed(text, start, start + 4))] == "42%"
     assert trimmed("，。", 0, 2) == (0, 2)  # nothing but marks: left as it is
+
+
+def test_the_question_s_words_in_the_span_s_sentence_choose_among_the_reads():
+    hits = [hit(1, TEXT, 1.0)]
+    units = {(1, 0): 0.9, (1, 2): 0.1}
+    climate = TEXT.index("这座城市")
+    windows = [replace(w, prior=0.5) for w in reading_windows(hits, units, count=2, chars=30)]
+    elsewhere = Read(windows[0], 0, 3, 1.5)
+    said = Read(windows[1], climate, climate + 4, 1.0, words=0.5)
+    settings = ReaderSettings(rules_weight=0.0, prior_weight=2.0)
+    chosen, confidence = best_read([elsewhere, said], replace(settings, words_weight=2.5))
+    assert chosen is said
+    # the confidence is what the thresholds were calibrated on: margin and priors alone
+    assert confidence == 1.5 + 2.0 * 0.5
+    assert best_read([elsewhere, said], replace(settings, words_weight=0.0))[0] is elsewhere
+
+
+class Scripted:
+    """A reader that finds the spans it is told to, with the margins it is told."""
+
+    def __init__(self, spans: dict[str, float]) -> None:
+        self.spans = spans
+
+    def read(self, question, contexts, per_context=1):  # type: ignore[no-untyped-def]
+        out = []
+        for i, context in enumerate(contexts):
+            for text, margin in self.spans.items():
+                at = context.find(text)
+                if at >= 0:
+                    out.append(ReadSpan(i, at, at + len(text), margin, 0.0))
+        return out
+
+
+LIGHTS = (
+    "青石市灯塔管理站成立于1998年，站长是王海峰。"
+    "青石灯塔的特点是塔身高大，外墙漆成红白两色。"
+    "夜里每隔十秒闪光一次，远在二十海里外也能看见。"
+)
+
+
+def test_a_sentence_answer_is_the_rules_sentence_with_the_readers_span_in_it(fake_engine):
+    fake_engine.build([make_article("lights", LIGHTS, title="青石市灯塔（虚构）")])
+    question = "青石灯塔有什么特点？"  # the answer is a sentence, and it runs on
+    rules = fake_engine.ask(question)
+    assert not rules.abstained and "特点是塔身高大" in rules.sentences[0].text
+    # the reader is surer of a span in another sentence, but the rules' sentence answers
+    fake_engine.reader = Scripted({"王海峰": 6.0, "塔身高大": 1.0})
+    answer = fake_engine.ask(question)
+    assert answer.span is not None and answer.span.text == "塔身高大"
+    assert answer.confidence is not None and answer.confidence >= 6.0
+    shown = " ".join(s.text for s in answer.sentences)
+    assert "特点是塔身高大" in shown and "每隔十秒闪光" in shown and "王海峰" not in shown
+    # nothing read in the rules' sentence: the rules' answer stands
+    fake_engine.reader = Scripted({"王海峰": 6.0})
+    alone = fake_engine.ask(question)
+    assert alone.sentences[0].text == rules.sentences[0].text
+    # a question whose answer is a name is the reader's wherever it reads it
+    fake_engine.reader = Scripted({"王海峰": 6.0, "塔身高大": 1.0})
+    who = fake_engine.ask("青石市灯塔管理站的站长是谁？")
+    assert who.span is not None and who.span.text == "王海峰"
