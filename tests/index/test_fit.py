@@ -28,6 +28,12 @@ from index.answering.fit import asked_kind, fits
         ("How many cars did Nissan sell in China?", "21.5%"),
         ("How many destroyers did the navy have in 1914?", "第一次"),
         ("这座城市有多少所大学？", "3322平方千米"),
+        # a unit's character is no quantity without its number (元 of 元老, 年 of 同年)
+        ("他在微软工作时的年薪是多少？", "微软公司的元老"),
+        ("广西壮族自治区在哪一年成立？", "同年"),
+        # a name asked, a clause read
+        ("蒋家旻的丈夫是谁？", "香港女艺人，现为无线电视经理人合约女艺员"),
+        ("长谷川町子的丈夫叫什么名字？", "圣公会基督教徒，终身未婚"),
     ],
 )
 def test_spans_that_cannot_answer(question: str, span: str) -> None:
@@ -56,6 +62,11 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("信徒占总人口的多少比例？", "五分之一"),  # a share of a count of people
         ("非华人大约占总人口的多少比例？", "两成不到"),
         ("这座城市有多少个公园？", "12座"),  # 个 goes with anything
+        ("耶稣在十字架上被折磨了多久？", "6个小时"),
+        ("联合内阁会议多久举行一次？", "每年"),
+        ("《皇帝登宝位诏》在哪一年颁布？", "庚申年"),
+        ("这笔交易的价值是多少？", "$5亿"),
+        ("他的丈夫是谁？", "王海峰、李明"),  # names listed are no clause
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
@@ -67,6 +78,7 @@ def test_a_number_is_judged_with_the_unit_it_was_cut_from() -> None:
     assert fits("How many glaciers are there?", "37", after="条冰川")
     assert fits("该地海拔多少公尺？", "1000", after="公尺，")
     assert not fits("该地海拔多少公尺？", "1000", after="年，")  # a year, not a height
+    assert fits("新北市的海岸线约有多少公里？", "120", after="余公里，")
 
 
 @pytest.mark.parametrize(
