@@ -34,6 +34,8 @@ from index.answering.fit import asked_kind, fits
         # a name asked, a clause read
         ("蒋家旻的丈夫是谁？", "香港女艺人，现为无线电视经理人合约女艺员"),
         ("长谷川町子的丈夫叫什么名字？", "圣公会基督教徒，终身未婚"),
+        # a thing picked out (哪一个), a clause read
+        ("太阳花学运和哪一个协议的审查程序有关？", "两岸后续谈判受阻。2015年在新加坡"),
     ],
 )
 def test_spans_that_cannot_answer(question: str, span: str) -> None:
@@ -67,6 +69,9 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("《皇帝登宝位诏》在哪一年颁布？", "庚申年"),
         ("这笔交易的价值是多少？", "$5亿"),
         ("他的丈夫是谁？", "王海峰、李明"),  # names listed are no clause
+        ("哪一句话因此产生？", "「会讲军声话，走遍通天下」"),  # a clause quoted
+        ("哪一句招呼话语与食米文化有关？", "你吃饭了吗？"),
+        ("明太祖采用什么战术试图占领北方？", "兵分二路，各个击破"),  # 什么: not one picked out
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
