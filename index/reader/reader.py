@@ -117,12 +117,12 @@ _EDGE = frozenset(" \t\n\u3000，。、；：！？,.;:!?…·")
 
 
 def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    """[start, end) without punctuation or spaces at either edge (unchanged if that is all
-    there is)."""
+    """[start, end) without punctuation or spaces at either edge, nor a 的 (凯尔特人的: 12 of
+    DRCD's 7,017 answers end in 的, none starts with it); unchanged if that is all there is."""
     lo, hi = start, end
-    while lo < hi and text[lo] in _EDGE:
+    while lo < hi and (text[lo] in _EDGE or (text[lo] == "的" and hi - lo > 1)):
         lo += 1
-    while hi > lo and text[hi - 1] in _EDGE:
+    while hi > lo and (text[hi - 1] in _EDGE or (text[hi - 1] == "的" and hi - lo > 1)):
         hi -= 1
     return (lo, hi) if lo < hi else (start, end)
 

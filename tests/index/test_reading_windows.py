@@ -73,6 +73,9 @@ def test_a_span_never_starts_or_ends_with_a_mark():
     start = text.index("42")
     assert text[slice(*trimmed(text, start, start + 4))] == "42%"
     assert trimmed("，。", 0, 2) == (0, 2)  # nothing but marks: left as it is
+    said = "是凯尔特人的活动范围"
+    assert said[slice(*trimmed(said, 1, 6))] == "凯尔特人"
+    assert said[slice(*trimmed(said, 5, 6))] == "的"  # nothing else: left as it is
 
 
 def test_the_question_s_words_in_the_span_s_sentence_choose_among_the_reads():
