@@ -77,7 +77,10 @@ _KINDS: tuple[tuple[str, str, str, str], ...] = (
 _ASKING = r"[^，。；？?]{0,4}?(?:多少|几|多[高长重远久深宽]|是什么|为何)"
 _COMPILED = tuple(
     (
-        re.compile(rf"(?:{topic}){_ASKING}|{direct}" if topic else direct, re.I),
+        # 票价是多少, and 交多少会费
+        re.compile(
+            rf"(?:{topic}){_ASKING}|(?:多少|几)(?:{topic})|{direct}" if topic else direct, re.I
+        ),
         re.compile(rf"{_AMOUNT}(?:{unit})" + (f"|{extra}" if extra else ""), re.I),
         unit,
     )
@@ -127,6 +130,10 @@ _NAME_ASKED = re.compile(r"谁|何人|什么人|叫什么名字|什么名字|名
 _ONE_PICKED = re.compile(r"哪(?!里|儿|些|怕)|\bwhich\b", re.I)
 _QUOTED = re.compile(r"「[^」]*」|『[^』]*』|“[^”]*”|《[^》]*》|\"[^\"]*\"")
 _CLAUSE_MARK = re.compile(r"[，。；：！？,;!?]")
+# a count asked in 个 (几个女儿) or of people (多少游客): no measure answers it either
+_COUNT_ASKED = re.compile(
+    r"(?:多少|几)个(?!小时|月|星期|钟头|世纪|百分点|工作日)|多少(?:人|名|位|游客|观众|居民|会员|学生|员工|玩家|士兵|教师|儿童)"
+)
 # how a question asks for a number (许多, 好几, 几百 ask none)
 _HOW_MANY = re.compile(r"(?<![许好这那])多少|(?<![好这那])几(?![乎百千十万何内近])|how many", re.I)
 
@@ -172,7 +179,9 @@ class Fit:
         )
         classifier = _CLASSIFIER.search(question)
         self.classifier = classifier.group(1) if classifier else ""
-        self.count = self.number and bool(self.classifier or _EN_COUNT.search(question))
+        self.count = self.number and bool(
+            self.classifier or _COUNT_ASKED.search(question) or _EN_COUNT.search(question)
+        )
         self.unit_named = bool(units) and bool(re.search(rf"(?:多少|几)个?(?:{units})", question))
 
     def __call__(self, span: str, after: str = "") -> bool:

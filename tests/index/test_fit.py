@@ -34,6 +34,10 @@ from index.answering.fit import asked_kind, fits
         # a name asked, a clause read
         ("蒋家旻的丈夫是谁？", "香港女艺人，现为无线电视经理人合约女艺员"),
         ("长谷川町子的丈夫叫什么名字？", "圣公会基督教徒，终身未婚"),
+        # a fee asked after its question word; a count in 个 or of visitors, a measure read
+        ("会员每年交多少会费？", "近40万名"),
+        ("明圣王后有几个女儿？", "英祖四十八年"),
+        ("标志塔每年有多少游客参观？", "1.85万平方"),
         # a thing picked out (哪一个), a clause read
         ("太阳花学运和哪一个协议的审查程序有关？", "两岸后续谈判受阻。2015年在新加坡"),
     ],
@@ -72,6 +76,8 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("哪一句话因此产生？", "「会讲军声话，走遍通天下」"),  # a clause quoted
         ("哪一句招呼话语与食米文化有关？", "你吃饭了吗？"),
         ("明太祖采用什么战术试图占领北方？", "兵分二路，各个击破"),  # 什么: not one picked out
+        ("新生儿一天要睡超过多少个小时？", "18小时"),  # 个小时: a time, not a count
+        ("他有几个女儿？", "三个"),
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
