@@ -77,7 +77,7 @@ from index.text.followup import (
     read_parts,
     same_scope,
 )
-from index.text.glossary import switched
+from index.text.glossary import glossed_share, switched
 from index.text.questions import profile_question
 from index.text.tokens import CJK
 
@@ -354,6 +354,11 @@ class Engine:
             chars=settings.english_chars if english else settings.chars,
             per_passage=english,
             first=ruled[:2] if ruled else None,
+            lexical=(
+                lambda sentence: settings.english_glossed_weight * glossed_share(question, sentence)
+            )
+            if english and settings.english_glossed_weight
+            else None,
         )
         # an English question's phrases whose Chinese word (CC-CEDICT) the windows hold are
         # read in Chinese, as the reader learned code-switched questions; not where the rules

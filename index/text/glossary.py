@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 from index.text.english import EN_STOP
@@ -246,6 +247,22 @@ def _matches(
                 found.append((tokens[i].start(), tokens[i + n - 1].end(), hit))
                 used[i : i + n] = [True] * n
     return sorted(found, key=lambda m: m[0])
+
+
+def glossed_share(question: str, text: str) -> float:
+    """The share of the question's English phrases that CC-CEDICT glosses whose Chinese word
+    stands in `text` (0 when it glosses none): which sentence of a Chinese passage an English
+    question speaks of, where the cross-lingual sentence scores are weak."""
+    phrases = _glossed_phrases(question)
+    if not phrases:
+        return 0.0
+    return sum(any(w in text for w in words) for words in phrases) / len(phrases)
+
+
+@lru_cache(maxsize=64)
+def _glossed_phrases(question: str) -> tuple[Sequence[str], ...]:
+    """The Chinese words of each glossed phrase of a question (read once for its sentences)."""
+    return tuple(words for _, _, words in _matches(question, glossary()))
 
 
 def chinese_words(

@@ -8,6 +8,7 @@ from index.text.glossary import (
     _keys,
     chinese_words,
     glossary,
+    glossed_share,
     names_no_place,
     other_names,
     switched,
@@ -64,6 +65,14 @@ def test_the_shipped_dictionary() -> None:
     assert "驱逐舰" in table["destroyer"]
     assert "斯大林" in chinese_words("Who followed Stalin?")
     assert "株洲" in chinese_words("How big is Zhuzhou's digital economy?")
+
+
+def test_the_share_of_a_question_s_phrases_a_sentence_holds() -> None:
+    question = "Which destroyer did Stalin order?"  # destroyer, Stalin (order: many glosses)
+    holding = "斯大林下令建造这艘驱逐舰。"
+    assert glossed_share(question, holding) > glossed_share(question, "斯大林去世了。") > 0
+    assert glossed_share(question, "青石市共有灯塔17座。") == 0
+    assert glossed_share("株洲数字经济", holding) == 0  # nothing English to gloss
 
 
 def test_names_and_common_words() -> None:

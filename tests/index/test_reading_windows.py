@@ -46,6 +46,24 @@ def test_one_window_a_passage_keeps_the_rules_sentence_of_its_passage():
     assert windows[0].start <= last < windows[0].end and windows[0].rules
 
 
+def test_what_a_sentence_holds_adds_to_its_score():
+    hits = [hit(1, TEXT, 1.0), hit(2, TEXT, 0.5)]
+    units = {(1, 0): 0.9, (1, 1): 0.1, (1, 2): 0.85, (1, 3): 0.1, (2, 0): 0.9}
+    climate = TEXT.index("这座城市")
+    plain = reading_windows(hits, units, count=2, chars=30, per_passage=True)
+    assert plain[0].start == 0
+    lexical = reading_windows(
+        hits,
+        units,
+        count=2,
+        chars=30,
+        per_passage=True,
+        lexical=lambda sentence: 0.2 if "气候" in sentence else 0.0,
+    )
+    assert lexical[0].start <= climate < lexical[0].end  # the climate question's sentence
+    assert [w.hit.pid for w in lexical] == [1, 2]
+
+
 def test_the_rules_window_weighs_as_much_as_the_settings_say():
     hits = [hit(1, TEXT, 1.0)]
     units = {(1, 0): 0.9, (1, 2): 0.1}
