@@ -367,7 +367,8 @@ class Engine:
         asked = question
         if english and not (rules.abstained and not rules.notices):
             asked = switched(question, " ".join(w.text for w in windows))
-        reads = self._reads(question, asked, windows, english=english)
+        fit = Fit(question)
+        reads = self._reads(question, asked, windows, fit, english=english)
         found = best_read(reads, settings)
         if found is None:
             return rules if rules.abstained else abstention(rules)
@@ -377,7 +378,7 @@ class Engine:
         refused = rules.abstained and not (english and rules.notices)
         if confidence < settings.threshold_for(english, refused):
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
-        if rules.figures and not rules.abstained and Fit(question)(rules.named):
+        if rules.figures and not rules.abstained and fit(rules.named):
             return replace(_figure_leads(rules, best), confidence=confidence)
         runs_on = answer_type(question) == "sentence" and not english  # a reason, a manner, a list
         if runs_on and not rules.abstained:
@@ -426,39 +427,39 @@ class Engine:
         return bool(self._answer_builder(self._generation).reasons_against(answer, paragraph))
 
     def _reads(
-        self, question: str, asked: str, windows: list[Window], *, english: bool
+        self, question: str, asked: str, windows: list[Window], fit: Fit, *, english: bool
     ) -> list[Read]:
-        """The reader's spans in the windows that can answer the question (not the question's
-        own words, of the kind of quantity asked: index/answering/fit.py), each with the
-        share of the question's words in its sentence (Chinese). `asked`: the question as
-        the reader reads it (an English one with its phrases in Chinese where the windows
-        hold them)."""
+        """The reader's spans in the windows that can answer the question (`fit`: not the
+        question's own words, of the kind of quantity asked: index/answering/fit.py), each
+        with the share of the question's words in its sentence (Chinese). `asked`: the
+        question as the reader reads it (an English one with its phrases in Chinese where
+        the windows hold them)."""
         assert self.reader is not None
         spans = self.reader.read(
             asked,
             [w.text for w in windows],
             per_context=self.reader_settings.candidates,
         )
-        fit = Fit(question)
-        profile = profile_question(question)
-        ranker = self._answer_builder(self._generation).ranker
         reads = []
         for s in spans:
             window = windows[s.context]
             read = Read(window, window.start + s.start, window.start + s.end, s.margin)
-            if not fit(read.text, read.after):
-                continue
-            if not english:
-                text = window.hit.passage.text
-                sentence = next(
-                    (text[a:b] for a, b in split_sentences(text) if a <= read.start < b), text
-                )
-                words = ranker.coverage(
-                    profile, normalize_for_search(sentence), window.hit.article.title
-                )
-                read = replace(read, words=words)
-            reads.append(read)
-        return reads
+            if fit(read.text, read.after):
+                reads.append(read)
+        if english:
+            return reads  # the question's words are not the passages' language
+        profile = profile_question(question)
+        ranker = self._answer_builder(self._generation).ranker
+        sentences: dict[int, list[tuple[int, int]]] = {}
+        out = []
+        for read in reads:
+            hit = read.window.hit
+            text = hit.passage.text
+            bounds = sentences.setdefault(hit.pid, split_sentences(text))
+            sentence = next((text[a:b] for a, b in bounds if a <= read.start < b), text)
+            words = ranker.coverage(profile, normalize_for_search(sentence), hit.article.title)
+            out.append(replace(read, words=words))
+        return out
 
     @staticmethod
     def _rules_sentence(rules: Answer) -> tuple[int, int, int] | None:
