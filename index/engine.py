@@ -38,7 +38,6 @@ from index.answering.extract import (
 )
 from index.answering.fit import Fit
 from index.answering.sentences import SENTENCE_POOL
-from index.answering.spans import answer_type
 from index.plan import plan_changes
 from index.reader import Reader
 from index.records import ArticleInfo, BuildReport, Hit, IndexInfo
@@ -380,7 +379,7 @@ class Engine:
             return replace(rules if rules.abstained else abstention(rules), confidence=confidence)
         if rules.figures and not rules.abstained and fit(rules.named):
             return replace(_figure_leads(rules, best), confidence=confidence)
-        runs_on = answer_type(question) == "sentence" and not english  # a reason, a manner, a list
+        runs_on = fit.kind == "sentence" and not english  # a reason, a manner, a list
         if runs_on and not rules.abstained:
             # the rules' sentence answers (it measured better for these questions: DRCD
             # held-out 0.921 against the reader's 0.895), the reader's span in it is named

@@ -35,6 +35,8 @@ _THINGS = "个家所座条辆艘架本部首只头匹张台项门枚颗棵间届
 _WEIGHT = r"公斤|千克|克|吨|磅|斤|两|kg|\bg\b|lb"
 # a count of people: in people, or a number with no measure word of things (2.7万家 is not)
 _PEOPLE = rf"人|名|位|[万千百亿余多](?![{_THINGS}])"
+# who a count of people is asked in (多少游客, 多少个学生)
+_PEOPLE_ASKED = r"(?:人|名|位|游客|观众|居民|会员|学生|员工|玩家|士兵|教师|儿童)"
 # a number before the unit that makes it a quantity (a 元 alone is no price: 微软公司的元老)
 _AMOUNT = r"[\d〇零一二三四五六七八九十百千万亿两半数几多余]\s*(?:[万亿千百余多]\s*)?(?:个\s*)?"
 _KINDS: tuple[tuple[str, str, str, str], ...] = (
@@ -68,7 +70,7 @@ _KINDS: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "人口|人数",
-        r"多少个?(?:人|名|位|游客|观众|居民|会员|学生|员工|玩家|士兵|教师|儿童)|几个?人|"
+        rf"多少个?{_PEOPLE_ASKED}|几个?人|"
         r"how many (?:people|visitors|tourists|members|students|residents)",
         _PEOPLE,
         "",
@@ -132,7 +134,7 @@ _QUOTED = re.compile(r"「[^」]*」|『[^』]*』|“[^”]*”|《[^》]*》|\
 _CLAUSE_MARK = re.compile(r"[，。；：！？,;!?]")
 # a count asked in 个 (几个女儿) or of people (多少游客): no measure answers it either
 _COUNT_ASKED = re.compile(
-    r"(?:多少|几)个(?!小时|月|星期|钟头|世纪|百分点|工作日)|多少(?:人|名|位|游客|观众|居民|会员|学生|员工|玩家|士兵|教师|儿童)"
+    rf"(?:多少|几)个(?!小时|月|星期|钟头|世纪|百分点|工作日)|多少{_PEOPLE_ASKED}"
 )
 # how a question asks for a number (许多, 好几, 几百 ask none)
 _HOW_MANY = re.compile(r"(?<![许好这那])多少|(?<![好这那])几(?![乎百千十万何内近])|how many", re.I)
@@ -165,7 +167,7 @@ class Fit:
     海拔多少公尺 → 1000). What the question asks is read once, for all its spans."""
 
     def __init__(self, question: str) -> None:
-        kind = answer_type(question)
+        self.kind = kind = answer_type(question)  # the answer type (index/answering/spans.py)
         # words of the question are no answer to it, unless it offers them as choices (中国
         # 还是印度, 可不可以): its own subject (X的妻子叫什么名字: X), its topic (全美第一所什么
         # 学院为于麻省理工: 麻省理工学院)
