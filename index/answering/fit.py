@@ -9,7 +9,8 @@ name. Checks, on any article:
 - a question that asks a quantity of one kind (a price, a weight, a length, a duration, a
   year) is not answered by a span with no quantity of that kind (a number and its unit: the
   元 of 元老 is none);
-- a name or a thing picked out (谁, 叫什么名字, 哪一个) is not answered by a clause.
+- a name or a thing picked out (谁, 叫什么名字, 哪一个) is not answered by a clause;
+- no span crosses a sentence's end.
 Measured over all 7,017 DRCD questions: 56 gold answers (0.80%) fail them, mostly choices named
 in the question and the question's own words (雅各书的作者: 雅各).
 """
@@ -71,7 +72,7 @@ _KINDS: tuple[tuple[str, str, str, str], ...] = (
     (
         "人口|人数",
         rf"多少个?{_PEOPLE_ASKED}|几个?人|"
-        r"how many (?:people|visitors|tourists|members|students|residents)",
+        r"how many (?:people|visitors|tourists|members|students|residents)|\bpopulation\b",
         _PEOPLE,
         "",
     ),
@@ -132,6 +133,11 @@ _NAME_ASKED = re.compile(r"谁|何人|什么人|叫什么名字|什么名字|名
 _ONE_PICKED = re.compile(r"哪(?!里|儿|些|怕)|\bwhich\b", re.I)
 _QUOTED = re.compile(r"「[^」]*」|『[^』]*』|“[^”]*”|《[^》]*》|\"[^\"]*\"")
 _CLAUSE_MARK = re.compile(r"[，。；：！？,;!?]")
+_DIGIT_GROUP = re.compile(r"(?<=\d),(?=\d{3})")  # 2,052平方公里
+_PHRASE_KINDS = frozenset({"person", "time", "place", "number", "organization"})
+# a sentence's end inside a span (220多万。2.1万), outside quotes: no sentence holds it, and none
+# of DRCD's 7,017 answers crosses one
+_SENTENCE_END = re.compile(r"[。！？!?]")
 # a count asked in 个 (几个女儿) or of people (多少游客): no measure answers it either
 _COUNT_ASKED = re.compile(
     rf"(?:多少|几)个(?!小时|月|星期|钟头|世纪|百分点|工作日)|多少{_PEOPLE_ASKED}"
@@ -176,7 +182,10 @@ class Fit:
         self.change = bool(_CHANGE.search(question))
         self.share = bool(_SHARE.search(question))
         self.number = kind == "number" and bool(_HOW_MANY.search(question))
-        self.entity = kind == "person" or bool(
+        # a name, a time, a place, a number: a word or a phrase, never a clause (DRCD's
+        # answers to 990 time, 555 place, 504 number and 67 organization questions hold one
+        # clause mark, outside quotes and numbers' digit groups: 东德内希望…在哪一事情中造成下降)
+        self.entity = kind in _PHRASE_KINDS or bool(
             _NAME_ASKED.search(question) or (kind != "sentence" and _ONE_PICKED.search(question))
         )
         classifier = _CLASSIFIER.search(question)
@@ -191,10 +200,14 @@ class Fit:
         of 6714米) is judged with it."""
         unit = _UNIT_AFTER.match(after) if after and _ENDS_IN_NUMERAL.search(span) else None
         span = span + unit.group(0) if unit else span
+        if _SENTENCE_END.search(_QUOTED.sub("", span).rstrip("。！？!? ")):
+            return False
         flat = _flat(span)
         if self.subject and len(flat) >= 2 and flat in self.subject:
             return False
-        if self.entity and _CLAUSE_MARK.search(_QUOTED.sub("", span).rstrip("，。；：！？,;!? ")):
+        if self.entity and _CLAUSE_MARK.search(
+            _DIGIT_GROUP.sub("", _QUOTED.sub("", span)).rstrip("，。；：！？,;!? ")
+        ):
             return False
         if self.count and not (self.change or self.share) and _MEASURED.search(flat):
             return False

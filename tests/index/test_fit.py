@@ -40,6 +40,13 @@ from index.answering.fit import asked_kind, fits
         ("标志塔每年有多少游客参观？", "1.85万平方"),
         # a thing picked out (哪一个), a clause read
         ("太阳花学运和哪一个协议的审查程序有关？", "两岸后续谈判受阻。2015年在新加坡"),
+        # a span across a sentence's end; a population asked in English, things counted
+        ("去年有多少客户？", "220多万。2.1万"),
+        ("What is the population of the city?", "株洲现有37个"),
+        # a time, a number, a place asked, a clause read
+        ("开车时不能超过多少的速度？", "哈纳高速公路蜿蜒于茂宜岛东海岸，途中有多个惊险的弯路"),
+        ("大型天线在何时被政府允许？", "1989年发生了一场革命，当时"),
+        ("这个湖位于哪里？", "湖区，其中有多个岛"),
     ],
 )
 def test_spans_that_cannot_answer(question: str, span: str) -> None:
@@ -78,6 +85,9 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("明太祖采用什么战术试图占领北方？", "兵分二路，各个击破"),  # 什么: not one picked out
         ("新生儿一天要睡超过多少个小时？", "18小时"),  # 个小时: a time, not a count
         ("他有几个女儿？", "三个"),
+        ("What is the population of the city?", "约300万"),
+        ("加拿大的最大城市有多少人？", "2,790,060"),  # a number's digit groups are no clause
+        ("他说了哪一句话？", "「走吧。」"),  # a sentence's end where the span ends
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
