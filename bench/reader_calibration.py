@@ -64,7 +64,7 @@ def threshold_at(scores: list[float], refused: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--windows", default="2,3,4", help="Chinese windows")
-    parser.add_argument("--chars", default="100", help="Chinese window characters")
+    parser.add_argument("--chars", default="110", help="Chinese window characters")
     serving = ReaderSettings()
     parser.add_argument("--english-windows", type=int, default=serving.english_windows)
     parser.add_argument("--english-chars", type=int, default=serving.english_chars)
