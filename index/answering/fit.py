@@ -81,9 +81,8 @@ _ASKING = r"[^，。；？?]{0,4}?(?:多少|几|多[高长重远久深宽]|是�
 _COMPILED = tuple(
     (
         # 票价是多少, and 交多少会费
-        re.compile(
-            rf"(?:{topic}){_ASKING}|(?:多少|几)(?:{topic})|{direct}" if topic else direct, re.I
-        ),
+        re.compile(rf"(?:{topic}){_ASKING}|(?:多少|几)(?:{topic})", re.I) if topic else None,
+        re.compile(direct, re.I),
         re.compile(rf"{_AMOUNT}(?:{unit})" + (f"|{extra}" if extra else ""), re.I),
         unit,
     )
@@ -98,6 +97,8 @@ _SHARE = re.compile(r"比例|比重|占比|百分之|百分比|几成|\b(?:share
 # a number: digits or Chinese numerals (数小时, 半年, 两次 included)
 _NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百千万亿两半数几多]")
 _BARE_NUMBER = re.compile(r"[约近逾超过共\d.,，〇零一二三四五六七八九十百千万亿两多余]+")
+# what makes Chinese numerals a number (三千, 二十五, 三): not 三一 of 三一教堂
+_A_NUMBER = re.compile(r"\d|[十百千万亿]|^[约近逾超过共]*[一二两三四五六七八九][多余]?$")
 _COUNTED = re.compile(rf"[\d〇零一二三四五六七八九十百千万两几多]\s*[{_THINGS}位名]")
 # a count asked (how many glaciers, 多少所大学), not an amount, a measure or a time
 _EN_COUNT = re.compile(
@@ -155,7 +156,13 @@ def asked_kind(question: str) -> re.Pattern[str] | None:
 def _asked(question: str) -> tuple[re.Pattern[str] | None, str]:
     """What a span must hold, and the units of the kinds asked (for a question that names
     one: 多少公里)."""
-    found = [(h, unit) for asks, h, unit in _COMPILED if asks.search(question)]
+    topical = {i for i, (topic, *_) in enumerate(_COMPILED) if topic and topic.search(question)}
+    direct = {i for i, (_, asks, *_) in enumerate(_COMPILED) if asks.search(question)}
+    if len(direct) > 1 and direct & topical:
+        # a form that asks several kinds (多长: a length or a time) asks the one its topic
+        # names (寿命有多长: a time)
+        direct &= topical
+    found = [(_COMPILED[i][2], _COMPILED[i][3]) for i in sorted(topical | direct)]
     if not found:
         return None, ""
     holds = "|".join(h.pattern for h, _ in found)
@@ -229,7 +236,9 @@ class Fit:
         if self.holds is None:
             return True
         # the question names the unit (多少美元, 多少公尺): the span may be the number alone
-        return self.unit_named and bool(_BARE_NUMBER.fullmatch(flat))
+        return (
+            self.unit_named and bool(_BARE_NUMBER.fullmatch(flat)) and bool(_A_NUMBER.search(flat))
+        )
 
 
 def fits(question: str, span: str, after: str = "") -> bool:

@@ -47,6 +47,8 @@ from index.answering.fit import asked_kind, fits
         ("开车时不能超过多少的速度？", "哈纳高速公路蜿蜒于茂宜岛东海岸，途中有多个惊险的弯路"),
         ("大型天线在何时被政府允许？", "1989年发生了一场革命，当时"),
         ("这个湖位于哪里？", "湖区，其中有多个岛"),
+        ("这种鱼的寿命有多长？", "32公分"),  # 多长 of a lifespan: a time, not a length
+        ("教堂的建造花费了多少美元？", "三一"),  # numerals that make no number (三一教堂)
     ],
 )
 def test_spans_that_cannot_answer(question: str, span: str) -> None:
@@ -86,7 +88,8 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("新生儿一天要睡超过多少个小时？", "18小时"),  # 个小时: a time, not a count
         ("他有几个女儿？", "三个"),
         ("What is the population of the city?", "约300万"),
-        ("加拿大的最大城市有多少人？", "2,790,060"),  # a number's digit groups are no clause
+        ("加拿大的最大城市有多少人？", "2,790,060"),
+        ("这种鱼的寿命有多长？", "约30年"),  # a number's digit groups are no clause
         ("他说了哪一句话？", "「走吧。」"),  # a sentence's end where the span ends
     ],
 )
