@@ -88,8 +88,8 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("新生儿一天要睡超过多少个小时？", "18小时"),  # 个小时: a time, not a count
         ("他有几个女儿？", "三个"),
         ("What is the population of the city?", "约300万"),
-        ("加拿大的最大城市有多少人？", "2,790,060"),
-        ("这种鱼的寿命有多长？", "约30年"),  # a number's digit groups are no clause
+        ("加拿大的最大城市有多少人？", "2,790,060"),  # a number's digit groups are no clause
+        ("这种鱼的寿命有多长？", "约30年"),
         ("他说了哪一句话？", "「走吧。」"),  # a sentence's end where the span ends
     ],
 )
