@@ -78,6 +78,11 @@ def test_places_a_question_names(question, places):
         ("「福尔摩沙」原文是何种语言?", ("福尔", "福尔摩沙", "原文", "语言")),
         # a place spoken of, not asked for, stays
         ("这个地方的人口有多少？", ("这个", "地方", "人口")),
+        # the era of a year asked, which year, at the time of: the question's frame
+        ("国共内战于西元几年宣布停火?", ("国共", "内战", "宣布", "停火")),
+        ("清朝于何年灭亡？", ("清朝", "灭亡")),
+        ("他在发明电话的时候住在哪里？", ("发明", "电话")),
+        ("公元的意思是什么？", ("公元", "意思")),  # the era itself asked about stays
     ],
 )
 def test_content_terms_leave_the_question_words_out(question, terms):
