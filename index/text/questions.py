@@ -32,6 +32,9 @@ _ZH_QUESTION_WORDS = re.compile(
     # that DRCD's paragraphs do not repeat (何年 159 times in its questions, never in the
     # paragraph; 时候 0.91 of the time; 文中 0.98)
     r"何年|百分之(?=几|多少)|时候|文中|"
+    # the kind of thing asked for, after its question word (什么职位, 哪个朝代, 什么东西): the
+    # answer names it (唐朝, 总督) without the word (absent from DRCD's paragraphs 0.84-1.0)
+    r"(?:什么|哪一?[个种项位]?|何)(?:职位|职务|官职|朝代|事情|东西|单位)|"
     r"(?:多少|几)(?:个百分点|台套|[个家台项条座名位核人次年倍元])?|"
     r"哪一?(?:年|天|日|月|个|位|种|类|次|家|所|条|部|本|首|座)|何时|何地|何处|何人|哪些|哪个|哪家|哪里|哪儿|哪|"
     r"什么|怎么样|怎样|如何|是否|吗|呢|谁|第几|多大|多高|多长|多久|请问|一下|一共|到底|"

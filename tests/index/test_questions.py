@@ -83,6 +83,9 @@ def test_places_a_question_names(question, places):
         ("清朝于何年灭亡？", ("清朝", "灭亡")),
         ("他在发明电话的时候住在哪里？", ("发明", "电话")),
         ("公元的意思是什么？", ("公元", "意思")),  # the era itself asked about stays
+        # the kind of thing asked for, after its question word
+        ("他在1990年担任什么职位？", ("1990", "担任")),
+        ("单位是什么？", ("单位",)),
     ],
 )
 def test_content_terms_leave_the_question_words_out(question, terms):
