@@ -163,7 +163,8 @@ def _asked(question: str) -> tuple[re.Pattern[str] | None, str]:
         # a form that asks several kinds (多长: a length or a time) asks the one its topic
         # names (寿命有多长: a time)
         direct &= topical
-    found = [(_COMPILED[i][2], _COMPILED[i][3]) for i in sorted(topical | direct)]
+    asked = topical | direct
+    found = [(holds, unit) for i, (_, _, holds, unit) in enumerate(_COMPILED) if i in asked]
     if not found:
         return None, ""
     holds = "|".join(h.pattern for h, _ in found)
