@@ -4,6 +4,8 @@ loses quality on articles the engine was not shaped on fails here."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from index import Engine, EngineOptions, IndexFolder, configure_torch_threads
@@ -24,9 +26,10 @@ def report(tmp_path_factory, real_embedder):  # type: ignore[no-untyped-def]
         embedder=real_embedder,
         options=EngineOptions(),
     )
-    # a batch job: both cores embed it, as `shuzi index` does (SHUZI_INDEX_THREADS), then
-    # questions are asked on one thread, as served
-    configure_torch_threads(2)
+    # a batch job: both cores embed it, as `shuzi index` does (SHUZI_INDEX_THREADS), unless
+    # another test process has the other core (pytest-xdist); questions are asked on one
+    # thread, as served
+    configure_torch_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
     try:
         engine.build(list(reading.articles))
     finally:
