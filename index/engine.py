@@ -37,6 +37,7 @@ from index.answering.extract import (
     reading_windows,
 )
 from index.answering.fit import Fit
+from index.answering.relations import states_relation
 from index.answering.sentences import SENTENCE_POOL
 from index.plan import plan_changes
 from index.reader import Reader
@@ -440,23 +441,33 @@ class Engine:
             per_context=self.reader_settings.candidates,
         )
         reads = []
+        sentences: dict[int, list[tuple[int, int]]] = {}
+
+        def sentence_of(read: Read) -> str:
+            text = read.window.hit.passage.text
+            bounds = sentences.setdefault(read.window.hit.pid, split_sentences(text))
+            return next((text[a:b] for a, b in bounds if a <= read.start < b), text)
+
         for s in spans:
             window = windows[s.context]
             read = Read(window, window.start + s.start, window.start + s.end, s.margin)
-            if fit(read.text, read.after):
+            # of the kind asked, and where the question asks who someone's kin, teacher or
+            # head is, in a sentence that says so, in a passage about that someone
+            # (index/answering/relations.py)
+            hit = window.hit
+            if fit(read.text, read.after) and states_relation(
+                question, sentence_of(read), hit.article.title + hit.passage.text
+            ):
                 reads.append(read)
         if english:
             return reads  # the question's words are not the passages' language
         profile = profile_question(question)
         ranker = self._answer_builder(self._generation).ranker
-        sentences: dict[int, list[tuple[int, int]]] = {}
         out = []
         for read in reads:
-            hit = read.window.hit
-            text = hit.passage.text
-            bounds = sentences.setdefault(hit.pid, split_sentences(text))
-            sentence = next((text[a:b] for a, b in bounds if a <= read.start < b), text)
-            words = ranker.coverage(profile, normalize_for_search(sentence), hit.article.title)
+            words = ranker.coverage(
+                profile, normalize_for_search(sentence_of(read)), read.window.hit.article.title
+            )
             out.append(replace(read, words=words))
         return out
 

@@ -88,6 +88,29 @@ def test_the_engine_answers_with_the_readers_span(tmp_path, real_embedder, reade
     assert english.lead.startswith("Answer:")
 
 
+def test_a_relation_the_articles_do_not_say_is_not_answered_with_another_name(
+    tmp_path, real_embedder, reader
+):
+    engine = _lights_engine(tmp_path, real_embedder, reader)
+    keeper = (
+        "王海峰，青石市人，1962年生，1998年起任青石市灯塔管理站站长。"
+        "他的父亲王德林是一名渔民，曾在灯塔附近打鱼三十年。"
+    )
+    other = "李明的妻子张丽是一名教师，两人育有一子。张丽的教练是刘强。"
+    engine.build(
+        [
+            make_article("keeper", keeper, title="王海峰（虚构）"),
+            make_article("other", other, title="李明（虚构）"),
+        ]
+    )
+    father = engine.ask("王海峰的父亲是谁？")
+    assert father.span is not None and father.span.text == "王德林"
+    # his wife and his coach are named nowhere: not his father, not someone else's wife
+    for question in ("王海峰的妻子是谁？", "王海峰的教练是谁？"):
+        answer = engine.ask(question)
+        assert answer.abstained and answer.span is None, question
+
+
 def test_an_english_question_is_read_with_the_chinese_words_its_windows_hold(
     tmp_path, real_embedder, reader
 ):
