@@ -28,6 +28,9 @@ from index.answering.relations import relation_asked, states_relation
         ("1990年当时的总统是谁?", "1990年大学生发起三月学运，李登辉总统认同此学运。", ""),
         ("J Storm公司目前的社长是谁？", "目前社长是藤岛茱莉景子。", "J Storm"),
         ("Who was Dirac's wife?", "狄拉克在1937年娶了马尔吉特。", ""),
+        ("前赵的建立者是谁?", "期间刘曜称帝，改国号为「赵」，史称前赵。", ""),
+        # the clause before the relation says when, not whom
+        ("中共接管厦门大学后，首任校长是谁?", "中央人民政府任命王亚南教授为厦门大学校长。", ""),
     ],
 )
 def test_a_sentence_that_says_the_relation_answers(question, sentence, context):
@@ -49,6 +52,9 @@ def test_a_sentence_that_says_the_relation_answers(question, sentence, context):
             "1517年最后一个莫扎伊斯克王公瓦西里·谢苗诺维奇死后，此地被并入莫斯科公国。",
         ),
         ("Who is Jean-Pierre Balligand's wife?", "让-皮埃尔·巴利冈，法国政治家，社会党议员。"),
+        ("南宁市第二中学现任校长是谁？", "南宁市第二中学凤岭校区位于琅东开发新区，占地面积423亩。"),
+        ("丙烯颜料的发明者是谁？", "丙烯颜料又称为塑胶彩或压克力颜料。"),
+        ("怡良的儿子叫什么名字？", "怡良与琦善产生矛盾。"),  # 产生 is no child
     ],
 )
 def test_a_sentence_that_does_not_say_it_cannot_answer(question, sentence):
