@@ -3,12 +3,12 @@
 "X的妻子是谁" over a paragraph about X that names no wife: the reader still reads a name (X's
 father, a role X played, X's own pen name), and its "not here" score hardly tells. Asked who
 someone's kin, teacher or head is, the answer's sentence must say that relation: a word of
-its family (妻, 娶, 嫁, 婚 for a wife or a husband; 子, 女, 儿, 生 for a child; 师, 教, 学 for a
-teacher; 设计, 发明, 创立 for who made a thing), or the title itself for a head (市长, 校长,
-主席). Only questions that ask who the
-relation is (是谁, 叫什么名字), not what the relation did (X的哥哥在哪一年自杀: the brother
-is named where the year stands). The one it is asked of must be named in the span's passage
-or its article's title (another article's 妻子 is someone else's wife).
+its family (妻, 娶, 嫁, 婚 for a wife or a husband; 子, 女, 儿, 所生 for a child; 师, 教, 学
+for a teacher; 设计, 发明, 创立 for who made a thing), or the title itself for a head (市长,
+校长, 主席). Only questions that ask who the relation is (是谁, 叫什么名字), not what the
+relation did (X的哥哥在哪一年自杀: the brother is named where the year stands). The one it is
+asked of must be named in the span's passage or its article's title (another article's 妻子
+is someone else's wife).
 
 Measured over all 7,017 DRCD questions: 18 ask such a relation, and the sentence holding the
 gold answer of 17 says it (乞伏炽的父亲是谁: 乞伏干归趁机光复西秦 does not).
