@@ -29,6 +29,7 @@ from index.answering.relations import relation_asked, states_relation
         ("J Storm公司目前的社长是谁？", "目前社长是藤岛茱莉景子。", "J Storm"),
         ("Who was Dirac's wife?", "狄拉克在1937年娶了马尔吉特。", ""),
         ("前赵的建立者是谁?", "期间刘曜称帝，改国号为「赵」，史称前赵。", ""),
+        ("罗斯福在哪一年去世?", "1945年4月12日，罗斯福因脑溢血逝世。", ""),
         # the clause before the relation says when, not whom
         ("中共接管厦门大学后，首任校长是谁?", "中央人民政府任命王亚南教授为厦门大学校长。", ""),
     ],
@@ -55,6 +56,11 @@ def test_a_sentence_that_says_the_relation_answers(question, sentence, context):
         ("南宁市第二中学现任校长是谁？", "南宁市第二中学凤岭校区位于琅东开发新区，占地面积423亩。"),
         ("丙烯颜料的发明者是谁？", "丙烯颜料又称为塑胶彩或压克力颜料。"),
         ("怡良的儿子叫什么名字？", "怡良与琦善产生矛盾。"),  # 产生 is no child
+        # asked when she died: not the year she invented something
+        (
+            "维珍尼亚·阿普伽是在哪一年去世的？",
+            "爱普格新生儿评分是美国医生维珍尼亚·阿普伽在1952年发明的一种评分方法。",
+        ),
     ],
 )
 def test_a_sentence_that_does_not_say_it_cannot_answer(question, sentence):
@@ -72,7 +78,7 @@ def test_another_persons_relation_does_not_answer():
     "question",
     [
         "保罗•狄拉克的哥哥在哪一年自杀?",  # what the brother did: he is named where it stands
-        "《大公报》的总编辑张季鸾在何时去世?",
+        "伽利略去世后他的合法继承人是谁?",  # the time after a death, not the death
         "株洲数字经济规模多少？",
         "Who is the mayor of Mozhaysk?",  # an English title is many Chinese ones
         "What did his son do?",
