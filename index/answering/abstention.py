@@ -82,6 +82,12 @@ class AbstentionRules:
         `paragraph`: the other pieces of the first hit's paragraph."""
         if not hits:
             return ()
+        if profile.asks_the_bot:
+            return (
+                "That asks me for advice or a chat: I only answer what the articles say."
+                if profile.language == "en"
+                else "这是在问我的建议或闲聊：我只回答文章里写了的内容。",
+            )
         if profile.days_ahead:
             # 明天会下雨吗, tomorrow: no article reports a day still to come; only one that
             # announces it (明天开幕, 12月7日举行) speaks of it

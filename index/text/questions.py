@@ -68,6 +68,23 @@ class QuestionProfile:
     place_readings: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
     # days after the asking one the question names (明天, tomorrow), as (word, days ahead)
     days_ahead: tuple[tuple[str, int], ...] = ()
+    # asks the bot for advice, an opinion, a joke or about itself: nothing an article says
+    asks_the_bot: bool = False
+
+
+# A question put to the bot, not to the articles: advice (我应该买哪只基金, should I), its
+# taste (你喜欢, your favourite), a joke or a story, who it is. None of DRCD's 7,017 questions
+# reads so. Not 你觉得 / what do you think: "你觉得株洲的数字经济怎么样" asks what the
+# articles say.
+ASKS_THE_BOT = re.compile(
+    r"我(?:应该|应当|该不该|要不要|该)|(?:推荐|建议)我|给我.{0,4}建议|"
+    r"你(?:建议|推荐|喜欢|是谁|叫什么|好吗)|(?:讲|说)(?:个|一个)?(?:笑话|故事)|"
+    r"写一首|作一首|"
+    r"\b(?:should I|shall I|(?:would|do|can) you recommend|recommend me|"
+    r"your (?:advice|favou?rite)|do you like|tell me a (?:joke|story)|"
+    r"a joke|write (?:me )?an? (?:poem|song|story)|who are you|what is your name|how are you)\b",
+    re.IGNORECASE,
+)
 
 
 # A day after the one the question is asked on: (pattern, days ahead). Not a future said in a
@@ -181,6 +198,7 @@ def profile_question(text: str) -> QuestionProfile:
         years,
         readings,
         days_ahead(q),
+        bool(ASKS_THE_BOT.search(q)),
     )
 
 

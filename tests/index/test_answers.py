@@ -136,6 +136,23 @@ def test_a_day_still_to_come_is_not_answered(real_engine):
     assert not real_engine.ask("株洲数字经济的明天会怎样？").notices
 
 
+def test_advice_and_chat_are_not_answered_from_the_articles(real_engine):
+    for question in (
+        "我应该买哪只基金？",
+        "给我讲个笑话吧",
+        "Should I invest in Zhuzhou's data centres?",
+    ):
+        answer = real_engine.ask(question)
+        assert answer.abstained and not answer.figures, question
+        assert answer.notices[0] in (
+            "这是在问我的建议或闲聊：我只回答文章里写了的内容。",
+            "That asks me for advice or a chat: I only answer what the articles say.",
+        )
+        assert answer.citations  # the closest passages are still shown
+    # what the articles say about it is still asked and answered
+    assert not real_engine.ask("株洲数字经济规模多少？").abstained
+
+
 def test_a_province_total_is_not_answered_with_a_city_figure(real_engine):
     answer = real_engine.ask("湖南全省有多少家软件企业？")
     assert answer.abstained and answer.notices == ("文章里没有全省的数据。",)

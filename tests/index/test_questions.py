@@ -90,3 +90,24 @@ def test_places_a_question_names(question, places):
 )
 def test_content_terms_leave_the_question_words_out(question, terms):
     assert profile_question(question).terms == terms
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("我应该买哪只基金？", True),
+        ("你喜欢株洲吗？", True),
+        ("给我讲个笑话", True),
+        ("Tell me a joke about cats.", True),
+        ("Should I move to Zhuzhou?", True),
+        ("Who are you?", True),
+        # what the articles say, asked in the second person or of advice they report
+        ("你觉得株洲的数字经济怎么样？", False),
+        ("文章建议株洲发展哪些产业？", False),
+        ("我们该如何理解数字经济占比？", False),
+        ("What do the articles say Zhuzhou should build?", False),
+        ("Who founded the company?", False),
+    ],
+)
+def test_questions_put_to_the_bot_not_the_articles(question, asks):
+    assert profile_question(question).asks_the_bot is asks
