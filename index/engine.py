@@ -452,8 +452,8 @@ class Engine:
             window = windows[s.context]
             read = Read(window, window.start + s.start, window.start + s.end, s.margin)
             # of the kind asked, and where the question asks who someone's kin, teacher or
-            # head is, in a sentence that says so, in a passage about that someone
-            # (index/answering/relations.py)
+            # head is (or a death), in a sentence that says so, in a passage about that
+            # someone (index/answering/relations.py)
             hit = window.hit
             if fit(read.text, read.after) and states_relation(
                 question, sentence_of(read), hit.article.title + hit.passage.text

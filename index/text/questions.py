@@ -68,7 +68,7 @@ class QuestionProfile:
     place_readings: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
     # days after the asking one the question names (明天, tomorrow), as (word, days ahead)
     days_ahead: tuple[tuple[str, int], ...] = ()
-    # asks the bot for advice, an opinion, a joke or about itself: nothing an article says
+    # asks the bot for advice, its taste, a joke or about itself: nothing an article says
     asks_the_bot: bool = False
 
 
