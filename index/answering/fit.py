@@ -41,6 +41,8 @@ _PEOPLE = rf"人|名|位|[万千百亿余多](?![{_THINGS}])"
 _PEOPLE_ASKED = r"(?:人|名|位|游客|观众|居民|会员|学生|员工|玩家|士兵|教师|儿童)"
 # a number before the unit that makes it a quantity (a 元 alone is no price: 微软公司的元老)
 _AMOUNT = r"[\d〇零一二三四五六七八九十百千万亿两半数几多余]\s*(?:[万亿千百余多]\s*)?(?:个\s*)?"
+# 多 of 许多, 很多, 众多 (许多高等学校): no 多高 asked
+_HOW = r"(?<![许很众诸好大较颇更最太过])多"
 _KINDS: tuple[tuple[str, str, str, str], ...] = (
     (
         r"价格|价钱|[房股油地物单均总]价|价值|售价|票价|门票|学费|费用|造价|成本|经费|预算|收购价|会费|租金|年薪|月薪|"
@@ -50,16 +52,16 @@ _KINDS: tuple[tuple[str, str, str, str], ...] = (
         _CURRENCY,
         r"(?:\$|￥|¥|€|£)\s*\d|免费|free",
     ),
-    ("体重|重量", rf"多重|多少(?:{_WEIGHT})|how heavy|\bweigh", _WEIGHT, ""),
+    ("体重|重量", rf"{_HOW}重|多少(?:{_WEIGHT})|how heavy|\bweigh", _WEIGHT, ""),
     (
         "身高|高度|海拔|长度|距离|宽度|深度",
-        rf"多高|多长(?!时间)|多远|多宽|多深|多少(?:{_LENGTH})|how tall|how far|how high",
+        rf"{_HOW}(?:高|长(?!时间)|远|宽|深)|多少(?:{_LENGTH})|how tall|how far|how high",
         _LENGTH,
         "",
     ),
     (
         "寿命",
-        r"多久|多长|多少时间|几年|多少年|几天|多少天|几个月|多少个月|几小时|多少小时|"
+        rf"{_HOW}(?:久|长)|多少时间|几年|多少年|几天|多少天|几个月|多少个月|几小时|多少小时|"
         r"how long did|how long does",
         _DURATION,
         rf"半|每\s*(?:{_DURATION})",
@@ -78,7 +80,7 @@ _KINDS: tuple[tuple[str, str, str, str], ...] = (
         "",
     ),
 )
-_ASKING = r"[^，。；？?]{0,4}?(?:多少|几|多[高长重远久深宽]|是什么|为何)"
+_ASKING = rf"[^，。；？?]{{0,4}}?(?:多少|几|{_HOW}[高长重远久深宽]|是什么|为何)"
 _COMPILED = tuple(
     (
         # 票价是多少, and 交多少会费

@@ -91,6 +91,8 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("加拿大的最大城市有多少人？", "2,790,060"),  # a number's digit groups are no clause
         ("这种鱼的寿命有多长？", "约30年"),
         ("他说了哪一句话？", "「走吧。」"),  # a sentence's end where the span ends
+        # 多 of 许多 (DRCD: 高文有许多高…, 许多高等学校): no height asked
+        ("哪位学者对许多高等学校的改革影响最大？", "汤玛斯伊格顿"),
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
