@@ -48,6 +48,10 @@ from index.answering.fit import asked_kind, fits
         ("大型天线在何时被政府允许？", "1989年发生了一场革命，当时"),
         ("这个湖位于哪里？", "湖区，其中有多个岛"),
         ("这种鱼的寿命有多长？", "32公分"),  # 多长 of a lifespan: a time, not a length
+        # a person asked, a time or a number read
+        ("西安事变是由张学良以及哪一个人所发动？", "1936年"),
+        ("蒋家旻的丈夫是谁？", "2012年"),
+        ("谁是第一任校长？", "1,021"),
         ("教堂的建造花费了多少美元？", "三一"),  # numerals that make no number (三一教堂)
     ],
 )
@@ -93,6 +97,8 @@ def test_spans_that_cannot_answer(question: str, span: str) -> None:
         ("他说了哪一句话？", "「走吧。」"),  # a sentence's end where the span ends
         # 多 of 许多 (DRCD: 高文有许多高…, 许多高等学校): no height asked
         ("哪位学者对许多高等学校的改革影响最大？", "汤玛斯伊格顿"),
+        ("谁在1936年发动了西安事变？", "张学良"),
+        ("哪个人口普查在2010年进行？", "第六次"),
     ],
 )
 def test_spans_that_can(question: str, span: str) -> None:
