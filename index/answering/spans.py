@@ -36,7 +36,10 @@ _TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
-    ("person", re.compile(r"谁|哪一?位|什么人|何人|哪个人|哪名|\bwho\b", re.I)),
+    (
+        "person",
+        re.compile(r"谁|哪一?位|什么人|何人|哪一?[个名]人(?!口|数|民|类|次)|哪名|\bwho\b", re.I),
+    ),
     (
         "place",
         re.compile(

@@ -14,6 +14,8 @@ from index.answering.spans import answer_type, candidates, choose_span
     ("question", "kind"),
     [
         ("某某是谁的学生？", "person"),
+        ("西安事变是由张学良以及哪一个人所发动？", "person"),
+        ("哪个人口普查在2010年进行？", "thing"),  # 人口: no person
         ("这座桥是哪一年建成的？", "time"),
         ("他什么时候去世？", "time"),
         ("公司总部在哪里？", "place"),
